@@ -1,0 +1,31 @@
+#!/bin/sh
+# Install what bot-bottle needs to build, test and run, from Debian's apt.
+# Idempotent: packages already present are not reinstalled, and apt-get
+# update runs only when something is missing.
+#
+#   scripts/deps.sh            build + test + runtime dependencies
+#   scripts/deps.sh --bench    also what bench/ compares against
+set -eu
+
+pkgs="meson ninja-build pkg-config gcc clang libyaml-dev libseccomp-dev
+libcmocka-dev iproute2 bubblewrap util-linux procps curl git ca-certificates"
+if [ "${1:-}" = "--bench" ]; then
+	pkgs="$pkgs docker.io"
+fi
+
+missing=""
+for p in $pkgs; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed"; then
+		missing="$missing $p"
+	fi
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+	sudo=sudo
+else
+	sudo=
+fi
+echo "deps: installing:$missing" >&2
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $missing >/dev/null

@@ -1,0 +1,89 @@
+/* Small helpers every module may use: cleanup attributes, ownership
+ * transfer, overflow-checked sizes and allocation that dies on OOM (for the
+ * CLI only; daemon code must not use the x* allocators). */
+#ifndef BOTTLE_UTIL_H
+#define BOTTLE_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+static inline void freep(void *p)
+{
+	free(*(void **)p);
+}
+static inline void closep(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+}
+static inline void fclosep(FILE **f)
+{
+	if (*f)
+		fclose(*f);
+}
+
+#define _cleanup_free_	 __attribute__((cleanup(freep)))
+#define _cleanup_close_	 __attribute__((cleanup(closep)))
+#define _cleanup_fclose_ __attribute__((cleanup(fclosep)))
+
+/* Hand ownership out of a cleanup-attributed variable. */
+#define steal_ptr(pp)                                                          \
+	({                                                                     \
+		__typeof__(*(pp)) _p = *(pp);                                  \
+		*(pp) = NULL;                                                  \
+		_p;                                                            \
+	})
+static inline int steal_fd(int *fd)
+{
+	int r = *fd;
+	*fd = -1;
+	return r;
+}
+
+/* Overflow-checked size arithmetic; dies (BUG) on overflow. */
+size_t st_add(size_t a, size_t b);
+size_t st_mult(size_t a, size_t b);
+
+/* Allocation that dies on failure.  CLI and launcher only. */
+void *xmalloc(size_t n) __attribute__((malloc, returns_nonnull));
+void *xcalloc(size_t n, size_t size) __attribute__((malloc, returns_nonnull));
+void *xrealloc(void *p, size_t n) __attribute__((returns_nonnull));
+char *xstrdup(const char *s) __attribute__((malloc, returns_nonnull));
+char *xstrndup(const char *s, size_t n)
+	__attribute__((malloc, returns_nonnull));
+char *xasprintf(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2), malloc, returns_nonnull));
+
+/* Grow *arr (element size sz) so that it can hold at least n elements. */
+#define ALLOC_GROW(arr, n, alloc)                                              \
+	do {                                                                   \
+		if ((n) > (alloc)) {                                           \
+			size_t _na = (alloc) ? (alloc) * 2 : 8;                \
+			if (_na < (n))                                         \
+				_na = (n);                                     \
+			(arr) = xrealloc((arr), st_mult(_na, sizeof(*(arr)))); \
+			(alloc) = _na;                                         \
+		}                                                              \
+	} while (0)
+
+/* Wipe memory holding a secret so the compiler cannot elide it. */
+void secure_zero(void *p, size_t n);
+
+bool str_has_prefix(const char *s, const char *prefix);
+bool str_has_suffix(const char *s, const char *suffix);
+
+/* Write all of buf, retrying on EINTR/short writes.  0 or -errno. */
+int write_all(int fd, const void *buf, size_t n)
+	__attribute__((warn_unused_result));
+
+/* Monotonic time in nanoseconds. */
+uint64_t now_ns(void);
+
+#endif
