@@ -1,1 +1,193 @@
-/* placeholder: being written */
+/* bottle exec / attach */
+#include "cli/cli.h"
+
+#include "lib/util.h"
+#include "monitor/monitor.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <termios.h>
+#include <unistd.h>
+
+static struct termios exec_tio;
+static bool exec_tio_saved;
+
+static void exec_restore_tty(void)
+{
+	if (exec_tio_saved)
+		tcsetattr(STDIN_FILENO, TCSAFLUSH, &exec_tio);
+	exec_tio_saved = false;
+}
+
+/* Load a live bottle's meta and plan; exit code on failure. */
+static int load_live(const char *name, struct bottle_meta *m,
+		     struct plan **p)
+{
+	struct host_facts h;
+	struct error err = ERROR_INIT;
+	_cleanup_free_ char *dir = NULL, *plan_path = NULL;
+	int r;
+
+	host_facts_gather(&h);
+	r = cli_load_bottle(&h, name, &dir, m);
+	host_facts_release(&h);
+	if (r)
+		return r;
+	if (!cli_bottle_live(m) || m->init_pid <= 0) {
+		fprintf(stderr, "bottle: %s is not running (status %s)\n",
+			m->id, bottle_status_name(m->status));
+		meta_release(m);
+		return EXIT_FAIL;
+	}
+	plan_path = xasprintf("%s/plan.json", dir);
+	if (plan_load(plan_path, p, &err) < 0) {
+		fprintf(stderr, "bottle: %s\n", err.msg);
+		meta_release(m);
+		return EXIT_FAIL;
+	}
+	return 0;
+}
+
+int cmd_exec(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"tty", no_argument, NULL, 't'},
+		{"no-tty", no_argument, NULL, 'T'},
+		{"workdir", required_argument, NULL, 'w'},
+		{NULL, 0, NULL, 0},
+	};
+	struct bottle_meta m = BOTTLE_META_INIT;
+	struct plan *p = NULL;
+	struct error err = ERROR_INIT;
+	struct bottle_io io = BOTTLE_IO_INIT;
+	struct bottle_proc proc = {0, 0, -1};
+	const struct backend_ops *be;
+	const char *workdir = NULL;
+	int tty = -1, c, r;
+	pid_t pid;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "+tTw:", opts, NULL)) != -1) {
+		switch (c) {
+		case 't':
+			tty = 1;
+			break;
+		case 'T':
+			tty = 0;
+			break;
+		case 'w':
+			workdir = optarg;
+			break;
+		default:
+			cli_usage("exec", stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind >= argc) {
+		cli_usage("exec", stderr);
+		return EXIT_USAGE;
+	}
+	{
+		const char *name = argv[optind++];
+		if (optind < argc && strcmp(argv[optind], "--") == 0)
+			optind++;
+		if (optind >= argc) {
+			fprintf(stderr, "bottle: exec: no command given\n");
+			return EXIT_USAGE;
+		}
+		if ((r = load_live(name, &m, &p)) != 0)
+			return r;
+	}
+	be = backend_find(m.backend ? m.backend : "ns");
+	if (!be) {
+		fprintf(stderr, "bottle: unknown backend %s\n", m.backend);
+		return EXIT_FAIL;
+	}
+	io.tty = tty >= 0 ? tty : isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
+	if (io.tty)
+		ioctl(STDIN_FILENO, TIOCGWINSZ, &io.ws);
+	{
+		struct exec_req req = {
+			.init_pid = m.init_pid,
+			.init_start = m.init_start,
+			.argv = (const char *const *)(argv + optind),
+			.env = (const char *const *)p->env,
+			.cwd = workdir,
+			.plan = p,
+		};
+		r = be->exec(&req, &io, &pid, &err);
+	}
+	if (r < 0) {
+		fprintf(stderr, "bottle: exec in %s: %s\n", m.id, err.msg);
+		plan_free(p);
+		meta_release(&m);
+		return EXIT_FAIL;
+	}
+	proc.init_pid = pid;
+	proc.init_start = proc_start_time(pid);
+	proc.pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (io.tty && tcgetattr(STDIN_FILENO, &exec_tio) == 0) {
+		struct termios t = exec_tio;
+		exec_tio_saved = true;
+		cfmakeraw(&t);
+		tcsetattr(STDIN_FILENO, TCSAFLUSH, &t);
+	}
+	{
+		struct monitor_opts mo = {.backend = be,
+					  .proc = &proc,
+					  .io = &io,
+					  .foreground = true,
+					  .attach_path = NULL,
+					  .console_fd = -1};
+		r = monitor_run(&mo);
+	}
+	exec_restore_tty();
+	bottle_io_close(&io);
+	plan_free(p);
+	meta_release(&m);
+	return r;
+}
+
+int cmd_attach(int argc, char **argv)
+{
+	struct host_facts h;
+	struct bottle_meta m = BOTTLE_META_INIT;
+	struct error err = ERROR_INIT;
+	_cleanup_free_ char *dir = NULL, *sock = NULL;
+	struct termios tio, raw;
+	bool saved;
+	int r;
+
+	if (argc != 2) {
+		cli_usage("attach", stderr);
+		return EXIT_USAGE;
+	}
+	host_facts_gather(&h);
+	r = cli_load_bottle(&h, argv[1], &dir, &m);
+	host_facts_release(&h);
+	if (r)
+		return r;
+	if (!cli_bottle_live(&m)) {
+		fprintf(stderr, "bottle: %s is not running\n", m.id);
+		meta_release(&m);
+		return EXIT_FAIL;
+	}
+	sock = xasprintf("%s/run/attach.sock", dir);
+	saved = isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &tio) == 0;
+	if (saved) {
+		raw = tio;
+		cfmakeraw(&raw);
+		tcsetattr(STDIN_FILENO, TCSAFLUSH, &raw);
+	}
+	r = monitor_attach(sock, &err);
+	if (saved)
+		tcsetattr(STDIN_FILENO, TCSAFLUSH, &tio);
+	meta_release(&m);
+	if (r < 0) {
+		fprintf(stderr, "bottle: attach: %s\n", err.msg);
+		return EXIT_FAIL;
+	}
+	return r;
+}

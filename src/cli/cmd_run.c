@@ -1,1 +1,264 @@
-/* placeholder: being written */
+/* bottle run / plan / resume: manifest -> spec -> plan -> y/N -> launch. */
+#include "cli/cli.h"
+
+#include "lib/log.h"
+#include "lib/util.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+struct run_args {
+	const char *agent;
+	const char *manifest;
+	const char *backend;
+	int copy_cwd; /* -1 = the bottle's setting */
+	bool yes, detach;
+	char **cmd;
+	size_t n_cmd;
+};
+
+static int parse_run_args(const char *name, int argc, char **argv,
+			  struct run_args *a)
+{
+	static const struct option opts[] = {
+		{"yes", no_argument, NULL, 'y'},
+		{"detach", no_argument, NULL, 'd'},
+		{"manifest", required_argument, NULL, 'm'},
+		{"backend", required_argument, NULL, 'b'},
+		{"copy-cwd", no_argument, NULL, 'C'},
+		{"no-copy-cwd", no_argument, NULL, 'N'},
+		{NULL, 0, NULL, 0},
+	};
+	int c;
+
+	memset(a, 0, sizeof(*a));
+	a->copy_cwd = -1;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "+ydm:b:", opts, NULL)) != -1) {
+		switch (c) {
+		case 'y':
+			a->yes = true;
+			break;
+		case 'd':
+			a->detach = true;
+			break;
+		case 'm':
+			a->manifest = optarg;
+			break;
+		case 'b':
+			a->backend = optarg;
+			break;
+		case 'C':
+			a->copy_cwd = 1;
+			break;
+		case 'N':
+			a->copy_cwd = 0;
+			break;
+		default:
+			cli_usage(name, stderr);
+			return -1;
+		}
+	}
+	/* getopt consumes a "--" that directly follows the options. */
+	if (optind < argc && strcmp(argv[optind - 1], "--") != 0 &&
+	    strcmp(argv[optind], "--") != 0)
+		a->agent = argv[optind++];
+	if (optind < argc && strcmp(argv[optind], "--") == 0)
+		optind++;
+	if (optind < argc) {
+		a->cmd = argv + optind;
+		a->n_cmd = (size_t)(argc - optind);
+	}
+	return 0;
+}
+
+/* Load the manifest by the lookup order; exit code on failure. */
+static int load_manifest(const char *explicit_path, struct manifest **m,
+			 char **path)
+{
+	struct error err = ERROR_INIT;
+
+	*path = manifest_find(explicit_path);
+	if (!*path) {
+		*m = manifest_default();
+		return 0;
+	}
+	if (manifest_load(*path, m, &err) < 0) {
+		fprintf(stderr, "bottle: %s\n", err.msg);
+		free(*path);
+		*path = NULL;
+		return EXIT_USAGE;
+	}
+	return 0;
+}
+
+/* Build the plan for a run/plan/resume; exit code on failure. */
+static int make_plan(const struct run_args *a, const char *id,
+		     const char *cwd, struct manifest **mp, char **mpath,
+		     struct plan **out, const struct backend_ops **be_out)
+{
+	struct error err = ERROR_INIT;
+	struct host_facts h;
+	const struct agent_def *agent;
+	struct bottle_def bottle_copy;
+	const struct backend_ops *be;
+	_cleanup_free_ char *fresh_id = NULL;
+	struct spec spec = {0};
+	int r;
+
+	if ((r = load_manifest(a->manifest, mp, mpath)) != 0)
+		return r;
+	agent = manifest_pick_agent(*mp, a->agent, &err);
+	if (!agent) {
+		fprintf(stderr, "bottle: %s\n", err.msg);
+		return EXIT_USAGE;
+	}
+	bottle_copy = *manifest_bottle(*mp, agent->bottle);
+	if (a->backend)
+		bottle_copy.backend = (char *)a->backend;
+	be = backend_find(bottle_copy.backend);
+	if (!be) {
+		fprintf(stderr, "bottle: unknown backend \"%s\" (have: ns)\n",
+			bottle_copy.backend);
+		return EXIT_USAGE;
+	}
+	cli_host_facts(&h, be);
+	if (!id)
+		id = fresh_id = state_new_id(agent->name);
+	spec.manifest = *mp;
+	spec.agent = agent;
+	spec.bottle = &bottle_copy;
+	spec.id = id;
+	spec.cwd = cwd;
+	spec.copy_cwd = a->copy_cwd < 0 ? bottle_copy.copy_cwd : a->copy_cwd;
+	spec.cmd = a->cmd;
+	spec.n_cmd = a->n_cmd;
+	spec.detach = a->detach;
+	r = plan_build(&spec, &h, out, &err);
+	host_facts_release(&h);
+	if (r < 0) {
+		fprintf(stderr, "bottle: %s\n", err.msg);
+		return EXIT_USAGE;
+	}
+	*be_out = be;
+	return 0;
+}
+
+/* Print the plan and get the go-ahead; 0 to launch, else an exit code. */
+static int preflight(const struct plan *p, bool yes)
+{
+	int ok;
+
+	plan_print(p, stderr);
+	if (yes)
+		return 0;
+	ok = cli_confirm("Launch this bottle?");
+	if (ok < 0) {
+		fprintf(stderr,
+			"bottle: not launching: no terminal to confirm on; "
+			"pass --yes to launch without asking\n");
+		return EXIT_USAGE;
+	}
+	if (!ok) {
+		fprintf(stderr, "bottle: not launched\n");
+		return EXIT_FAIL;
+	}
+	return 0;
+}
+
+static int run_common(const char *name, int argc, char **argv, bool dry)
+{
+	struct run_args a;
+	struct manifest *m = NULL;
+	_cleanup_free_ char *mpath = NULL;
+	char cwd[4096];
+	struct plan *p = NULL;
+	const struct backend_ops *be = NULL;
+	int r;
+
+	if (parse_run_args(name, argc, argv, &a) < 0)
+		return EXIT_USAGE;
+	if (!getcwd(cwd, sizeof(cwd))) {
+		perror("bottle: getcwd");
+		return EXIT_FAIL;
+	}
+	r = make_plan(&a, NULL, cwd, &m, &mpath, &p, &be);
+	if (r == 0 && dry) {
+		plan_print(p, stdout);
+	} else if (r == 0 && (r = preflight(p, a.yes)) == 0) {
+		struct launch_opts lo = {.plan = p,
+					 .backend = be,
+					 .manifest_path = mpath,
+					 .cmd_override = a.cmd,
+					 .detach = a.detach};
+		r = cli_launch(&lo);
+	}
+	plan_free(p);
+	manifest_free(m);
+	return r;
+}
+
+int cmd_run(int argc, char **argv)
+{
+	return run_common("run", argc, argv, false);
+}
+
+int cmd_plan(int argc, char **argv)
+{
+	return run_common("plan", argc, argv, true);
+}
+
+int cmd_resume(int argc, char **argv)
+{
+	struct run_args a;
+	struct bottle_meta meta = BOTTLE_META_INIT;
+	struct host_facts h;
+	struct manifest *m = NULL;
+	_cleanup_free_ char *mpath = NULL, *dir = NULL;
+	struct plan *p = NULL;
+	const struct backend_ops *be = NULL;
+	int r;
+
+	if (parse_run_args("resume", argc, argv, &a) < 0)
+		return EXIT_USAGE;
+	if (!a.agent) {
+		cli_usage("resume", stderr);
+		return EXIT_USAGE;
+	}
+	host_facts_gather(&h);
+	r = cli_load_bottle(&h, a.agent, &dir, &meta);
+	host_facts_release(&h);
+	if (r)
+		return r;
+	if (cli_bottle_live(&meta)) {
+		fprintf(stderr, "bottle: %s is running; attach to it instead\n",
+			meta.id);
+		meta_release(&meta);
+		return EXIT_FAIL;
+	}
+	/* Same identity, agent, cwd and manifest as the first launch. */
+	a.agent = meta.agent;
+	a.manifest = meta.manifest;
+	a.copy_cwd = meta.copy_cwd;
+	if (!a.cmd && meta.command) {
+		a.cmd = meta.command;
+		for (a.n_cmd = 0; meta.command[a.n_cmd]; a.n_cmd++)
+			;
+	}
+	r = make_plan(&a, meta.id, meta.cwd, &m, &mpath, &p, &be);
+	if (r == 0 && (r = preflight(p, a.yes)) == 0) {
+		struct launch_opts lo = {.plan = p,
+					 .backend = be,
+					 .manifest_path = mpath,
+					 .cmd_override = a.cmd,
+					 .resume = true,
+					 .detach = a.detach};
+		r = cli_launch(&lo);
+	}
+	plan_free(p);
+	manifest_free(m);
+	meta_release(&meta);
+	return r;
+}

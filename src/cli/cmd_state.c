@@ -1,1 +1,181 @@
-/* placeholder: being written */
+/* bottle stop / rm / logs */
+#include "cli/cli.h"
+
+#include "lib/fsutil.h"
+#include "lib/util.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+static int mark_stopped(struct bottle_meta *m, void *ctx)
+{
+	(void)ctx;
+	m->status = BOTTLE_STOPPED;
+	return 0;
+}
+
+/* Stop and wait up to timeout_ms for the owner to record the end. */
+static int stop_bottle(const char *dir, struct bottle_meta *m, int timeout_ms)
+{
+	struct error err = ERROR_INIT;
+	const struct backend_ops *be = backend_find(m->backend ? m->backend
+								: "ns");
+
+	if (!be)
+		return EXIT_FAIL;
+	if (meta_update(dir, mark_stopped, NULL, &err) < 0)
+		fprintf(stderr, "bottle: %s\n", err.msg);
+	if (be->stop(m->init_pid, m->init_start, &err) < 0) {
+		fprintf(stderr, "bottle: stop %s: %s\n", m->id, err.msg);
+		return EXIT_FAIL;
+	}
+	for (int t = 0; t < timeout_ms; t += 20) {
+		struct bottle_meta now = BOTTLE_META_INIT;
+		bool live = true;
+		if (meta_load(dir, &now, &err) == 0) {
+			live = cli_bottle_live(&now) && now.init_pid > 0;
+			meta_release(&now);
+		}
+		if (!live)
+			return EXIT_OK;
+		usleep(20000);
+	}
+	fprintf(stderr, "bottle: %s did not stop within %d s\n", m->id,
+		timeout_ms / 1000);
+	return EXIT_FAIL;
+}
+
+int cmd_stop(int argc, char **argv)
+{
+	struct host_facts h;
+	int ret = EXIT_OK;
+
+	if (argc < 2) {
+		cli_usage("stop", stderr);
+		return EXIT_USAGE;
+	}
+	host_facts_gather(&h);
+	for (int i = 1; i < argc; i++) {
+		struct bottle_meta m = BOTTLE_META_INIT;
+		_cleanup_free_ char *dir = NULL;
+		int r = cli_load_bottle(&h, argv[i], &dir, &m);
+
+		if (r == 0 && !cli_bottle_live(&m)) {
+			fprintf(stderr, "bottle: %s is not running\n", m.id);
+			r = EXIT_FAIL;
+		} else if (r == 0) {
+			r = stop_bottle(dir, &m, 15000);
+			if (r == 0)
+				printf("%s\n", m.id);
+		}
+		if (r)
+			ret = r;
+		meta_release(&m);
+	}
+	host_facts_release(&h);
+	return ret;
+}
+
+int cmd_rm(int argc, char **argv)
+{
+	struct host_facts h;
+	bool force = false;
+	int ret = EXIT_OK, c;
+
+	optind = 1;
+	while ((c = getopt(argc, argv, "f")) != -1) {
+		if (c != 'f') {
+			cli_usage("rm", stderr);
+			return EXIT_USAGE;
+		}
+		force = true;
+	}
+	if (optind >= argc) {
+		cli_usage("rm", stderr);
+		return EXIT_USAGE;
+	}
+	host_facts_gather(&h);
+	for (int i = optind; i < argc; i++) {
+		struct bottle_meta m = BOTTLE_META_INIT;
+		struct error err = ERROR_INIT;
+		_cleanup_free_ char *dir = NULL;
+		int r = cli_load_bottle(&h, argv[i], &dir, &m);
+
+		if (r == 0 && cli_bottle_live(&m)) {
+			if (!force) {
+				fprintf(stderr,
+					"bottle: %s is running; stop it first "
+					"or use rm -f\n",
+					m.id);
+				r = EXIT_FAIL;
+			} else {
+				r = stop_bottle(dir, &m, 15000);
+			}
+		}
+		if (r == 0 && rm_rf(dir, &err) < 0) {
+			fprintf(stderr, "bottle: rm %s: %s\n", m.id, err.msg);
+			r = EXIT_FAIL;
+		}
+		if (r == 0)
+			printf("%s\n", m.id);
+		else
+			ret = r;
+		meta_release(&m);
+	}
+	host_facts_release(&h);
+	return ret;
+}
+
+static int cat_file(const char *path)
+{
+	_cleanup_free_ char *buf = NULL;
+	struct error err = ERROR_INIT;
+	size_t len;
+
+	if (read_file(path, &buf, &len, 256u << 20, &err) < 0)
+		return err.code == ENOENT ? 0 : -1;
+	fwrite(buf, 1, len, stdout);
+	return 0;
+}
+
+int cmd_logs(int argc, char **argv)
+{
+	struct host_facts h;
+	struct bottle_meta m = BOTTLE_META_INIT;
+	_cleanup_free_ char *dir = NULL, *p1 = NULL, *p2 = NULL;
+	bool audit = false;
+	const char *name = NULL;
+	int r;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--audit") == 0)
+			audit = true;
+		else if (!name)
+			name = argv[i];
+		else
+			name = NULL, i = argc;
+	}
+	if (!name) {
+		cli_usage("logs", stderr);
+		return EXIT_USAGE;
+	}
+	host_facts_gather(&h);
+	r = cli_load_bottle(&h, name, &dir, &m);
+	host_facts_release(&h);
+	if (r)
+		return r;
+	if (audit) {
+		p1 = xasprintf("%s/logs/audit.jsonl", dir);
+		cat_file(p1);
+	} else {
+		p1 = xasprintf("%s/logs/monitor.log", dir);
+		p2 = xasprintf("%s/logs/console.log", dir);
+		cat_file(p1);
+		cat_file(p2);
+	}
+	meta_release(&m);
+	return EXIT_OK;
+}

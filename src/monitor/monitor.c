@@ -1,1 +1,435 @@
-/* placeholder: being written */
+#include "monitor/monitor.h"
+
+#include "lib/log.h"
+#include "lib/util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <termios.h>
+
+/* Attach protocol frames: type byte, 4-byte little-endian length, data. */
+enum frame_type { FRAME_DATA = 'd', FRAME_WINSZ = 'w', FRAME_EXIT = 'x' };
+
+#define MAX_CLIENTS 8
+#define BUF_SIZE 16384
+#define DETACH_1 0x10 /* Ctrl-P */
+#define DETACH_2 0x11 /* Ctrl-Q */
+
+struct client {
+	int fd;
+	unsigned char hdr[5];
+	size_t hdr_len;
+	size_t want; /* payload bytes left in the current frame */
+	enum frame_type type;
+	unsigned char winsz[8];
+	size_t winsz_len;
+};
+
+struct relay {
+	const struct monitor_opts *o;
+	int listen_fd;
+	int sig_fd;
+	struct client clients[MAX_CLIENTS];
+	bool out_open, err_open;
+};
+
+static int send_frame(int fd, enum frame_type t, const void *data, size_t len)
+{
+	unsigned char hdr[5] = {(unsigned char)t, (unsigned char)len,
+				(unsigned char)(len >> 8),
+				(unsigned char)(len >> 16),
+				(unsigned char)(len >> 24)};
+	int r = write_all(fd, hdr, sizeof(hdr));
+	return r < 0 ? r : write_all(fd, data, len);
+}
+
+static void client_close(struct client *c)
+{
+	if (c->fd >= 0)
+		close(c->fd);
+	memset(c, 0, sizeof(*c));
+	c->fd = -1;
+}
+
+/* The agent produced output: to the user, the console log, clients. */
+static void fan_out(struct relay *rl, int user_fd, const char *buf, size_t n)
+{
+	if (rl->o->foreground && write_all(user_fd, buf, n) < 0)
+		log_debug("terminal write failed");
+	if (rl->o->console_fd >= 0 && write_all(rl->o->console_fd, buf, n) < 0)
+		log_debug("console log write failed");
+	for (int i = 0; i < MAX_CLIENTS; i++) {
+		struct client *c = &rl->clients[i];
+		if (c->fd >= 0 && send_frame(c->fd, FRAME_DATA, buf, n) < 0)
+			client_close(c);
+	}
+}
+
+static int input_fd(const struct relay *rl)
+{
+	return rl->o->io->tty ? rl->o->io->pty_master : rl->o->io->in;
+}
+
+static void set_winsize(const struct relay *rl, const struct winsize *ws)
+{
+	if (rl->o->io->tty)
+		ioctl(rl->o->io->pty_master, TIOCSWINSZ, ws);
+}
+
+static void client_input(struct relay *rl, struct client *c)
+{
+	unsigned char buf[BUF_SIZE];
+	ssize_t n = read(c->fd, buf, sizeof(buf));
+	size_t i = 0;
+
+	if (n <= 0) {
+		client_close(c);
+		return;
+	}
+	while (i < (size_t)n) {
+		if (c->want == 0) {
+			c->hdr[c->hdr_len++] = buf[i++];
+			if (c->hdr_len < 5)
+				continue;
+			c->type = (enum frame_type)c->hdr[0];
+			c->want = (size_t)c->hdr[1] | (size_t)c->hdr[2] << 8 |
+				  (size_t)c->hdr[3] << 16 |
+				  (size_t)c->hdr[4] << 24;
+			c->hdr_len = 0;
+			c->winsz_len = 0;
+			if (c->want > (1u << 20)) {
+				client_close(c);
+				return;
+			}
+			continue;
+		}
+		{
+			size_t take = (size_t)n - i < c->want ? (size_t)n - i
+							      : c->want;
+			if (c->type == FRAME_DATA) {
+				if (write_all(input_fd(rl), buf + i, take) < 0)
+					log_debug("agent input write failed");
+			} else if (c->type == FRAME_WINSZ) {
+				for (size_t k = 0; k < take &&
+						   c->winsz_len < sizeof(c->winsz);
+				     k++)
+					c->winsz[c->winsz_len++] = buf[i + k];
+				if (c->winsz_len == sizeof(c->winsz)) {
+					struct winsize ws = {0};
+					memcpy(&ws.ws_row, c->winsz, 2);
+					memcpy(&ws.ws_col, c->winsz + 2, 2);
+					set_winsize(rl, &ws);
+				}
+			}
+			i += take;
+			c->want -= take;
+		}
+	}
+}
+
+static void accept_client(struct relay *rl)
+{
+	int fd = accept4(rl->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	for (int i = 0; i < MAX_CLIENTS; i++) {
+		if (rl->clients[i].fd < 0) {
+			rl->clients[i].fd = fd;
+			return;
+		}
+	}
+	close(fd);
+}
+
+static int listen_unix(const char *path)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int fd;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sa.sun_path, path);
+	unlink(path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    listen(fd, 4) < 0) {
+		int e = errno;
+		close(fd);
+		return -e;
+	}
+	return fd;
+}
+
+static void on_signal(struct relay *rl)
+{
+	struct signalfd_siginfo si;
+	struct error err = ERROR_INIT;
+
+	if (read(rl->sig_fd, &si, sizeof(si)) != sizeof(si))
+		return;
+	if (si.ssi_signo == SIGWINCH) {
+		struct winsize ws;
+		if (ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) == 0)
+			set_winsize(rl, &ws);
+		return;
+	}
+	/* SIGINT reaches us only without a tty (raw mode turns ^C into a
+	 * byte for the agent); SIGTERM/SIGHUP mean stop the bottle. */
+	if (rl->o->backend->stop(rl->o->proc->init_pid,
+				 rl->o->proc->init_start, &err) < 0)
+		log_debug("stop: %s", err.msg);
+}
+
+static int pump(struct relay *rl, int from, int to_user, bool *open_flag)
+{
+	char buf[BUF_SIZE];
+	ssize_t n = read(from, buf, sizeof(buf));
+
+	if (n <= 0) {
+		/* EIO on a pty master: every slave is closed. */
+		*open_flag = false;
+		return 0;
+	}
+	fan_out(rl, to_user, buf, (size_t)n);
+	return 1;
+}
+
+static int wait_init(const struct monitor_opts *o)
+{
+	int st;
+	if (waitpid(o->proc->init_pid, &st, 0) < 0)
+		return 1;
+	if (WIFEXITED(st))
+		return WEXITSTATUS(st);
+	return WIFSIGNALED(st) ? 128 + WTERMSIG(st) : 1;
+}
+
+int monitor_run(const struct monitor_opts *o)
+{
+	struct relay rl = {.o = o, .listen_fd = -1, .sig_fd = -1};
+	struct bottle_io *io = o->io;
+	bool init_alive = true, stdin_open = o->foreground;
+	sigset_t set;
+	int code;
+
+	for (int i = 0; i < MAX_CLIENTS; i++)
+		rl.clients[i].fd = -1;
+	rl.out_open = true;
+	rl.err_open = !io->tty && io->err >= 0;
+	sigemptyset(&set);
+	sigaddset(&set, SIGWINCH);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGPIPE);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	rl.sig_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (o->attach_path) {
+		rl.listen_fd = listen_unix(o->attach_path);
+		if (rl.listen_fd < 0)
+			log_warnx("attach socket %s: %s", o->attach_path,
+				  strerror(-rl.listen_fd));
+	}
+
+	while (init_alive || rl.out_open || rl.err_open) {
+		struct pollfd p[6 + MAX_CLIENTS];
+		int n = 0, i_out = -1, i_err = -1, i_in = -1, i_pid = -1,
+		    i_sig = -1, i_lis = -1, i_cl = 0;
+
+#define ADD(idx, fd_)                                                          \
+	do {                                                                   \
+		idx = n;                                                       \
+		p[n].fd = (fd_);                                               \
+		p[n].events = POLLIN;                                          \
+		p[n++].revents = 0;                                            \
+	} while (0)
+		if (rl.out_open)
+			ADD(i_out, io->tty ? io->pty_master : io->out);
+		if (rl.err_open)
+			ADD(i_err, io->err);
+		if (stdin_open)
+			ADD(i_in, STDIN_FILENO);
+		if (init_alive)
+			ADD(i_pid, o->proc->pidfd);
+		if (rl.sig_fd >= 0)
+			ADD(i_sig, rl.sig_fd);
+		if (rl.listen_fd >= 0)
+			ADD(i_lis, rl.listen_fd);
+		i_cl = n;
+		for (int k = 0; k < MAX_CLIENTS; k++)
+			if (rl.clients[k].fd >= 0)
+				ADD(i_cl, rl.clients[k].fd);
+#undef ADD
+		/* Once init is gone, drain what is buffered, then stop. */
+		if (poll(p, (nfds_t)n, init_alive ? -1 : 50) <= 0) {
+			if (!init_alive)
+				break;
+			continue;
+		}
+		if (i_out >= 0 && p[i_out].revents)
+			pump(&rl, p[i_out].fd, STDOUT_FILENO, &rl.out_open);
+		if (i_err >= 0 && p[i_err].revents)
+			pump(&rl, io->err, STDERR_FILENO, &rl.err_open);
+		if (i_in >= 0 && p[i_in].revents) {
+			char buf[BUF_SIZE];
+			ssize_t r = read(STDIN_FILENO, buf, sizeof(buf));
+			if (r <= 0) {
+				stdin_open = false;
+				if (!io->tty && io->in >= 0) {
+					close(io->in);
+					io->in = -1;
+				}
+			} else if (write_all(input_fd(&rl), buf, (size_t)r) < 0) {
+				log_debug("agent input closed");
+			}
+		}
+		if (i_pid >= 0 && p[i_pid].revents)
+			init_alive = false;
+		if (i_sig >= 0 && p[i_sig].revents)
+			on_signal(&rl);
+		if (i_lis >= 0 && p[i_lis].revents)
+			accept_client(&rl);
+		for (int k = 0; k < MAX_CLIENTS; k++) {
+			struct client *c = &rl.clients[k];
+			for (int j = i_cl; c->fd >= 0 && j < n; j++)
+				if (p[j].fd == c->fd && p[j].revents)
+					client_input(&rl, c);
+		}
+	}
+	code = wait_init(o);
+	for (int k = 0; k < MAX_CLIENTS; k++) {
+		struct client *c = &rl.clients[k];
+		if (c->fd >= 0) {
+			uint32_t v = (uint32_t)code;
+			if (send_frame(c->fd, FRAME_EXIT, &v, sizeof(v)) < 0)
+				log_debug("client gone");
+			client_close(c);
+		}
+	}
+	if (rl.listen_fd >= 0) {
+		close(rl.listen_fd);
+		unlink(o->attach_path);
+	}
+	if (rl.sig_fd >= 0)
+		close(rl.sig_fd);
+	sigprocmask(SIG_UNBLOCK, &set, NULL);
+	return code;
+}
+
+/* ---- the attach client -------------------------------------------------- */
+
+static void send_winsize(int fd)
+{
+	struct winsize ws;
+	unsigned char b[8] = {0};
+
+	if (ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) < 0)
+		return;
+	memcpy(b, &ws.ws_row, 2);
+	memcpy(b + 2, &ws.ws_col, 2);
+	if (send_frame(fd, FRAME_WINSZ, b, sizeof(b)) < 0)
+		log_debug("winsize send failed");
+}
+
+int monitor_attach(const char *attach_path, struct error *err)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	_cleanup_close_ int fd = -1, sfd = -1;
+	unsigned char hdr[5];
+	size_t hdr_len = 0, want = 0;
+	int code = -1, type = 0;
+	unsigned char codebuf[4];
+	size_t code_len = 0;
+	bool prev_ctrl_p = false;
+	sigset_t set;
+
+	if (strlen(attach_path) >= sizeof(sa.sun_path))
+		return err_set(err, ENAMETOOLONG, "socket path too long");
+	strcpy(sa.sun_path, attach_path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		return err_sys(err, errno,
+			       "connecting to the bottle's monitor");
+	sigemptyset(&set);
+	sigaddset(&set, SIGWINCH);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	sfd = signalfd(-1, &set, SFD_CLOEXEC);
+	send_winsize(fd);
+	for (;;) {
+		struct pollfd p[3] = {{fd, POLLIN, 0},
+				      {STDIN_FILENO, POLLIN, 0},
+				      {sfd, POLLIN, 0}};
+		unsigned char buf[BUF_SIZE];
+		ssize_t n;
+
+		if (poll(p, 3, -1) < 0)
+			continue;
+		if (p[2].revents) {
+			struct signalfd_siginfo si;
+			if (read(sfd, &si, sizeof(si)) > 0)
+				send_winsize(fd);
+		}
+		if (p[1].revents) {
+			n = read(STDIN_FILENO, buf, sizeof(buf));
+			if (n <= 0)
+				break;
+			for (ssize_t i = 0; i < n; i++) {
+				if (prev_ctrl_p && buf[i] == DETACH_2)
+					return 0;
+				prev_ctrl_p = buf[i] == DETACH_1;
+			}
+			if (send_frame(fd, FRAME_DATA, buf, (size_t)n) < 0)
+				break;
+		}
+		if (!p[0].revents)
+			continue;
+		n = read(fd, buf, sizeof(buf));
+		if (n <= 0)
+			break;
+		for (ssize_t i = 0; i < n;) {
+			if (want == 0) {
+				hdr[hdr_len++] = buf[i++];
+				if (hdr_len == 5) {
+					type = hdr[0];
+					want = (size_t)hdr[1] |
+					       (size_t)hdr[2] << 8 |
+					       (size_t)hdr[3] << 16 |
+					       (size_t)hdr[4] << 24;
+					hdr_len = 0;
+				}
+				continue;
+			}
+			{
+				size_t take = (size_t)(n - i) < want
+						      ? (size_t)(n - i)
+						      : want;
+				if (type == FRAME_DATA &&
+				    write_all(STDOUT_FILENO, buf + i, take) < 0)
+					return err_sys(err, EIO, "stdout");
+				if (type == FRAME_EXIT)
+					for (size_t k = 0; k < take && code_len < 4;
+					     k++)
+						codebuf[code_len++] = buf[i + k];
+				i += (ssize_t)take;
+				want -= take;
+				if (type == FRAME_EXIT && code_len == 4) {
+					uint32_t v;
+					memcpy(&v, codebuf, 4);
+					code = (int)v;
+				}
+			}
+		}
+	}
+	return code < 0 ? 0 : code;
+}

@@ -1,0 +1,600 @@
+/* Launching an ns bottle.
+ *
+ * Three processes take part:
+ *   launcher  (host side; the monitor) clones the init into new user,
+ *             mount, pid, net, ipc and uts namespaces, writes its id maps,
+ *             puts it in the bottle's cgroups, then lets it go;
+ *   init      (PID 1 inside) builds the root, opens the terminal, forks the
+ *             agent, then reaps and forwards signals until the agent exits;
+ *   agent     drops every privilege (jail.c) and execs the command.
+ *
+ * They talk over a SOCK_SEQPACKET pair: "G" (launcher: go), "E<msg>" (init:
+ * setup failed), "R" + pty master fd (init: running).
+ */
+#include "backend/ns/jail.h"
+#include "backend/ns/limits.h"
+#include "backend/ns/mounts.h"
+#include "backend/ns/ns.h"
+
+#include "lib/log.h"
+#include "lib/util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/sched.h>
+#include <grp.h>
+#include <net/if.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <termios.h>
+
+#define NS_FLAGS                                                               \
+	(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET |           \
+	 CLONE_NEWIPC | CLONE_NEWUTS)
+
+/* Grace period between SIGTERM and SIGKILL when stopping. */
+#define STOP_GRACE_SEC 10
+
+struct init_ctx {
+	const struct plan *plan;
+	const struct seccomp_prog *seccomp;
+	int *src_fds;
+	int sock;	/* to the launcher */
+	bool tty;
+	struct winsize ws;
+	int stdio[3];	/* !tty: the agent's ends of its pipes */
+	bool unprivileged;
+};
+
+/* ---- small helpers shared with exec.c ---------------------------------- */
+
+int ns_send_msg(int sock, const void *buf, size_t len, int fd)
+{
+	struct iovec iov = {(void *)buf, len};
+	union {
+		char b[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+
+	if (fd >= 0) {
+		struct cmsghdr *c;
+		mh.msg_control = u.b;
+		mh.msg_controllen = sizeof(u.b);
+		c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	}
+	while (sendmsg(sock, &mh, MSG_NOSIGNAL) < 0) {
+		if (errno != EINTR)
+			return -errno;
+	}
+	return 0;
+}
+
+ssize_t ns_recv_msg(int sock, void *buf, size_t len, int *fd)
+{
+	struct iovec iov = {buf, len};
+	union {
+		char b[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct msghdr mh = {.msg_iov = &iov,
+			    .msg_iovlen = 1,
+			    .msg_control = u.b,
+			    .msg_controllen = sizeof(u.b)};
+	ssize_t n;
+
+	if (fd)
+		*fd = -1;
+	do
+		n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c;
+	     c = CMSG_NXTHDR(&mh, c)) {
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+			int got;
+			memcpy(&got, CMSG_DATA(c), sizeof(int));
+			if (fd && *fd < 0)
+				*fd = got;
+			else
+				close(got);
+		}
+	}
+	return n;
+}
+
+int ns_open_pty(const struct winsize *ws, int *master, int *slave)
+{
+	int m, s, unlock = 0;
+	char name[64];
+
+	m = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (m < 0)
+		return -errno;
+	if (ioctl(m, TIOCSPTLCK, &unlock) < 0 ||
+	    ioctl(m, TIOCGPTN, &s) < 0) {
+		int e = errno;
+		close(m);
+		return -e;
+	}
+	snprintf(name, sizeof(name), "/dev/pts/%d", s);
+	s = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (s < 0) {
+		int e = errno;
+		close(m);
+		return -e;
+	}
+	if (ws && ws->ws_row)
+		ioctl(m, TIOCSWINSZ, ws);
+	*master = m;
+	*slave = s;
+	return 0;
+}
+
+/* ---- init (PID 1 inside) ------------------------------------------------ */
+
+static void __attribute__((noreturn))
+init_fail(struct init_ctx *c, struct error *err)
+{
+	char msg[ERR_MSG_MAX + 1];
+	size_t n = strlen(err->msg);
+
+	msg[0] = 'E';
+	memcpy(msg + 1, err->msg, n);
+	ns_send_msg(c->sock, msg, n + 1, -1);
+	_exit(125);
+}
+
+static int init_wait_go(struct init_ctx *c, struct error *err)
+{
+	char b = 0;
+	ssize_t n = ns_recv_msg(c->sock, &b, 1, NULL);
+
+	if (n != 1 || b != 'G')
+		return err_set(err, EPIPE, "launcher went away");
+	return 0;
+}
+
+static int init_open_sources(struct init_ctx *c, struct error *err)
+{
+	/* Still with the invoking user's host ids, so sources resolve with
+	 * its permissions (as root the state dir is under /root, mode 0700),
+	 * and inside our own copy of the mount namespace, which a bind
+	 * source must be in. */
+	return ns_mounts_open_sources(c->plan->ops, c->plan->n_ops, c->src_fds,
+				      err);
+}
+
+static int init_identity(struct init_ctx *c, struct error *err)
+{
+	/* As root the init starts as host uid 0, which has no mapping in
+	 * the bottle: become the agent's ids now (capabilities in the user
+	 * namespace stay, since the old uid was not the namespace's root) so
+	 * that files on our tmpfs get a mapped owner. */
+	if (!c->unprivileged && setgroups(0, NULL) < 0)
+		return err_sys(err, errno, "setgroups");
+	if (setresgid(AGENT_GID, AGENT_GID, AGENT_GID) < 0)
+		return err_sys(err, errno, "setresgid");
+	if (setresuid(AGENT_UID, AGENT_UID, AGENT_UID) < 0)
+		return err_sys(err, errno, "setresuid");
+	return 0;
+}
+
+static int init_cgroupns(struct init_ctx *c, struct error *err)
+{
+	(void)c;
+	/* After the launcher moved us into the bottle's cgroups, so that
+	 * the namespace's root is the bottle's own cgroup. */
+	if (unshare(CLONE_NEWCGROUP) < 0)
+		return err_sys(err, errno, "unshare(CLONE_NEWCGROUP)");
+	return 0;
+}
+
+static int init_uts(struct init_ctx *c, struct error *err)
+{
+	const char *h = c->plan->hostname;
+	if (sethostname(h, strlen(h)) < 0)
+		return err_sys(err, errno, "sethostname");
+	return 0;
+}
+
+static int init_loopback(struct init_ctx *c, struct error *err)
+{
+	struct ifreq ifr = {0};
+	_cleanup_close_ int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	(void)c;
+	if (s < 0)
+		return err_sys(err, errno, "socket");
+	strcpy(ifr.ifr_name, "lo");
+	if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
+		return err_sys(err, errno, "SIOCGIFFLAGS lo");
+	ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+	if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0)
+		return err_sys(err, errno, "bringing lo up");
+	return 0;
+}
+
+static int init_mounts(struct init_ctx *c, struct error *err)
+{
+	return ns_mounts_setup(c->plan->ops, c->src_fds, c->plan->n_ops, err);
+}
+
+static const struct init_step {
+	const char *name;
+	int (*fn)(struct init_ctx *c, struct error *err);
+} init_steps[] = {
+	{"waiting for the launcher", init_wait_go},
+	{"opening bind sources", init_open_sources},
+	{"taking the agent's identity", init_identity},
+	{"entering a cgroup namespace", init_cgroupns},
+	{"setting the hostname", init_uts},
+	{"bringing up lo", init_loopback},
+	{"building the filesystem", init_mounts},
+};
+
+struct agent_args {
+	struct init_ctx *c;
+	int landlock_fd;
+	int slave;
+};
+
+static void __attribute__((noreturn)) agent_main(struct agent_args *a)
+{
+	struct init_ctx *c = a->c;
+	struct jail j = {
+		.plan = c->plan,
+		.seccomp = c->seccomp,
+		.landlock_fd = a->landlock_fd,
+		.setgroups_allowed = !c->unprivileged,
+		.cwd = BOTTLE_WORKDIR,
+	};
+	const char *step = NULL;
+	char msg[512];
+	int r;
+
+	/* A session of its own, with the pty as controlling terminal, so
+	 * that ^C from the user's terminal reaches the agent's group. */
+	setsid();
+	if (c->tty) {
+		if (ioctl(a->slave, TIOCSCTTY, 0) < 0)
+			_exit(126);
+		dup2(a->slave, 0);
+		dup2(a->slave, 1);
+		dup2(a->slave, 2);
+	} else {
+		dup2(c->stdio[0], 0);
+		dup2(c->stdio[1], 1);
+		dup2(c->stdio[2], 2);
+	}
+	signal(SIGPIPE, SIG_DFL);
+	r = jail_enter(&j, &step);
+	if (r < 0) {
+		snprintf(msg, sizeof(msg), "bottle: %s: %s\n", step,
+			 strerror(-r));
+		(void)!write(2, msg, strlen(msg));
+		_exit(126);
+	}
+	r = jail_exec(c->plan->argv, c->plan->env);
+	snprintf(msg, sizeof(msg), "bottle: cannot run %s: %s\n",
+		 c->plan->argv[0], strerror(-r));
+	(void)!write(2, msg, strlen(msg));
+	_exit(r == -ENOENT ? 127 : 126);
+}
+
+static int status_to_code(int st)
+{
+	if (WIFEXITED(st))
+		return WEXITSTATUS(st);
+	if (WIFSIGNALED(st))
+		return 128 + WTERMSIG(st);
+	return 1;
+}
+
+/* PID 1's job once the agent runs: reap every child, forward the
+ * launcher's signals to the agent's session, and leave with the agent's
+ * status after killing whatever it left behind. */
+static void __attribute__((noreturn)) init_reap(pid_t agent)
+{
+	sigset_t set;
+	int code = 1;
+	bool stopping = false;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGQUIT);
+	sigaddset(&set, SIGALRM);
+	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGUSR2);
+	for (;;) {
+		siginfo_t si;
+		pid_t pid;
+		int st;
+
+		if (sigwaitinfo(&set, &si) < 0)
+			continue;
+		switch (si.si_signo) {
+		case SIGCHLD:
+			while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+				if (pid != agent)
+					continue;
+				code = status_to_code(st);
+				kill(-1, SIGKILL);
+				while (waitpid(-1, NULL, 0) > 0)
+					;
+				_exit(code);
+			}
+			break;
+		case SIGALRM:
+			kill(-1, SIGKILL);
+			break;
+		case SIGTERM:
+		case SIGHUP:
+			if (!stopping) {
+				stopping = true;
+				alarm(STOP_GRACE_SEC);
+			}
+			/* fall through */
+		default:
+			kill(-agent, si.si_signo);
+			kill(agent, si.si_signo);
+		}
+	}
+}
+
+static int init_main(void *arg)
+{
+	struct init_ctx *c = arg;
+	struct error err = ERROR_INIT;
+	struct agent_args a = {c, -1, -1};
+	int master = -1, r;
+	sigset_t set;
+	pid_t agent;
+
+	prctl(PR_SET_NAME, "bottle-init");
+	for (size_t i = 0; i < ARRAY_SIZE(init_steps); i++) {
+		if ((r = init_steps[i].fn(c, &err)) < 0) {
+			err_prefix(&err, "%s", init_steps[i].name);
+			init_fail(c, &err);
+		}
+	}
+	a.landlock_fd = jail_landlock_ruleset(c->plan, &err);
+	if (c->tty && (r = ns_open_pty(&c->ws, &master, &a.slave)) < 0) {
+		err_sys(&err, -r, "opening a pty in the bottle");
+		init_fail(c, &err);
+	}
+
+	sigfillset(&set);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	agent = fork();
+	if (agent < 0) {
+		err_sys(&err, errno, "fork");
+		init_fail(c, &err);
+	}
+	if (agent == 0) {
+		sigprocmask(SIG_UNBLOCK, &set, NULL);
+		close(c->sock);
+		if (master >= 0)
+			close(master);
+		agent_main(&a);
+	}
+	if (a.slave >= 0)
+		close(a.slave);
+	for (int i = 0; i < 3; i++)
+		if (c->stdio[i] >= 0)
+			close(c->stdio[i]);
+	if (a.landlock_fd >= 0)
+		close(a.landlock_fd);
+	if (ns_send_msg(c->sock, "R", 1, master) < 0)
+		_exit(125);
+	if (master >= 0)
+		close(master);
+	init_reap(agent);
+}
+
+/* ---- launcher side ------------------------------------------------------ */
+
+static int write_proc(pid_t pid, const char *file, const char *val,
+		      struct error *err)
+{
+	char path[64];
+	_cleanup_close_ int fd = -1;
+	int r;
+
+	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, file);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return err_sys(err, errno, "opening %s", path);
+	if ((r = write_all(fd, val, strlen(val))) < 0)
+		return err_sys(err, -r, "writing %s", path);
+	return 0;
+}
+
+static int write_id_maps(pid_t pid, const struct plan *p, bool unprivileged,
+			 struct error *err)
+{
+	char map[64];
+	int r;
+
+	/* An unprivileged user may map only its own ids, and only after
+	 * giving up setgroups (user_namespaces(7)). */
+	if (unprivileged &&
+	    (r = write_proc(pid, "setgroups", "deny", err)) < 0)
+		return r;
+	snprintf(map, sizeof(map), "%u %u 1\n", AGENT_UID,
+		 (unsigned)p->host_uid);
+	if ((r = write_proc(pid, "uid_map", map, err)) < 0)
+		return r;
+	snprintf(map, sizeof(map), "%u %u 1\n", AGENT_GID,
+		 (unsigned)p->host_gid);
+	return write_proc(pid, "gid_map", map, err);
+}
+
+static pid_t clone_init(int *pidfd)
+{
+	struct clone_args ca = {
+		.flags = NS_FLAGS | CLONE_PIDFD,
+		.pidfd = (uint64_t)(uintptr_t)pidfd,
+		.exit_signal = SIGCHLD,
+	};
+	return (pid_t)syscall(SYS_clone3, &ca, sizeof(ca));
+}
+
+static int make_pipes(int parent[3], int child[3], struct error *err)
+{
+	for (int i = 0; i < 3; i++) {
+		int p[2];
+		if (pipe2(p, O_CLOEXEC) < 0)
+			return err_sys(err, errno, "pipe");
+		/* stdin: we write; stdout/stderr: we read. */
+		parent[i] = i == 0 ? p[1] : p[0];
+		child[i] = i == 0 ? p[0] : p[1];
+	}
+	return 0;
+}
+
+static void close3(int fds[3])
+{
+	for (int i = 0; i < 3; i++) {
+		if (fds[i] >= 0)
+			close(fds[i]);
+		fds[i] = -1;
+	}
+}
+
+static int launch_wait_ready(int sock, struct bottle_io *io, struct error *err)
+{
+	char msg[ERR_MSG_MAX + 2];
+	int fd = -1;
+	ssize_t n = ns_recv_msg(sock, msg, sizeof(msg) - 1, &fd);
+
+	if (n <= 0)
+		return err_set(err, EPIPE,
+			       "the bottle's init exited during setup");
+	msg[n] = '\0';
+	if (msg[0] == 'E') {
+		if (fd >= 0)
+			close(fd);
+		return err_set(err, EIO, "%s", msg + 1);
+	}
+	if (msg[0] != 'R')
+		return err_set(err, EPROTO, "unexpected message from init");
+	if (io->tty) {
+		if (fd < 0)
+			return err_set(err, EPROTO, "init sent no pty");
+		io->pty_master = fd;
+	} else if (fd >= 0) {
+		close(fd);
+	}
+	return 0;
+}
+
+int ns_launch(const struct plan *p, const struct launch_hooks *hooks,
+	      struct bottle_io *io, struct bottle_proc *out, struct error *err)
+{
+	struct seccomp_prog prog = SECCOMP_PROG_INIT;
+	int sp[2] = {-1, -1}, child_io[3] = {-1, -1, -1};
+	int parent_io[3] = {-1, -1, -1}, pidfd = -1, r;
+	_cleanup_free_ int *src_fds = xcalloc(p->n_ops, sizeof(int));
+	struct init_ctx c = {
+		.plan = p,
+		.seccomp = &prog,
+		.src_fds = src_fds,
+		.tty = io->tty,
+		.ws = io->ws,
+		.stdio = {-1, -1, -1},
+		.unprivileged = geteuid() != 0,
+	};
+	pid_t pid = -1;
+
+	/* Everything that can fail without a process comes first. */
+	if ((r = seccomp_prog_build(&prog, err)) < 0)
+		return err_prefix(err, "seccomp");
+	for (size_t i = 0; i < p->n_ops; i++)
+		src_fds[i] = -1;
+	if ((r = ns_cgroup_create(p, hooks, err)) < 0)
+		goto out;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0) {
+		r = err_sys(err, errno, "socketpair");
+		goto out;
+	}
+	if (!io->tty && (r = make_pipes(parent_io, child_io, err)) < 0)
+		goto out;
+	c.sock = sp[1];
+	memcpy(c.stdio, child_io, sizeof(child_io));
+	if (hooks && (r = hooks->record(hooks->ctx, "process", "init",
+					err)) < 0)
+		goto out;
+
+	pid = clone_init(&pidfd);
+	if (pid < 0) {
+		r = err_sys(err, errno, "creating the bottle's namespaces");
+		goto out;
+	}
+	if (pid == 0) {
+		/* The init dies with its launcher: a SIGKILLed `bottle run`
+		 * leaves no bottle behind (the pid namespace goes with its
+		 * init).  The launcher is outside our pid namespace, so
+		 * getppid() says 0; the socket below tells if it left. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		close(sp[0]);
+		close3(parent_io);
+		_exit(init_main(&c));
+	}
+	close(sp[1]);
+	sp[1] = -1;
+	close3(child_io);
+
+	out->init_pid = pid;
+	out->pidfd = pidfd;
+	out->init_start = proc_start_time(pid);
+	if ((r = write_id_maps(pid, p, c.unprivileged, err)) < 0 ||
+	    (r = ns_cgroup_attach(p, pid, err)) < 0)
+		goto fail;
+	if ((r = ns_send_msg(sp[0], "G", 1, -1)) < 0) {
+		r = err_sys(err, -r, "starting init");
+		goto fail;
+	}
+	if ((r = launch_wait_ready(sp[0], io, err)) < 0)
+		goto fail;
+	if (!io->tty) {
+		io->in = parent_io[0];
+		io->out = parent_io[1];
+		io->err = parent_io[2];
+		parent_io[0] = parent_io[1] = parent_io[2] = -1;
+	}
+	r = 0;
+	goto out;
+fail:
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	if (pidfd >= 0)
+		close(pidfd);
+	out->init_pid = 0;
+	out->pidfd = -1;
+out:
+	if (sp[0] >= 0)
+		close(sp[0]);
+	if (sp[1] >= 0)
+		close(sp[1]);
+	close3(child_io);
+	close3(parent_io);
+	seccomp_prog_release(&prog);
+	return r;
+}

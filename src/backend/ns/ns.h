@@ -1,0 +1,25 @@
+/* The ns backend's internal interface between its files. */
+#ifndef BOTTLE_NS_NS_H
+#define BOTTLE_NS_NS_H
+
+#include "backend/backend.h"
+
+extern const struct backend_ops ns_backend;
+
+int ns_launch(const struct plan *p, const struct launch_hooks *hooks,
+	      struct bottle_io *io, struct bottle_proc *out,
+	      struct error *err);
+int ns_exec(const struct exec_req *req, struct bottle_io *io, pid_t *pid_out,
+	    struct error *err);
+int ns_copy_in(const struct exec_req *req, const char *host_path,
+	       const char *path, struct error *err);
+
+/* Shared by launch and exec: open a pty from the current mount namespace's
+ * /dev/ptmx (the bottle's own devpts), sized ws.  0 or -errno. */
+int ns_open_pty(const struct winsize *ws, int *master, int *slave);
+
+/* Send/receive one message with an optional fd over a SOCK_SEQPACKET. */
+int ns_send_msg(int sock, const void *buf, size_t len, int fd);
+ssize_t ns_recv_msg(int sock, void *buf, size_t len, int *fd);
+
+#endif

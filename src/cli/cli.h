@@ -1,0 +1,60 @@
+/* Shared pieces of the `bottle` command's subcommands. */
+#ifndef BOTTLE_CLI_H
+#define BOTTLE_CLI_H
+
+#include "backend/backend.h"
+#include "lib/manifest.h"
+#include "lib/plan.h"
+#include "lib/state.h"
+
+#include <stdbool.h>
+
+/* Exit codes (DESIGN.md, "The command line"). */
+#define EXIT_OK	   0
+#define EXIT_FAIL  1
+#define EXIT_USAGE 2
+
+int cmd_run(int argc, char **argv);
+int cmd_plan(int argc, char **argv);
+int cmd_resume(int argc, char **argv);
+int cmd_ls(int argc, char **argv);
+int cmd_exec(int argc, char **argv);
+int cmd_attach(int argc, char **argv);
+int cmd_stop(int argc, char **argv);
+int cmd_rm(int argc, char **argv);
+int cmd_logs(int argc, char **argv);
+int cmd_cleanup(int argc, char **argv);
+int cmd_doctor(int argc, char **argv);
+int cmd_probe(int argc, char **argv);
+
+/* Print a command's help (from the table in main.c) to f. */
+void cli_usage(const char *cmd, FILE *f);
+
+/* Ask a y/N question on the terminal.  1 yes, 0 no; -1 when there is no
+ * terminal to ask (the caller refuses unless --yes). */
+int cli_confirm(const char *question);
+
+/* Host facts with the backend's limit mechanisms filled in. */
+void cli_host_facts(struct host_facts *h, const struct backend_ops *be);
+
+/* Resolve a bottle id (or unique prefix) and load its meta; prints the
+ * error and returns an exit code (EXIT_FAIL) on failure, 0 on success. */
+int cli_load_bottle(const struct host_facts *h, const char *name,
+		    char **state_dir, struct bottle_meta *m);
+
+/* Is a bottle whose meta says running actually alive? */
+bool cli_bottle_live(const struct bottle_meta *m);
+
+/* Run the agent's bottle described by plan: state, workspace, launch,
+ * monitor, teardown.  Returns the agent's exit code or EXIT_FAIL. */
+struct launch_opts {
+	const struct plan *plan;
+	const struct backend_ops *backend;
+	const char *manifest_path;
+	char **cmd_override;
+	bool resume;
+	bool detach;
+};
+int cli_launch(const struct launch_opts *o);
+
+#endif

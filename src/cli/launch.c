@@ -1,0 +1,384 @@
+/* Launching from the CLI, in order (DESIGN.md, "Lifecycle"):
+ *   1. state dir and meta.json (status "creating")
+ *   2. the workspace copy and the generated files
+ *   3. (-d) fork the monitor daemon
+ *   4. backend launch; every artifact recorded in meta.json first
+ *   5. status "running"; the monitor relays until the agent exits
+ *   6. teardown in reverse; status "exited" with the code; state kept
+ */
+#include "cli/cli.h"
+
+#include "lib/fsutil.h"
+#include "lib/log.h"
+#include "lib/util.h"
+#include "monitor/monitor.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+/* BOTTLE_TEST_STOP_AT=<step>: stop ourselves (SIGSTOP) when reaching the
+ * named step, so that tests can SIGKILL a launch at a precise point and
+ * prove `bottle cleanup` finds what it left. */
+static void test_stop_at(const char *step)
+{
+	const char *want = getenv("BOTTLE_TEST_STOP_AT");
+	if (want && strcmp(want, step) == 0)
+		raise(SIGSTOP);
+}
+
+struct record_ctx {
+	const char *state_dir;
+	const char *kind, *what;
+};
+
+static int add_artifact(struct bottle_meta *m, void *ctx)
+{
+	struct record_ctx *c = ctx;
+	meta_add_artifact(m, c->kind, c->what);
+	return 0;
+}
+
+static int record_artifact(void *ctx, const char *kind, const char *what,
+			   struct error *err)
+{
+	struct record_ctx c = {ctx, kind, what};
+	return meta_update(c.state_dir, add_artifact, &c, err);
+}
+
+static void copy_progress(const struct copy_stats *s, void *ctx)
+{
+	(void)ctx;
+	fprintf(stderr, "\rbottle: copying workspace: %llu files, %llu MiB",
+		(unsigned long long)s->files,
+		(unsigned long long)(s->bytes >> 20));
+}
+
+static int prepare_workspace(const struct plan *p, bool resume,
+			     struct error *err)
+{
+	struct copy_stats st = {0};
+	struct copy_opts o = COPY_OPTS_INIT;
+	_cleanup_free_ char *tmp = NULL;
+	uint64_t t0 = now_ns();
+	int r;
+
+	if (!p->copy_cwd)
+		return 0;
+	if (resume && access(p->workspace_src, F_OK) == 0)
+		return 0;
+	if (p->host_uid != getuid()) {
+		o.uid = p->host_uid;
+		o.gid = p->host_gid;
+	}
+	if (isatty(STDERR_FILENO))
+		o.on_progress = copy_progress;
+	/* Copy to a temp name and rename, so a crash never leaves a
+	 * half-copied workspace that a resume would take as complete. */
+	tmp = xasprintf("%s.tmp", p->workspace_src);
+	if ((r = rm_rf(tmp, err)) < 0)
+		return r;
+	test_stop_at("copy");
+	if ((r = copy_tree(p->cwd, tmp, &st, &o, err)) < 0)
+		return err_prefix(err, "copying %s", p->cwd);
+	if (rename(tmp, p->workspace_src) < 0)
+		return err_sys(err, errno, "renaming the workspace");
+	if (o.on_progress)
+		fprintf(stderr, "\r\033[K");
+	log_info("workspace: %llu files, %llu bytes in %.1f ms",
+		 (unsigned long long)st.files, (unsigned long long)st.bytes,
+		 (double)(now_ns() - t0) / 1e6);
+	return 0;
+}
+
+/* The CA bundle the bottle sees; later the bundle's CA is appended. */
+static int prepare_ca_bundle(const struct plan *p, struct error *err)
+{
+	_cleanup_free_ char *dst = xasprintf("%s/ca-bundle.crt", p->run_dir);
+	_cleanup_free_ char *buf = NULL;
+	size_t len;
+	int r;
+
+	r = read_file("/etc/ssl/certs/ca-certificates.crt", &buf, &len,
+		      16u << 20, err);
+	if (r == -ENOENT) {
+		err_clear(err);
+		return 0;
+	}
+	if (r < 0)
+		return r;
+	return write_file_atomic(dst, buf, len, 0644, err);
+}
+
+struct started {
+	const struct bottle_proc *proc;
+	bool tty;
+};
+
+static int mark_running(struct bottle_meta *m, void *ctx)
+{
+	const struct started *s = ctx;
+	char what[64];
+
+	m->status = BOTTLE_RUNNING;
+	m->started = time(NULL);
+	m->init_pid = s->proc->init_pid;
+	m->init_start = s->proc->init_start;
+	m->tty = s->tty;
+	snprintf(what, sizeof(what), "init:%d:%llu", (int)s->proc->init_pid,
+		 (unsigned long long)s->proc->init_start);
+	meta_add_artifact(m, "process", what);
+	return 0;
+}
+
+struct finished {
+	enum bottle_status status;
+	int code;
+};
+
+static int mark_finished(struct bottle_meta *m, void *ctx)
+{
+	const struct finished *f = ctx;
+
+	if (m->status != BOTTLE_STOPPED)
+		m->status = f->status;
+	m->exit_code = f->code;
+	m->finished = time(NULL);
+	m->init_pid = 0;
+	m->init_start = 0;
+	m->monitor_pid = 0;
+	m->monitor_start = 0;
+	for (size_t i = 0; i < m->n_artifacts; i++) {
+		free(m->artifacts[i].kind);
+		free(m->artifacts[i].what);
+	}
+	free(m->artifacts);
+	m->artifacts = NULL;
+	m->n_artifacts = 0;
+	return 0;
+}
+
+static int mark_owner(struct bottle_meta *m, void *ctx)
+{
+	(void)ctx;
+	m->monitor_pid = getpid();
+	m->monitor_start = proc_start_time(getpid());
+	m->status = BOTTLE_CREATING;
+	return 0;
+}
+
+static int write_meta_new(const struct launch_opts *o, struct error *err)
+{
+	const struct plan *p = o->plan;
+	struct bottle_meta m = BOTTLE_META_INIT;
+	int r;
+
+	m.id = p->id;
+	m.agent = p->agent;
+	m.bottle = p->bottle;
+	m.backend = p->backend;
+	m.cwd = p->cwd;
+	m.manifest = (char *)o->manifest_path;
+	m.copy_cwd = p->copy_cwd;
+	m.detached = o->detach;
+	m.created = time(NULL);
+	m.status = BOTTLE_CREATING;
+	m.monitor_pid = getpid();
+	m.monitor_start = proc_start_time(getpid());
+	m.command = o->cmd_override;
+	r = meta_save(p->state_dir, &m, err);
+	return r;
+}
+
+/* Steps 1-2; on failure the state dir keeps status "creating" with a dead
+ * owner, which ls shows and cleanup handles. */
+static int prepare_state(const struct launch_opts *o, struct error *err)
+{
+	const struct plan *p = o->plan;
+	_cleanup_free_ char *plan_path = xasprintf("%s/plan.json",
+						   p->state_dir);
+	int r;
+
+	if (o->resume)
+		r = meta_update(p->state_dir, mark_owner, NULL, err);
+	else if ((r = state_create(p, err)) == 0)
+		r = write_meta_new(o, err);
+	if (r < 0)
+		return r;
+	test_stop_at("state");
+	if ((r = prepare_workspace(p, o->resume, err)) < 0 ||
+	    (r = prepare_ca_bundle(p, err)) < 0 ||
+	    (r = plan_save(p, plan_path, err)) < 0)
+		return r;
+	return 0;
+}
+
+static struct termios saved_tio;
+static bool tio_saved;
+
+static void restore_tty(void)
+{
+	if (tio_saved)
+		tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved_tio);
+	tio_saved = false;
+}
+
+static void raw_tty(void)
+{
+	struct termios t;
+
+	if (tcgetattr(STDIN_FILENO, &saved_tio) < 0)
+		return;
+	tio_saved = true;
+	atexit(restore_tty);
+	t = saved_tio;
+	cfmakeraw(&t);
+	tcsetattr(STDIN_FILENO, TCSAFLUSH, &t);
+}
+
+/* Steps 4-6: launch, monitor, tear down.  Returns the agent's code. */
+static int run_bottle(const struct launch_opts *o, bool foreground,
+		      int console_fd, int notify_fd)
+{
+	const struct plan *p = o->plan;
+	struct error err = ERROR_INIT;
+	struct bottle_io io = BOTTLE_IO_INIT;
+	struct bottle_proc proc = {0, 0, -1};
+	struct launch_hooks hooks = {record_artifact, (void *)p->state_dir};
+	_cleanup_free_ char *sock = xasprintf("%s/attach.sock", p->run_dir);
+	struct started s = {&proc, false};
+	struct finished f = {BOTTLE_EXITED, 0};
+	struct monitor_opts mo;
+	int code;
+
+	io.tty = foreground ? isatty(STDIN_FILENO) && isatty(STDOUT_FILENO)
+			    : true;
+	if (io.tty && foreground)
+		ioctl(STDIN_FILENO, TIOCGWINSZ, &io.ws);
+	if (!foreground && !io.ws.ws_row) {
+		io.ws.ws_row = 24;
+		io.ws.ws_col = 80;
+	}
+	test_stop_at("launch");
+	if (o->backend->launch(p, &hooks, &io, &proc, &err) < 0) {
+		fprintf(stderr, "bottle: launching %s: %s\n", p->id, err.msg);
+		if (notify_fd >= 0 &&
+		    write_all(notify_fd, err.msg, strlen(err.msg)) < 0)
+			log_debug("notify failed");
+		f.status = BOTTLE_FAILED;
+		f.code = EXIT_FAIL;
+		goto teardown;
+	}
+	s.tty = io.tty;
+	if (meta_update(p->state_dir, mark_running, &s, &err) < 0)
+		log_warnx("recording %s: %s", p->id, err.msg);
+	test_stop_at("running");
+	if (notify_fd >= 0) {
+		if (write_all(notify_fd, "", 1) < 0)
+			log_debug("notify failed");
+		close(notify_fd);
+		notify_fd = -1;
+	}
+	if (foreground && io.tty)
+		raw_tty();
+	mo = (struct monitor_opts){.backend = o->backend,
+				   .proc = &proc,
+				   .io = &io,
+				   .foreground = foreground,
+				   .attach_path = sock,
+				   .console_fd = console_fd};
+	code = monitor_run(&mo);
+	restore_tty();
+	f.code = code;
+	bottle_io_close(&io);
+	if (proc.pidfd >= 0)
+		close(proc.pidfd);
+teardown:
+	if (o->backend->release(p, &err) < 0)
+		log_warnx("cleaning up %s: %s", p->id, err.msg);
+	{
+		_cleanup_free_ char *ca = xasprintf("%s/ca-bundle.crt",
+						    p->run_dir);
+		unlink(ca);
+	}
+	if (meta_update(p->state_dir, mark_finished, &f, &err) < 0)
+		log_warnx("recording %s: %s", p->id, err.msg);
+	return f.code;
+}
+
+/* -d: a monitor daemon owns the bottle; we report its id once it runs. */
+static int launch_detached(const struct launch_opts *o)
+{
+	const struct plan *p = o->plan;
+	int pipefd[2], console;
+	char buf[ERR_MSG_MAX];
+	ssize_t n;
+	pid_t pid;
+
+	if (pipe2(pipefd, O_CLOEXEC) < 0) {
+		perror("bottle: pipe");
+		return EXIT_FAIL;
+	}
+	pid = fork();
+	if (pid < 0) {
+		perror("bottle: fork");
+		return EXIT_FAIL;
+	}
+	if (pid == 0) {
+		_cleanup_free_ char *log = xasprintf("%s/monitor.log",
+						     p->log_dir);
+		_cleanup_free_ char *con = xasprintf("%s/console.log",
+						     p->log_dir);
+		struct error err = ERROR_INIT;
+		int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+		int lfd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+			       0600);
+
+		close(pipefd[0]);
+		setsid();
+		dup2(null, STDIN_FILENO);
+		dup2(null, STDOUT_FILENO);
+		dup2(lfd >= 0 ? lfd : null, STDERR_FILENO);
+		console = open(con, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+			       0600);
+		if (meta_update(p->state_dir, mark_owner, NULL, &err) < 0)
+			log_warnx("%s", err.msg);
+		_exit(run_bottle(o, false, console, pipefd[1]));
+	}
+	close(pipefd[1]);
+	n = read(pipefd[0], buf, sizeof(buf) - 1);
+	close(pipefd[0]);
+	if (n == 1 && buf[0] == '\0') {
+		printf("%s\n", p->id);
+		return EXIT_OK;
+	}
+	waitpid(pid, NULL, 0);
+	return EXIT_FAIL;
+}
+
+int cli_launch(const struct launch_opts *o)
+{
+	struct error err = ERROR_INIT;
+
+	if (prepare_state(o, &err) < 0) {
+		fprintf(stderr, "bottle: preparing %s: %s\n", o->plan->id,
+			err.msg);
+		if (access(o->plan->state_dir, F_OK) == 0) {
+			struct finished f = {BOTTLE_FAILED, EXIT_FAIL};
+			if (meta_update(o->plan->state_dir, mark_finished, &f,
+					&err) < 0)
+				log_debug("%s", err.msg);
+		}
+		return EXIT_FAIL;
+	}
+	if (o->detach)
+		return launch_detached(o);
+	return run_bottle(o, true, -1, -1);
+}
