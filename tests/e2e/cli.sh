@@ -1,2 +1,67 @@
 #!/bin/sh
-echo "SKIP: not written yet"; exit 77
+# The CLI surface: help, version, exit codes, run/exec/ls/stop/resume/rm.
+. "$(dirname "$0")/lib.sh"
+
+proj=$(make_project proj)
+cd "$proj" || exit 1
+
+check "--version prints the version" sh -c '"$BOTTLE" --version | grep -q "^bottle [0-9]"'
+for c in run plan ls ps exec attach stop resume rm logs cleanup doctor probe; do
+	check "$c --help" sh -c "\"\$BOTTLE\" $c --help | grep -q '^usage: bottle $c'"
+done
+"$BOTTLE" frobnicate >/dev/null 2>&1; check "unknown command exits 2" [ $? -eq 2 ]
+"$BOTTLE" exec nosuchbottle -- true >/dev/null 2>"$T_ROOT/err"; rc=$?
+check "unknown bottle id exits 1" [ $rc -eq 1 ]
+check "unknown bottle id says so" grep -q 'no bottle "nosuchbottle"' "$T_ROOT/err"
+
+# No terminal and no --yes: refuse, create nothing.
+"$BOTTLE" run -- true </dev/null >/dev/null 2>"$T_ROOT/err"; rc=$?
+check "run without a tty or --yes refuses (exit 2)" [ $rc -eq 2 ]
+check "the refusal explains --yes" grep -q -- "--yes" "$T_ROOT/err"
+check "the refusal created no state" [ -z "$(bottle_ids)" ]
+
+check "plan prints the filesystem ops" sh -c '"$BOTTLE" plan -- true | grep -q "ro-bind     /usr"'
+
+"$BOTTLE" run --yes -- sh -c 'exit 7' </dev/null >/dev/null 2>&1; rc=$?
+check "run returns the agent's exit code" [ $rc -eq 7 ]
+"$BOTTLE" run --yes -- /nonexistent/cmd </dev/null >/dev/null 2>"$T_ROOT/err"; rc=$?
+check "a missing command exits 127" [ $rc -eq 127 ]
+check "and says why" grep -q "cannot run /nonexistent/cmd" "$T_ROOT/err"
+
+# The agent's env is an allowlist.
+export AWS_SECRET_ACCESS_KEY=host-secret-value SOMETHING_ELSE=x
+out=$("$BOTTLE" run --yes -- env </dev/null 2>/dev/null)
+check "host env does not leak into the agent" sh -c "! echo '$out' | grep -q -e host-secret-value -e SOMETHING_ELSE"
+check "the agent gets HOME and BOTTLE_ID" sh -c "echo '$out' | grep -q '^HOME=/home/agent' && echo '$out' | grep -q '^BOTTLE_ID='"
+
+# Workspace copy keeps modes, symlinks and .git; the original is untouched.
+out=$("$BOTTLE" run --yes -- sh -c 'test -x sub/run.sh && test -L link && test -d .git && git log --oneline | wc -l && echo changed > file.txt && cat file.txt' </dev/null 2>/dev/null)
+check "workspace keeps exec bits, symlinks and .git" sh -c "echo '$out' | head -1 | grep -q '^1$'"
+check "writes land in the copy" sh -c "echo '$out' | grep -q changed"
+check "the host's cwd is untouched" grep -q original "$proj/file.txt"
+
+# Detached: ls, exec, stop, resume, rm.
+cat > bottle.yaml <<'Y'
+agents:
+  sleeper:
+    command: [sleep, "300"]
+Y
+id=$("$BOTTLE" run -d --yes 2>/dev/null)
+check "run -d prints the id" [ -n "$id" ]
+check "ls shows it running" sh -c "\"\$BOTTLE\" ls | grep '^$id ' | grep -q running"
+check "ls --json is JSON with the id" sh -c "\"\$BOTTLE\" ls --json | python3 -c 'import json,sys; d=json.load(sys.stdin); assert any(b[\"id\"]==\"$id\" and b[\"status\"]==\"running\" for b in d)'"
+check "exec runs inside as the agent" sh -c "\"\$BOTTLE\" exec $id -- id -u </dev/null | grep -qx 1000"
+check "exec gets the agent's env" sh -c "\"\$BOTTLE\" exec $id -- sh -c 'echo \$BOTTLE_ID' </dev/null | grep -qx $id"
+check "exec by unique prefix" sh -c "\"\$BOTTLE\" exec ${id%??} -- true </dev/null"
+"$BOTTLE" exec "$id" -- sh -c 'echo kept > ~/note' </dev/null
+"$BOTTLE" exec "$id" -- sh -c 'exit 3' </dev/null; rc=$?
+check "exec returns the command's exit code" [ $rc -eq 3 ]
+check "stop stops it" "$BOTTLE" stop "$id"
+check "ls shows it stopped" sh -c "\"\$BOTTLE\" ls | grep '^$id ' | grep -q stopped"
+"$BOTTLE" exec "$id" -- true </dev/null >/dev/null 2>&1; rc=$?
+check "exec into a stopped bottle exits 1" [ $rc -eq 1 ]
+out=$("$BOTTLE" resume --yes "$id" -- cat /home/agent/note </dev/null 2>/dev/null)
+check "resume keeps the home" [ "$out" = kept ]
+check "rm deletes the state" sh -c "\"\$BOTTLE\" rm $id >/dev/null && ! ls \"\$XDG_STATE_HOME\" | grep -q $id"
+
+finish

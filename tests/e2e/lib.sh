@@ -1,0 +1,61 @@
+# Shared helpers for the end-to-end tests.  Each test sources this, gets a
+# private XDG_STATE_HOME and work dir, and reports with ok/fail; the test
+# exits non-zero if anything failed.  Tests drive the real binaries.
+set -u
+: "${BOTTLE:?BOTTLE must point at the bottle binary}"
+T_FAILS=0
+T_PASSES=0
+T_NAME=$(basename "$0" .sh)
+T_ROOT=$(mktemp -d "/tmp/bottle-e2e-$T_NAME.XXXXXX")
+chmod 755 "$T_ROOT"
+export XDG_STATE_HOME="$T_ROOT/state"
+export XDG_CONFIG_HOME="$T_ROOT/config"
+mkdir -p "$XDG_STATE_HOME" "$XDG_CONFIG_HOME"
+
+ok() { T_PASSES=$((T_PASSES + 1)); echo "ok - $*"; }
+fail() { T_FAILS=$((T_FAILS + 1)); echo "FAIL - $*"; }
+check() { # check DESC CMD...: ok if CMD succeeds
+	desc=$1; shift
+	if "$@"; then ok "$desc"; else fail "$desc"; fi
+}
+skip_all() { echo "SKIP: $*"; cleanup_root; exit 77; }
+
+# A project dir with a file and a git repo in it.
+make_project() {
+	d="$T_ROOT/$1"
+	mkdir -p "$d/sub"
+	echo "original" > "$d/file.txt"
+	printf '#!/bin/sh\necho script\n' > "$d/sub/run.sh"
+	chmod 755 "$d/sub/run.sh"
+	ln -s file.txt "$d/link"
+	git -C "$d" init -q 2>/dev/null && git -C "$d" -c user.email=t@t -c user.name=t add -A >/dev/null 2>&1 &&
+		git -C "$d" -c user.email=t@t -c user.name=t commit -qm init >/dev/null 2>&1
+	echo "$d"
+}
+
+# Run as an ordinary user: BOTTLE_USER (created if missing when root).
+E2E_USER=${BOTTLE_TEST_USER:-bottletest}
+ensure_user() {
+	[ "$(id -u)" -eq 0 ] || return 1
+	id "$E2E_USER" >/dev/null 2>&1 || useradd -m -s /bin/sh "$E2E_USER" || return 1
+	return 0
+}
+as_user() { # as_user CMD: run a shell command as E2E_USER with our env
+	su "$E2E_USER" -s /bin/sh -c "export BOTTLE='$BOTTLE' XDG_STATE_HOME='$T_ROOT/ustate' XDG_CONFIG_HOME='$T_ROOT/uconfig'; $1"
+}
+
+bottle_ids() { ls "$XDG_STATE_HOME" 2>/dev/null; }
+
+cleanup_root() {
+	# Remove what the test made; stop bottles left running.
+	for id in $(bottle_ids); do "$BOTTLE" stop "$id" >/dev/null 2>&1; done
+	"$BOTTLE" cleanup --yes >/dev/null 2>&1
+	rm -rf "$T_ROOT" 2>/dev/null
+}
+
+finish() {
+	cleanup_root
+	echo "$T_NAME: $T_PASSES passed, $T_FAILS failed"
+	[ "$T_FAILS" -eq 0 ]
+	exit $?
+}
