@@ -85,9 +85,9 @@ static int prepare_workspace(const struct plan *p, bool resume,
 	tmp = xasprintf("%s.tmp", p->workspace_src);
 	if ((r = rm_rf(tmp, err)) < 0)
 		return r;
-	test_stop_at("copy");
 	if ((r = copy_tree(p->cwd, tmp, &st, &o, err)) < 0)
 		return err_prefix(err, "copying %s", p->cwd);
+	test_stop_at("copied");
 	if (rename(tmp, p->workspace_src) < 0)
 		return err_sys(err, errno, "renaming the workspace");
 	if (o.on_progress)

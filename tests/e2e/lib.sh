@@ -38,6 +38,8 @@ E2E_USER=${BOTTLE_TEST_USER:-bottletest}
 ensure_user() {
 	[ "$(id -u)" -eq 0 ] || return 1
 	id "$E2E_USER" >/dev/null 2>&1 || useradd -m -s /bin/sh "$E2E_USER" || return 1
+	mkdir -p "$T_ROOT/ustate" "$T_ROOT/uconfig"
+	chown "$E2E_USER" "$T_ROOT/ustate" "$T_ROOT/uconfig"
 	return 0
 }
 as_user() { # as_user CMD: run a shell command as E2E_USER with our env
@@ -50,6 +52,9 @@ cleanup_root() {
 	# Remove what the test made; stop bottles left running.
 	for id in $(bottle_ids); do "$BOTTLE" stop "$id" >/dev/null 2>&1; done
 	"$BOTTLE" cleanup --yes >/dev/null 2>&1
+	if [ -d "$T_ROOT/ustate" ]; then
+		as_user 'for id in $(ls "$XDG_STATE_HOME"); do "$BOTTLE" stop $id; done; "$BOTTLE" cleanup --yes' >/dev/null 2>&1
+	fi
 	rm -rf "$T_ROOT" 2>/dev/null
 }
 
