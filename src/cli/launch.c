@@ -55,7 +55,7 @@ static int record_artifact(void *ctx, const char *kind, const char *what,
 
 static void copy_progress(const struct copy_stats *s, void *ctx)
 {
-	(void)ctx;
+	*(bool *)ctx = true;
 	fprintf(stderr, "\rbottle: copying workspace: %llu files, %llu MiB",
 		(unsigned long long)s->files,
 		(unsigned long long)(s->bytes >> 20));
@@ -78,8 +78,12 @@ static int prepare_workspace(const struct plan *p, bool resume,
 		o.uid = p->host_uid;
 		o.gid = p->host_gid;
 	}
-	if (isatty(STDERR_FILENO))
+	bool shown = false;
+
+	if (isatty(STDERR_FILENO)) {
 		o.on_progress = copy_progress;
+		o.progress_arg = &shown;
+	}
 	/* Copy to a temp name and rename, so a crash never leaves a
 	 * half-copied workspace that a resume would take as complete. */
 	tmp = xasprintf("%s.tmp", p->workspace_src);
@@ -90,7 +94,7 @@ static int prepare_workspace(const struct plan *p, bool resume,
 	test_stop_at("copied");
 	if (rename(tmp, p->workspace_src) < 0)
 		return err_sys(err, errno, "renaming the workspace");
-	if (o.on_progress)
+	if (shown)
 		fprintf(stderr, "\r\033[K");
 	log_info("workspace: %llu files, %llu bytes in %.1f ms",
 		 (unsigned long long)st.files, (unsigned long long)st.bytes,

@@ -8,6 +8,7 @@ T_PASSES=0
 T_NAME=$(basename "$0" .sh)
 T_ROOT=$(mktemp -d "/tmp/bottle-e2e-$T_NAME.XXXXXX")
 chmod 755 "$T_ROOT"
+export T_ROOT
 export XDG_STATE_HOME="$T_ROOT/state"
 export XDG_CONFIG_HOME="$T_ROOT/config"
 mkdir -p "$XDG_STATE_HOME" "$XDG_CONFIG_HOME"
