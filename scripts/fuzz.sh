@@ -1,0 +1,20 @@
+#!/bin/sh
+# Build the libFuzzer harnesses with clang and run each over its seed
+# corpus for a short time (argument: seconds per harness, default 60).
+# New inputs go to a scratch corpus, so the committed seeds stay small.
+set -eu
+cd "$(dirname "$0")/.."
+secs=${1:-60}
+out=build-fuzz
+[ -f "$out/build.ninja" ] ||
+	CC=clang meson setup "$out" -Dfuzz=true -Dtests=false >/dev/null
+ninja -C "$out"
+for h in "$out"/fuzz_*; do
+	[ -x "$h" ] || continue
+	name=${h##*/fuzz_}
+	scratch=$(mktemp -d)
+	echo "fuzz: $name for ${secs}s"
+	"$h" -max_total_time="$secs" -max_len=65536 -print_final_stats=0 \
+		"$scratch" "fuzz/corpus/$name" 2>&1 | tail -3
+	rm -rf "$scratch"
+done
