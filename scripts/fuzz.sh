@@ -8,9 +8,9 @@ secs=${1:-60}
 out=build-fuzz
 [ -f "$out/build.ninja" ] ||
 	CC=clang meson setup "$out" -Dfuzz=true -Dtests=false >/dev/null
-ninja -C "$out"
-for h in "$out"/fuzz_*; do
-	[ -x "$h" ] || continue
+ninja -C "$out" $(cd fuzz && ls fuzz_*.c | sed "s,^,fuzz/,; s/\.c$//")
+for h in "$out"/fuzz/fuzz_*; do
+	[ -f "$h" ] && [ -x "$h" ] || continue
 	name=${h##*/fuzz_}
 	scratch=$(mktemp -d)
 	echo "fuzz: $name for ${secs}s"

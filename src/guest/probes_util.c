@@ -17,7 +17,8 @@
  * badly wrong. */
 #define ATTEMPT_TIMEOUT_MS 3000
 
-static void text_vappend(char *buf, size_t n, const char *fmt, va_list ap)
+__attribute__((format(printf, 3, 0))) static void
+text_vappend(char *buf, size_t n, const char *fmt, va_list ap)
 {
 	size_t len = strlen(buf);
 

@@ -4,7 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
-static int err_vset(struct error *e, int code, const char *fmt, va_list ap)
+__attribute__((format(printf, 3, 0))) static int
+err_vset(struct error *e, int code, const char *fmt, va_list ap)
 {
 	e->code = code > 0 ? code : EIO;
 	vsnprintf(e->msg, sizeof(e->msg), fmt, ap);

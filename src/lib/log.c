@@ -32,7 +32,8 @@ bool log_color(void)
 	return !(nc && *nc) && isatty(STDERR_FILENO);
 }
 
-static void vlog(const char *tag, int errnum, const char *fmt, va_list ap)
+__attribute__((format(printf, 3, 0))) static void
+vlog(const char *tag, int errnum, const char *fmt, va_list ap)
 {
 	char buf[2048];
 	int n;
