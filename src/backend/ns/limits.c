@@ -351,7 +351,21 @@ int ns_cgroup_destroy(const char *id, struct error *err)
 	return ret;
 }
 
+static bool cg_has_procs(const char *dir)
+{
+	_cleanup_free_ char *path = xasprintf("%s/cgroup.procs", dir);
+	_cleanup_fclose_ FILE *f = fopen(path, "re");
+	int pid;
+
+	return f && fscanf(f, "%d", &pid) == 1;
+}
+
+/* A bottle cgroup is an orphan when its bottle has no live owner and it is
+ * either empty or belongs to a bottle of this state home: a populated
+ * cgroup of another state home (another user's XDG_STATE_HOME) is that
+ * bottle's business, not ours. */
 static void scan_dir(const char *dir, const char *prefix,
+		     const char *state_home,
 		     bool (*live)(const char *id, void *ctx), void *live_ctx,
 		     orphan_fn fn, void *ctx)
 {
@@ -370,13 +384,17 @@ static void scan_dir(const char *dir, const char *prefix,
 		{
 			_cleanup_free_ char *path =
 				xasprintf("%s/%s", dir, e->d_name);
-			fn("cgroup", path, ctx);
+			_cleanup_free_ char *mine =
+				xasprintf("%s/%s", state_home, id);
+			if (!cg_has_procs(path) || access(mine, F_OK) == 0)
+				fn("cgroup", path, ctx);
 		}
 	}
 	closedir(d);
 }
 
-int ns_cgroup_orphans(bool (*live)(const char *id, void *ctx), void *live_ctx,
+int ns_cgroup_orphans(const char *state_home,
+		      bool (*live)(const char *id, void *ctx), void *live_ctx,
 		      orphan_fn fn, void *ctx)
 {
 	_cleanup_free_ char *v2 = v2_base();
@@ -384,10 +402,10 @@ int ns_cgroup_orphans(bool (*live)(const char *id, void *ctx), void *live_ctx,
 	for (int c = 0; c < CTL_N; c++) {
 		_cleanup_free_ char *dir =
 			xasprintf(V1_ROOT "/%s/" V1_PARENT, ctl_names[c]);
-		scan_dir(dir, "", live, live_ctx, fn, ctx);
+		scan_dir(dir, "", state_home, live, live_ctx, fn, ctx);
 	}
 	if (v2)
-		scan_dir(v2, "bottle-", live, live_ctx, fn, ctx);
+		scan_dir(v2, "bottle-", state_home, live, live_ctx, fn, ctx);
 	return 0;
 }
 

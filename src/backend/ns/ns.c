@@ -93,8 +93,7 @@ static int ns_list_orphans(const char *state_home,
 			   bool (*live)(const char *id, void *ctx),
 			   void *live_ctx, orphan_fn fn, void *ctx)
 {
-	(void)state_home;
-	return ns_cgroup_orphans(live, live_ctx, fn, ctx);
+	return ns_cgroup_orphans(state_home, live, live_ctx, fn, ctx);
 }
 
 static int ns_remove_orphan(const char *kind, const char *what,
