@@ -58,7 +58,7 @@ IDS=()
 cleanup() {
 	local id
 	[ -n "$LISTENER" ] && kill "$LISTENER" 2>/dev/null && wait "$LISTENER" 2>/dev/null
-	for id in "${IDS[@]}"; do
+	for id in ${IDS[@]+"${IDS[@]}"}; do
 		"$BOTTLE" rm -f "$id" >/dev/null 2>&1
 	done
 	if [ "${DEMO_KEEP:-0}" = 1 ]; then
