@@ -368,6 +368,10 @@ static int init_main(void *arg)
 	pid_t agent;
 
 	prctl(PR_SET_NAME, "bottle-init");
+	/* The init inherited the launcher's environment, which is the
+	 * host's: drop it, so no host secret sits in /proc/1/environ.  The
+	 * agent gets the plan's env from jail_exec(). */
+	clearenv();
 	for (size_t i = 0; i < ARRAY_SIZE(init_steps); i++) {
 		if ((r = init_steps[i].fn(c, &err)) < 0) {
 			err_prefix(&err, "%s", init_steps[i].name);
