@@ -55,8 +55,10 @@ static const struct command {
 	 "  -y, --yes            remove without asking\n"},
 	{"doctor", cmd_doctor, "doctor",
 	 "Say what this host supports, per backend, and which limits hold.\n"},
-	{"probe", cmd_probe, "probe ID",
-	 "Run the sandbox-escape probe suite inside the live bottle ID.\n"},
+	{"probe", cmd_probe, "probe ID [--only NAME,...]",
+	 "Run the sandbox-escape probe suite inside the live bottle ID, then\n"
+	 "the host-side checks (docs/probes.md).\n"
+	 "      --only NAMES     only these in-bottle probes\n"},
 };
 
 void cli_usage(const char *cmd, FILE *f)

@@ -316,6 +316,37 @@ static void build_argv(struct plan *p, const struct spec *spec)
 	p->argc = n;
 }
 
+static void add_note(struct plan *p, char *note)
+{
+	p->notes = xrealloc(p->notes, st_mult(p->n_notes + 2, sizeof(char *)));
+	p->notes[p->n_notes++] = note;
+	p->notes[p->n_notes] = NULL;
+}
+
+/* Sections the manifest schema has but this version does not act on yet:
+ * say so instead of silently ignoring them. */
+static void add_notes(struct plan *p, const struct bottle_def *bd)
+{
+	const struct egress *e = &bd->egress;
+
+	if (e->n_allow || e->n_inspect || e->n_routes || e->n_resolve ||
+	    e->n_patterns)
+		add_note(p, xstrdup("egress is declared but this version has "
+				    "no sidecar bundle: the bottle reaches no "
+				    "network at all"));
+	if (bd->n_upstreams)
+		add_note(p, xstrdup("git upstreams are declared but git-gate "
+				    "is not in this version: no push leaves "
+				    "the bottle"));
+	if (bd->supervise)
+		add_note(p, xstrdup("supervise is declared but not in this "
+				    "version"));
+	if (p->memory.mech == LIMIT_RLIMIT || p->pids.mech == LIMIT_RLIMIT)
+		add_note(p, xstrdup("rlimits are the fallback here: memory is "
+				    "capped per process (RLIMIT_DATA), not per "
+				    "bottle"));
+}
+
 static struct limit_plan limit(uint64_t value, enum limit_mech mech)
 {
 	struct limit_plan l = {value, value ? mech : LIMIT_NONE};
@@ -364,6 +395,7 @@ int plan_build(const struct spec *spec, const struct host_facts *h,
 					  : DEFAULT_TMP_SIZE;
 	build_argv(p, spec);
 	build_env(p, spec, h);
+	add_notes(p, bd);
 
 	add_system_ops(&b, h, p->hostname);
 	add_dev_ops(&b);
@@ -380,16 +412,6 @@ int plan_build(const struct spec *spec, const struct host_facts *h,
 	return 0;
 }
 
-static void free_strv(char **v)
-{
-	char **q;
-	if (!v)
-		return;
-	for (q = v; *q; q++)
-		free(*q);
-	free(v);
-}
-
 void plan_free(struct plan *p)
 {
 	size_t i;
@@ -400,11 +422,12 @@ void plan_free(struct plan *p)
 		free(p->ops[i].source);
 		free(p->ops[i].target);
 		free(p->ops[i].data);
-		free_strv(p->ops[i].except);
+		strv_free(p->ops[i].except);
 	}
 	free(p->ops);
-	free_strv(p->argv);
-	free_strv(p->env);
+	strv_free(p->argv);
+	strv_free(p->env);
+	strv_free(p->notes);
 	free(p->id);
 	free(p->agent);
 	free(p->bottle);
@@ -538,6 +561,8 @@ void plan_print(const struct plan *p, FILE *f)
 	for (i = 0; i < p->n_env; i++)
 		fprintf(f, " %.*s", (int)strcspn(p->env[i], "="), p->env[i]);
 	fputc('\n', f);
+	for (i = 0; i < p->n_notes; i++)
+		fprintf(f, "  note      %s\n", p->notes[i]);
 	fprintf(f, "  filesystem (in order):\n");
 	for (i = 0; i < p->n_ops; i++)
 		print_op(f, &p->ops[i]);

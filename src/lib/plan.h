@@ -141,6 +141,11 @@ struct plan {
 
 	struct limit_plan memory, pids, cpu;
 	uint64_t tmp_size;
+
+	/* Things the user should know before saying yes, e.g. manifest
+	 * sections this version parses but does not act on. */
+	char **notes; /* NULL-terminated, or NULL */
+	size_t n_notes;
 };
 
 /* Build the plan for spec on host h.  Pure: reads nothing but its

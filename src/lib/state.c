@@ -55,15 +55,6 @@ const char *bottle_status_name(enum bottle_status s)
 	return status_names[s];
 }
 
-void strv_free(char **v)
-{
-	if (!v)
-		return;
-	for (char **q = v; *q; q++)
-		free(*q);
-	free(v);
-}
-
 /* ---- meta.json ---------------------------------------------------------- */
 
 static void w_str(struct json_writer *w, const char *k, const char *v)

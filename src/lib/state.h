@@ -102,8 +102,6 @@ int state_list(const char *state_home, char ***ids, size_t *n,
 int state_resolve(const char *state_home, const char *name, char **id,
 		  struct error *err);
 
-void strv_free(char **v);
-
 /* plan.json: the launched plan, for exec and resume. */
 int plan_save(const struct plan *p, const char *path, struct error *err);
 int plan_load(const char *path, struct plan **out, struct error *err);

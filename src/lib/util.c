@@ -74,6 +74,15 @@ char *xasprintf(const char *fmt, ...)
 	return p;
 }
 
+void strv_free(char **v)
+{
+	if (!v)
+		return;
+	for (char **q = v; *q; q++)
+		free(*q);
+	free(v);
+}
+
 void secure_zero(void *p, size_t n)
 {
 	volatile unsigned char *v = p;

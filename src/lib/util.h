@@ -73,6 +73,9 @@ char *xasprintf(const char *fmt, ...)
 		}                                                              \
 	} while (0)
 
+/* Free a NULL-terminated array of strings and the strings; NULL is fine. */
+void strv_free(char **v);
+
 /* Wipe memory holding a secret so the compiler cannot elide it. */
 void secure_zero(void *p, size_t n);
 

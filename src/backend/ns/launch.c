@@ -358,6 +358,42 @@ static void __attribute__((noreturn)) init_reap(pid_t agent)
 	}
 }
 
+/* The init is a copy of the launcher, so its argv and environment areas
+ * (what /proc/1/cmdline and /proc/1/environ show inside the bottle) hold
+ * the host's command line and environment, secrets included.  Overwrite
+ * both areas in place: clearenv() alone only drops the pointer.  The agent
+ * gets the plan's env from jail_exec(). */
+static void scrub_host_strings(void)
+{
+	static const char name[] = "bottle-init";
+	unsigned long a[4] = {0};
+	char buf[2048], *p;
+	int fd, n;
+
+	clearenv();
+	fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	n = (int)read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return;
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	/* Fields 48-51: arg_start arg_end env_start env_end. */
+	for (int field = 2; p && field < 48; field++)
+		p = strchr(p + 1, ' ');
+	if (!p || sscanf(p, " %lu %lu %lu %lu", &a[0], &a[1], &a[2], &a[3]) !=
+			  4)
+		return;
+	if (a[3] > a[2])
+		memset((void *)a[2], 0, a[3] - a[2]);
+	if (a[1] > a[0] + sizeof(name)) {
+		memset((void *)a[0], 0, a[1] - a[0]);
+		memcpy((void *)a[0], name, sizeof(name));
+	}
+}
+
 static int init_main(void *arg)
 {
 	struct init_ctx *c = arg;
@@ -368,10 +404,7 @@ static int init_main(void *arg)
 	pid_t agent;
 
 	prctl(PR_SET_NAME, "bottle-init");
-	/* The init inherited the launcher's environment, which is the
-	 * host's: drop it, so no host secret sits in /proc/1/environ.  The
-	 * agent gets the plan's env from jail_exec(). */
-	clearenv();
+	scrub_host_strings();
 	for (size_t i = 0; i < ARRAY_SIZE(init_steps); i++) {
 		if ((r = init_steps[i].fn(c, &err)) < 0) {
 			err_prefix(&err, "%s", init_steps[i].name);
