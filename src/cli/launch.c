@@ -189,7 +189,11 @@ static int write_meta_new(const struct launch_opts *o, struct error *err)
 	m.bottle = p->bottle;
 	m.backend = p->backend;
 	m.cwd = p->cwd;
-	m.manifest = (char *)o->manifest_path;
+	/* Absolute, so that resume finds it from any directory. */
+	_cleanup_free_ char *abs = o->manifest_path
+					   ? realpath(o->manifest_path, NULL)
+					   : NULL;
+	m.manifest = abs ? abs : (char *)o->manifest_path;
 	m.copy_cwd = p->copy_cwd;
 	m.detached = o->detach;
 	m.created = time(NULL);

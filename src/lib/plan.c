@@ -175,7 +175,8 @@ static void add_dev_ops(struct ops_builder *b)
 	op_add(b, SETUP_MQUEUE, NULL, "/dev/mqueue");
 }
 
-static int check_mount_target(const struct mount_spec *m, struct error *err)
+static int check_mount_target(const char *file, const struct mount_spec *m,
+			      struct error *err)
 {
 	static const char *const reserved[] = {"/proc", "/dev", "/run/bottle",
 					       "/etc", BOTTLE_WORKDIR,
@@ -185,22 +186,23 @@ static int check_mount_target(const struct mount_spec *m, struct error *err)
 	if (m->target[0] != '/' || strstr(m->target, "/../") ||
 	    str_has_suffix(m->target, "/.."))
 		return err_set(err, EINVAL,
-			       "line %d: mount target %s: expected an absolute "
-			       "path without '..'",
-			       m->pos.line, m->target);
+			       "%s:%d:%d: mount target %s: expected an "
+			       "absolute path without '..'",
+			       file, m->pos.line, m->pos.col, m->target);
 	if (strcmp(m->target, "/") == 0)
 		return err_set(err, EINVAL,
-			       "line %d: mount target / would hide the bottle's "
-			       "root",
-			       m->pos.line);
+			       "%s:%d:%d: mount target / would hide the "
+			       "bottle's root",
+			       file, m->pos.line, m->pos.col);
 	for (i = 0; i < ARRAY_SIZE(reserved); i++) {
 		size_t l = strlen(reserved[i]);
 		if (strncmp(m->target, reserved[i], l) == 0 &&
 		    (m->target[l] == '\0' || m->target[l] == '/'))
 			return err_set(err, EINVAL,
-				       "line %d: mount target %s is managed by "
-				       "the bottle (%s)",
-				       m->pos.line, m->target, reserved[i]);
+				       "%s:%d:%d: mount target %s is managed "
+				       "by the bottle (%s)",
+				       file, m->pos.line, m->pos.col, m->target,
+				       reserved[i]);
 	}
 	return 0;
 }
@@ -216,7 +218,10 @@ static int add_user_ops(struct ops_builder *b, const struct spec *spec,
 
 	for (i = 0; i < bd->n_mounts; i++) {
 		const struct mount_spec *m = &bd->mounts[i];
-		if ((r = check_mount_target(m, err)) < 0)
+		if ((r = check_mount_target(spec->manifest->path
+							    ? spec->manifest->path
+							    : "manifest",
+					    m, err)) < 0)
 			return r;
 		op = op_add(b, m->readonly ? SETUP_RO_BIND : SETUP_BIND,
 			    m->source, m->target);

@@ -1,16 +1,305 @@
+/* plan_build() is pure: these tests feed it a spec and hand-made host facts
+ * and check the resulting setup operations, env, limits and notes, without
+ * any namespace. */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <setjmp.h>
 #include <cmocka.h>
 
-static void placeholder(void **state)
+#include "lib/manifest.h"
+#include "lib/plan.h"
+#include "lib/state.h"
+#include "lib/util.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static struct manifest *parse(const char *yaml)
 {
+	struct manifest *m = NULL;
+	struct error err = ERROR_INIT;
+	int r = manifest_parse("t.yaml", "/base", yaml, strlen(yaml), &m, &err);
+	if (r < 0)
+		fail_msg("manifest: %s", err.msg);
+	return m;
+}
+
+static void facts(struct host_facts *h, uid_t uid)
+{
+	memset(h, 0, sizeof(*h));
+	h->uid = uid;
+	h->gid = uid;
+	h->state_home = (char *)"/state";
+	h->probe_path = (char *)"/opt/bottle-probe";
+	h->ca_bundle = (char *)"/etc/ssl/certs/ca-certificates.crt";
+	h->usr_links[0] = (char *)"bin=usr/bin";
+	h->usr_links[1] = (char *)"lib64";
+	h->mem_mech = LIMIT_CGROUP1;
+	h->pids_mech = LIMIT_RLIMIT;
+	h->cpu_mech = LIMIT_NONE;
+	h->term = (char *)"xterm";
+}
+
+static struct plan *build(const struct manifest *m, const struct host_facts *h,
+			  bool copy, struct error *err, int *rc)
+{
+	const struct agent_def *a = &m->agents[0];
+	struct spec s = {
+		.manifest = m,
+		.agent = a,
+		.bottle = manifest_bottle(m, a->bottle),
+		.id = "a-123456",
+		.cwd = "/home/u/proj",
+		.copy_cwd = copy,
+	};
+	struct plan *p = NULL;
+	*rc = plan_build(&s, h, &p, err);
+	return p;
+}
+
+static const struct setup_op *find_op(const struct plan *p,
+				      enum setup_op_type t, const char *target)
+{
+	for (size_t i = 0; i < p->n_ops; i++)
+		if (p->ops[i].type == t && strcmp(p->ops[i].target, target) == 0)
+			return &p->ops[i];
+	return NULL;
+}
+
+static const char *const basic =
+	"agents:\n  a:\n    command: [claude, --x]\n    bottle: b\n"
+	"bottles:\n  b:\n    env: {FOO: bar, TERM: dumb}\n"
+	"    limits: {memory: 1G, pids: 64}\n"
+	"    mounts: [\"/opt/node:/opt/node:ro\", {source: /data, target: "
+	"/data, mode: rw}]\n";
+
+static void test_order_and_ops(void **state)
+{
+	struct host_facts h;
+	struct error err = ERROR_INIT;
+	struct manifest *m = parse(basic);
+	struct plan *p;
+	const struct setup_op *op;
+	int rc;
+
 	(void)state;
+	facts(&h, 1000);
+	p = build(m, &h, true, &err, &rc);
+	assert_int_equal(rc, 0);
+	/* The root tmpfs comes first, the read-only remount last. */
+	assert_int_equal(p->ops[0].type, SETUP_TMPFS);
+	assert_string_equal(p->ops[0].target, "/");
+	assert_int_equal(p->ops[p->n_ops - 1].type, SETUP_REMOUNT_RO);
+	assert_non_null(find_op(p, SETUP_RO_BIND, "/usr"));
+	op = find_op(p, SETUP_SYMLINK, "/bin");
+	assert_non_null(op);
+	assert_string_equal(op->source, "usr/bin");
+	assert_non_null(find_op(p, SETUP_RO_BIND, "/lib64"));
+	/* /etc: host entries minus credentials, plus generated files. */
+	op = find_op(p, SETUP_RO_BIND_DIR, "/etc");
+	assert_non_null(op);
+	{
+		bool shadow = false, sudoers = false;
+		for (char **e = op->except; *e; e++) {
+			shadow |= strcmp(*e, "shadow") == 0;
+			sudoers |= strcmp(*e, "sudoers") == 0;
+		}
+		assert_true(shadow && sudoers);
+	}
+	op = find_op(p, SETUP_FILE, "/etc/passwd");
+	assert_non_null(op);
+	assert_non_null(strstr(op->data, "agent:x:1000:1000:"));
+	op = find_op(p, SETUP_FILE, "/etc/resolv.conf");
+	assert_null(strstr(op->data, "nameserver"));
+	/* Workspace is the state's copy; home is persistent. */
+	op = find_op(p, SETUP_BIND, BOTTLE_WORKDIR);
+	assert_string_equal(op->source, "/state/a-123456/workspace");
+	op = find_op(p, SETUP_BIND, AGENT_HOME);
+	assert_string_equal(op->source, "/state/a-123456/home");
+	/* The manifest's mounts, with their modes. */
+	assert_non_null(find_op(p, SETUP_RO_BIND, "/opt/node"));
+	assert_non_null(find_op(p, SETUP_BIND, "/data"));
+	assert_non_null(find_op(p, SETUP_PROC, "/proc"));
+	assert_non_null(find_op(p, SETUP_DEVPTS, "/dev/pts"));
+	assert_non_null(find_op(p, SETUP_DEV_BIND, "/dev/null"));
+	assert_null(find_op(p, SETUP_RO_BIND, "/sys"));
+	op = find_op(p, SETUP_TMPFS, "/tmp");
+	assert_int_equal(op->size, DEFAULT_TMP_SIZE);
+	plan_free(p);
+	manifest_free(m);
+}
+
+static void test_bind_cwd_and_root(void **state)
+{
+	struct host_facts h;
+	struct error err = ERROR_INIT;
+	struct manifest *m = parse(basic);
+	struct plan *p;
+	int rc;
+
+	(void)state;
+	facts(&h, 0);
+	p = build(m, &h, false, &err, &rc);
+	assert_int_equal(rc, 0);
+	assert_string_equal(find_op(p, SETUP_BIND, BOTTLE_WORKDIR)->source,
+			    "/home/u/proj");
+	/* Root's agent is never host root. */
+	assert_int_equal(p->host_uid, ROOT_AGENT_HOST_ID);
+	assert_int_not_equal(p->host_uid, 0);
+	plan_free(p);
+	facts(&h, 1234);
+	p = build(m, &h, true, &err, &rc);
+	assert_int_equal(p->host_uid, 1234);
+	plan_free(p);
+	manifest_free(m);
+}
+
+static void test_env_allowlist(void **state)
+{
+	struct host_facts h;
+	struct error err = ERROR_INIT;
+	struct manifest *m = parse(basic);
+	struct plan *p;
+	int rc;
+
+	(void)state;
+	setenv("AWS_SECRET_ACCESS_KEY", "host-secret", 1);
+	facts(&h, 1000);
+	p = build(m, &h, true, &err, &rc);
+	assert_string_equal(plan_getenv(p, "HOME"), AGENT_HOME);
+	assert_string_equal(plan_getenv(p, "FOO"), "bar");
+	/* The manifest overrides the host's TERM; no duplicate entries. */
+	assert_string_equal(plan_getenv(p, "TERM"), "dumb");
+	assert_null(plan_getenv(p, "AWS_SECRET_ACCESS_KEY"));
+	for (size_t i = 1; i < p->n_env; i++)
+		assert_true(strcmp(p->env[i - 1], p->env[i]) < 0);
+	assert_string_equal(p->argv[0], "claude");
+	assert_string_equal(p->argv[1], "--x");
+	assert_null(p->argv[2]);
+	plan_free(p);
+	manifest_free(m);
+}
+
+static void test_limits_and_notes(void **state)
+{
+	struct host_facts h;
+	struct error err = ERROR_INIT;
+	struct manifest *m = parse(
+		"agents:\n  a:\n    command: [sh]\n    bottle: b\n"
+		"bottles:\n  b:\n    limits: {memory: 1G, pids: 64}\n"
+		"    egress: {allow: [example.com]}\n");
+	struct plan *p;
+	int rc;
+
+	(void)state;
+	facts(&h, 1000);
+	p = build(m, &h, true, &err, &rc);
+	assert_int_equal(p->memory.value, 1u << 30);
+	assert_int_equal(p->memory.mech, LIMIT_CGROUP1);
+	assert_int_equal(p->pids.mech, LIMIT_RLIMIT);
+	assert_int_equal(p->cpu.mech, LIMIT_NONE); /* not asked for */
+	assert_int_equal(p->n_notes, 2);
+	assert_non_null(strstr(p->notes[0], "egress"));
+	assert_non_null(strstr(p->notes[1], "per process"));
+	plan_free(p);
+	manifest_free(m);
+}
+
+static void test_bad_mount_targets(void **state)
+{
+	static const char *const targets[] = {"/", "/proc/x", "/dev",
+					      "/etc", "/workspace/sub",
+					      "/home/agent"};
+	struct host_facts h;
+
+	(void)state;
+	facts(&h, 1000);
+	for (size_t i = 0; i < ARRAY_SIZE(targets); i++) {
+		char yaml[512];
+		struct error err = ERROR_INIT;
+		struct manifest *m;
+		struct plan *p;
+		int rc;
+
+		snprintf(yaml, sizeof(yaml),
+			 "agents:\n  a:\n    command: [sh]\n    bottle: b\n"
+			 "bottles:\n  b:\n    mounts: [{source: /x, target: "
+			 "%s}]\n",
+			 targets[i]);
+		m = parse(yaml);
+		p = build(m, &h, true, &err, &rc);
+		assert_int_equal(rc, -EINVAL);
+		assert_null(p);
+		assert_non_null(strstr(err.msg, "t.yaml:7:"));
+		manifest_free(m);
+	}
+}
+
+static void test_unsupported_backend(void **state)
+{
+	struct host_facts h;
+	struct error err = ERROR_INIT;
+	struct manifest *m = parse("agents:\n  a:\n    command: [sh]\n    "
+				   "bottle: b\nbottles:\n  b:\n    backend: vm\n");
+	struct plan *p;
+	int rc;
+
+	(void)state;
+	facts(&h, 1000);
+	p = build(m, &h, true, &err, &rc);
+	assert_int_equal(rc, -ENOTSUP);
+	assert_null(p);
+	assert_non_null(strstr(err.msg, "\"vm\""));
+	manifest_free(m);
+}
+
+static void test_save_load_roundtrip(void **state)
+{
+	struct host_facts h;
+	struct error err = ERROR_INIT;
+	struct manifest *m = parse(basic);
+	struct plan *p, *q = NULL;
+	char dir[] = "/tmp/test-plan-XXXXXX", path[64];
+	int rc;
+
+	(void)state;
+	facts(&h, 1000);
+	p = build(m, &h, true, &err, &rc);
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/plan.json", dir);
+	assert_int_equal(plan_save(p, path, &err), 0);
+	assert_int_equal(plan_load(path, &q, &err), 0);
+	assert_string_equal(q->id, p->id);
+	assert_int_equal(q->n_ops, p->n_ops);
+	assert_int_equal(q->n_env, p->n_env);
+	for (size_t i = 0; i < p->n_ops; i++) {
+		assert_int_equal(q->ops[i].type, p->ops[i].type);
+		assert_string_equal(q->ops[i].target, p->ops[i].target);
+		assert_int_equal(q->ops[i].data_len, p->ops[i].data_len);
+	}
+	for (size_t i = 0; i < p->n_env; i++)
+		assert_string_equal(q->env[i], p->env[i]);
+	assert_int_equal(q->memory.value, p->memory.value);
+	assert_int_equal(q->pids.mech, p->pids.mech);
+	unlink(path);
+	rmdir(dir);
+	plan_free(p);
+	plan_free(q);
+	manifest_free(m);
 }
 
 int main(void)
 {
-	const struct CMUnitTest tests[] = {cmocka_unit_test(placeholder)};
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_order_and_ops),
+		cmocka_unit_test(test_bind_cwd_and_root),
+		cmocka_unit_test(test_env_allowlist),
+		cmocka_unit_test(test_limits_and_notes),
+		cmocka_unit_test(test_bad_mount_targets),
+		cmocka_unit_test(test_unsupported_backend),
+		cmocka_unit_test(test_save_load_roundtrip),
+	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
