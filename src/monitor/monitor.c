@@ -351,7 +351,7 @@ int monitor_attach(const char *attach_path, struct error *err)
 	int code = -1, type = 0;
 	unsigned char codebuf[4];
 	size_t code_len = 0;
-	bool prev_ctrl_p = false;
+	bool prev_ctrl_p = false, stdin_open = true;
 	sigset_t set;
 
 	if (strlen(attach_path) >= sizeof(sa.sun_path))
@@ -367,8 +367,11 @@ int monitor_attach(const char *attach_path, struct error *err)
 	sfd = signalfd(-1, &set, SFD_CLOEXEC);
 	send_winsize(fd);
 	for (;;) {
+		/* After EOF on our stdin keep relaying output until the
+		 * agent exits. */
 		struct pollfd p[3] = {{fd, POLLIN, 0},
-				      {STDIN_FILENO, POLLIN, 0},
+				      {stdin_open ? STDIN_FILENO : -1, POLLIN,
+				       0},
 				      {sfd, POLLIN, 0}};
 		unsigned char buf[BUF_SIZE];
 		ssize_t n;
@@ -382,11 +385,20 @@ int monitor_attach(const char *attach_path, struct error *err)
 		}
 		if (p[1].revents) {
 			n = read(STDIN_FILENO, buf, sizeof(buf));
-			if (n <= 0)
-				break;
+			if (n <= 0) {
+				stdin_open = false;
+				continue;
+			}
 			for (ssize_t i = 0; i < n; i++) {
-				if (prev_ctrl_p && buf[i] == DETACH_2)
+				if (prev_ctrl_p && buf[i] == DETACH_2) {
+					/* Send what came before ^P. */
+					if (i > 1 && send_frame(fd, FRAME_DATA,
+								buf,
+								(size_t)i - 1) <
+							     0)
+						break;
 					return 0;
+				}
 				prev_ctrl_p = buf[i] == DETACH_1;
 			}
 			if (send_frame(fd, FRAME_DATA, buf, (size_t)n) < 0)

@@ -64,4 +64,20 @@ out=$("$BOTTLE" resume --yes "$id" -- cat /home/agent/note </dev/null 2>/dev/nul
 check "resume keeps the home" [ "$out" = kept ]
 check "rm deletes the state" sh -c "\"\$BOTTLE\" rm $id >/dev/null && ! ls \"\$XDG_STATE_HOME\" | grep -q $id"
 
+# attach: input reaches a detached agent, output and exit code come back;
+# Ctrl-P Ctrl-Q detaches and leaves it running.
+cat > bottle.yaml <<'Y'
+agents:
+  reader:
+    command: [sh, -c, "read x; echo got:$x; read y; exit 4"]
+Y
+id=$("$BOTTLE" run -d --yes 2>/dev/null)
+out=$( (printf 'hi\n'; sleep 1; printf '\020\021') | timeout 10 "$BOTTLE" attach "$id"); rc=$?
+check "attach relays to the agent" sh -c "echo '$out' | grep -q got:hi"
+check "Ctrl-P Ctrl-Q detaches (exit 0)" [ $rc -eq 0 ]
+check "the bottle runs on after detach" sh -c "\"\$BOTTLE\" ls | grep '^$id ' | grep -q running"
+printf 'bye\n' | timeout 10 "$BOTTLE" attach "$id" >/dev/null; rc=$?
+check "attach returns the agent's exit code" [ $rc -eq 4 ]
+check "logs shows the console" sh -c "\"\$BOTTLE\" logs $id | grep -q got:hi"
+check "doctor reports the ns backend usable" sh -c "\"\$BOTTLE\" doctor | grep -q 'backend ns: usable'"
 finish
