@@ -9,8 +9,8 @@
 #include <string.h>
 
 const struct backend_ops *const backends[] = {
-	&ns_backend,
-	NULL,
+    &ns_backend,
+    NULL,
 };
 
 const struct backend_ops *backend_find(const char *name)

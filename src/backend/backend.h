@@ -24,7 +24,10 @@ struct bottle_io {
 	int err;	   /* !tty: read end of the agent's stderr */
 };
 
-#define BOTTLE_IO_INIT {false, {0, 0, 0, 0}, -1, -1, -1, -1}
+#define BOTTLE_IO_INIT                                                         \
+	{                                                                      \
+		false, {0, 0, 0, 0}, -1, -1, -1, -1                            \
+	}
 
 void bottle_io_close(struct bottle_io *io);
 
@@ -40,9 +43,9 @@ struct exec_req {
 	pid_t init_pid;
 	uint64_t init_start;
 	const char *const *argv;
-	const char *const *env; /* the agent's env */
-	const char *cwd;	/* inside; NULL = the workspace */
-	const char *cgroup;	/* recorded cgroup spec, or NULL */
+	const char *const *env;	 /* the agent's env */
+	const char *cwd;	 /* inside; NULL = the workspace */
+	const char *cgroup;	 /* recorded cgroup spec, or NULL */
 	const struct plan *plan; /* limits for rlimits; may be NULL */
 };
 
@@ -67,8 +70,8 @@ struct backend_ops {
 	/* Start the bottle described by p.  Records every runtime artifact
 	 * through the record callback *before* creating it. */
 	int (*launch)(const struct plan *p, const struct launch_hooks *hooks,
-		      struct bottle_io *io,
-		      struct bottle_proc *out, struct error *err);
+		      struct bottle_io *io, struct bottle_proc *out,
+		      struct error *err);
 	/* Run a command inside a live bottle; returns its host pid. */
 	int (*exec)(const struct exec_req *req, struct bottle_io *io,
 		    pid_t *pid_out, struct error *err);

@@ -39,8 +39,8 @@ static void add(struct orphans *o, const char *id, const char *kind,
 		    strcmp(o->v[i].what, what) == 0)
 			return;
 	ALLOC_GROW(o->v, o->n + 1, o->alloc);
-	o->v[o->n++] = (struct orphan){id ? xstrdup(id) : NULL,
-				       xstrdup(kind), xstrdup(what), be};
+	o->v[o->n++] = (struct orphan){id ? xstrdup(id) : NULL, xstrdup(kind),
+				       xstrdup(what), be};
 }
 
 static bool id_live(const char *id, void *ctx)
@@ -75,7 +75,7 @@ static void scan_temps(struct orphans *o, const char *id, const char *dir)
 	while ((e = readdir(d))) {
 		if (strstr(e->d_name, ".tmp")) {
 			_cleanup_free_ char *p =
-				xasprintf("%s/%s", dir, e->d_name);
+			    xasprintf("%s/%s", dir, e->d_name);
 			add(o, id, "temp", p, NULL);
 		}
 	}
@@ -155,8 +155,8 @@ static int remove_one(const struct orphans *o, const struct orphan *x,
 	if (strcmp(x->kind, "process") == 0)
 		return kill_init(x->what, err);
 	if (strcmp(x->kind, "cgroup") == 0) {
-		const struct backend_ops *be = x->be ? x->be
-						     : backend_find("ns");
+		const struct backend_ops *be =
+		    x->be ? x->be : backend_find("ns");
 		return be->remove_orphan("cgroup", x->what, err);
 	}
 	if (strcmp(x->kind, "socket") == 0) {
@@ -220,9 +220,8 @@ int cmd_cleanup(int argc, char **argv)
 			ret = EXIT_FAIL;
 		}
 		/* Processes first, then cgroups, files, and status last. */
-		static const char *const order[] = {"process", "cgroup",
-						    "socket",  "temp",
-						    "state",   "status"};
+		static const char *const order[] = {
+		    "process", "cgroup", "socket", "temp", "state", "status"};
 		for (size_t k = 0; c == 1 && k < ARRAY_SIZE(order); k++) {
 			for (size_t i = 0; i < o.n; i++) {
 				if (strcmp(o.v[i].kind, order[k]) != 0)

@@ -22,8 +22,7 @@ static void exec_restore_tty(void)
 }
 
 /* Load a live bottle's meta and plan; exit code on failure. */
-static int load_live(const char *name, struct bottle_meta *m,
-		     struct plan **p)
+static int load_live(const char *name, struct bottle_meta *m, struct plan **p)
 {
 	struct host_facts h;
 	struct error err = ERROR_INIT;
@@ -53,10 +52,10 @@ static int load_live(const char *name, struct bottle_meta *m,
 int cmd_exec(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"tty", no_argument, NULL, 't'},
-		{"no-tty", no_argument, NULL, 'T'},
-		{"workdir", required_argument, NULL, 'w'},
-		{NULL, 0, NULL, 0},
+	    {"tty", no_argument, NULL, 't'},
+	    {"no-tty", no_argument, NULL, 'T'},
+	    {"workdir", required_argument, NULL, 'w'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct bottle_meta m = BOTTLE_META_INIT;
 	struct plan *p = NULL;
@@ -110,12 +109,12 @@ int cmd_exec(int argc, char **argv)
 		ioctl(STDIN_FILENO, TIOCGWINSZ, &io.ws);
 	{
 		struct exec_req req = {
-			.init_pid = m.init_pid,
-			.init_start = m.init_start,
-			.argv = (const char *const *)(argv + optind),
-			.env = (const char *const *)p->env,
-			.cwd = workdir,
-			.plan = p,
+		    .init_pid = m.init_pid,
+		    .init_start = m.init_start,
+		    .argv = (const char *const *)(argv + optind),
+		    .env = (const char *const *)p->env,
+		    .cwd = workdir,
+		    .plan = p,
 		};
 		r = be->exec(&req, &io, &pid, &err);
 	}

@@ -96,7 +96,7 @@ int cmd_ls(int argc, char **argv)
 		       "BACKEND", "STATUS", "AGE", "CWD");
 	for (size_t i = 0; i < n; i++) {
 		_cleanup_free_ char *dir =
-			xasprintf("%s/%s", h.state_home, ids[i]);
+		    xasprintf("%s/%s", h.state_home, ids[i]);
 		struct bottle_meta m = BOTTLE_META_INIT;
 		char a[32], st[48];
 

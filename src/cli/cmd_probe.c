@@ -69,8 +69,8 @@ static void run_inside(struct tally *t, const char *id, const char **args)
 		return;
 	pid = fork();
 	if (pid == 0) {
-		const char *argv[32] = {"bottle", "exec", "-T", id, "--",
-					BOTTLE_PROBE};
+		const char *argv[32] = {"bottle", "exec", "-T",
+					id,	  "--",	  BOTTLE_PROBE};
 		size_t k = 6;
 		for (; *args && k < ARRAY_SIZE(argv) - 1; args++)
 			argv[k++] = *args;
@@ -114,7 +114,8 @@ static void check_init_scrubbed(struct tally *t, const struct bottle_meta *m)
 	if (fd >= 0)
 		close(fd);
 	if (n < 0) {
-		report(t, false, "init-scrubbed", "cannot read the init's /proc");
+		report(t, false, "init-scrubbed",
+		       "cannot read the init's /proc");
 		return;
 	}
 	buf[n] = '\0';
@@ -138,8 +139,8 @@ static void host_checks(struct tally *t, const struct bottle_meta *m,
 		bool orig_clean = access(orig, F_OK) != 0;
 		bool in_copy = access(copy, F_OK) == 0;
 		snprintf(detail, sizeof(detail),
-			 "marker %s in the workspace copy, %s in %s", in_copy
-				 ? "found" : "MISSING",
+			 "marker %s in the workspace copy, %s in %s",
+			 in_copy ? "found" : "MISSING",
 			 orig_clean ? "absent" : "PRESENT", m->cwd);
 		report(t, orig_clean && in_copy, "host-cwd-untouched", detail);
 	} else {

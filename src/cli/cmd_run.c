@@ -23,13 +23,13 @@ static int parse_run_args(const char *name, int argc, char **argv,
 			  struct run_args *a)
 {
 	static const struct option opts[] = {
-		{"yes", no_argument, NULL, 'y'},
-		{"detach", no_argument, NULL, 'd'},
-		{"manifest", required_argument, NULL, 'm'},
-		{"backend", required_argument, NULL, 'b'},
-		{"copy-cwd", no_argument, NULL, 'C'},
-		{"no-copy-cwd", no_argument, NULL, 'N'},
-		{NULL, 0, NULL, 0},
+	    {"yes", no_argument, NULL, 'y'},
+	    {"detach", no_argument, NULL, 'd'},
+	    {"manifest", required_argument, NULL, 'm'},
+	    {"backend", required_argument, NULL, 'b'},
+	    {"copy-cwd", no_argument, NULL, 'C'},
+	    {"no-copy-cwd", no_argument, NULL, 'N'},
+	    {NULL, 0, NULL, 0},
 	};
 	int c;
 
@@ -95,9 +95,9 @@ static int load_manifest(const char *explicit_path, struct manifest **m,
 }
 
 /* Build the plan for a run/plan/resume; exit code on failure. */
-static int make_plan(const struct run_args *a, const char *id,
-		     const char *cwd, struct manifest **mp, char **mpath,
-		     struct plan **out, const struct backend_ops **be_out)
+static int make_plan(const struct run_args *a, const char *id, const char *cwd,
+		     struct manifest **mp, char **mpath, struct plan **out,
+		     const struct backend_ops **be_out)
 {
 	struct error err = ERROR_INIT;
 	struct host_facts h;

@@ -21,8 +21,8 @@ static int mark_stopped(struct bottle_meta *m, void *ctx)
 static int stop_bottle(const char *dir, struct bottle_meta *m, int timeout_ms)
 {
 	struct error err = ERROR_INIT;
-	const struct backend_ops *be = backend_find(m->backend ? m->backend
-								: "ns");
+	const struct backend_ops *be =
+	    backend_find(m->backend ? m->backend : "ns");
 
 	if (!be)
 		return EXIT_FAIL;

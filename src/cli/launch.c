@@ -190,9 +190,8 @@ static int write_meta_new(const struct launch_opts *o, struct error *err)
 	m.backend = p->backend;
 	m.cwd = p->cwd;
 	/* Absolute, so that resume finds it from any directory. */
-	_cleanup_free_ char *abs = o->manifest_path
-					   ? realpath(o->manifest_path, NULL)
-					   : NULL;
+	_cleanup_free_ char *abs =
+	    o->manifest_path ? realpath(o->manifest_path, NULL) : NULL;
 	m.manifest = abs ? abs : (char *)o->manifest_path;
 	m.copy_cwd = p->copy_cwd;
 	m.detached = o->detach;
@@ -210,8 +209,8 @@ static int write_meta_new(const struct launch_opts *o, struct error *err)
 static int prepare_state(const struct launch_opts *o, struct error *err)
 {
 	const struct plan *p = o->plan;
-	_cleanup_free_ char *plan_path = xasprintf("%s/plan.json",
-						   p->state_dir);
+	_cleanup_free_ char *plan_path =
+	    xasprintf("%s/plan.json", p->state_dir);
 	int r;
 
 	if (o->resume)
@@ -266,8 +265,8 @@ static int run_bottle(const struct launch_opts *o, bool foreground,
 	struct monitor_opts mo;
 	int code;
 
-	io.tty = foreground ? isatty(STDIN_FILENO) && isatty(STDOUT_FILENO)
-			    : true;
+	io.tty =
+	    foreground ? isatty(STDIN_FILENO) && isatty(STDOUT_FILENO) : true;
 	if (io.tty && foreground)
 		ioctl(STDIN_FILENO, TIOCGWINSZ, &io.ws);
 	if (!foreground && !io.ws.ws_row) {
@@ -312,8 +311,8 @@ teardown:
 	if (o->backend->release(p, &err) < 0)
 		log_warnx("cleaning up %s: %s", p->id, err.msg);
 	{
-		_cleanup_free_ char *ca = xasprintf("%s/ca-bundle.crt",
-						    p->run_dir);
+		_cleanup_free_ char *ca =
+		    xasprintf("%s/ca-bundle.crt", p->run_dir);
 		unlink(ca);
 	}
 	if (meta_update(p->state_dir, mark_finished, &f, &err) < 0)
@@ -340,22 +339,22 @@ static int launch_detached(const struct launch_opts *o)
 		return EXIT_FAIL;
 	}
 	if (pid == 0) {
-		_cleanup_free_ char *log = xasprintf("%s/monitor.log",
-						     p->log_dir);
-		_cleanup_free_ char *con = xasprintf("%s/console.log",
-						     p->log_dir);
+		_cleanup_free_ char *log =
+		    xasprintf("%s/monitor.log", p->log_dir);
+		_cleanup_free_ char *con =
+		    xasprintf("%s/console.log", p->log_dir);
 		struct error err = ERROR_INIT;
 		int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-		int lfd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
-			       0600);
+		int lfd =
+		    open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 
 		close(pipefd[0]);
 		setsid();
 		dup2(null, STDIN_FILENO);
 		dup2(null, STDOUT_FILENO);
 		dup2(lfd >= 0 ? lfd : null, STDERR_FILENO);
-		console = open(con, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
-			       0600);
+		console =
+		    open(con, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 		if (meta_update(p->state_dir, mark_owner, NULL, &err) < 0)
 			log_warnx("%s", err.msg);
 		_exit(run_bottle(o, false, console, pipefd[1]));

@@ -14,51 +14,51 @@ static const struct command {
 	const char *synopsis;
 	const char *help;
 } commands[] = {
-	{"run", cmd_run, "run [AGENT] [options] [-- CMD...]",
-	 "Prepare a bottle, print its plan, ask y/N, and run the agent in it.\n"
-	 "  -y, --yes            launch without asking\n"
-	 "  -d, --detach         run in the background (see attach, logs)\n"
-	 "  -m, --manifest FILE  use FILE instead of ./bottle.yaml or\n"
-	 "                       ~/.config/bottle/manifest.yaml\n"
-	 "  -b, --backend NAME   override the bottle's backend\n"
-	 "      --copy-cwd       work on a copy of the cwd (default)\n"
-	 "      --no-copy-cwd    bind the cwd read-write instead\n"
-	 "  -- CMD...            run CMD instead of the agent's command\n"},
-	{"plan", cmd_plan, "plan [AGENT] [options] [-- CMD...]",
-	 "Print the plan `bottle run` would launch, and exit.\n"
-	 "Takes the options of run.\n"},
-	{"ls", cmd_ls, "ls [--json]",
-	 "List bottles: id, agent, backend, status, age.\n"
-	 "      --json           one JSON array\n"},
-	{"ps", cmd_ls, "ps [--json]", "Same as ls.\n"},
-	{"exec", cmd_exec, "exec [-t|-T] ID -- CMD...",
-	 "Run CMD inside the live bottle ID as the agent, with its env.\n"
-	 "  -t, --tty            allocate a terminal (default: if stdin is "
-	 "one)\n"
-	 "  -T, --no-tty         plain pipes\n"
-	 "  -w, --workdir DIR    working directory inside\n"},
-	{"attach", cmd_attach, "attach ID",
-	 "Attach the terminal to a detached bottle.  Ctrl-P Ctrl-Q detaches.\n"},
-	{"stop", cmd_stop, "stop ID",
-	 "Stop a running bottle (SIGTERM to the agent, SIGKILL after 10 s).\n"
-	 "Its state stays for resume.\n"},
-	{"resume", cmd_resume, "resume ID [-y] [-d]",
-	 "Relaunch a stopped bottle on its state dir (home, workspace) with\n"
-	 "the same identity.\n"},
-	{"rm", cmd_rm, "rm [-f] ID...",
-	 "Delete bottles' state.  -f stops a running one first.\n"},
-	{"logs", cmd_logs, "logs ID [--audit]",
-	 "Print a bottle's console and monitor logs (--audit: audit lines).\n"},
-	{"cleanup", cmd_cleanup, "cleanup [-y]",
-	 "Find runtime pieces whose owner is dead (processes, cgroups,\n"
-	 "sockets, temp files) and remove them after y/N.\n"
-	 "  -y, --yes            remove without asking\n"},
-	{"doctor", cmd_doctor, "doctor",
-	 "Say what this host supports, per backend, and which limits hold.\n"},
-	{"probe", cmd_probe, "probe ID [--only NAME,...]",
-	 "Run the sandbox-escape probe suite inside the live bottle ID, then\n"
-	 "the host-side checks (docs/probes.md).\n"
-	 "      --only NAMES     only these in-bottle probes\n"},
+    {"run", cmd_run, "run [AGENT] [options] [-- CMD...]",
+     "Prepare a bottle, print its plan, ask y/N, and run the agent in it.\n"
+     "  -y, --yes            launch without asking\n"
+     "  -d, --detach         run in the background (see attach, logs)\n"
+     "  -m, --manifest FILE  use FILE instead of ./bottle.yaml or\n"
+     "                       ~/.config/bottle/manifest.yaml\n"
+     "  -b, --backend NAME   override the bottle's backend\n"
+     "      --copy-cwd       work on a copy of the cwd (default)\n"
+     "      --no-copy-cwd    bind the cwd read-write instead\n"
+     "  -- CMD...            run CMD instead of the agent's command\n"},
+    {"plan", cmd_plan, "plan [AGENT] [options] [-- CMD...]",
+     "Print the plan `bottle run` would launch, and exit.\n"
+     "Takes the options of run.\n"},
+    {"ls", cmd_ls, "ls [--json]",
+     "List bottles: id, agent, backend, status, age.\n"
+     "      --json           one JSON array\n"},
+    {"ps", cmd_ls, "ps [--json]", "Same as ls.\n"},
+    {"exec", cmd_exec, "exec [-t|-T] ID -- CMD...",
+     "Run CMD inside the live bottle ID as the agent, with its env.\n"
+     "  -t, --tty            allocate a terminal (default: if stdin is "
+     "one)\n"
+     "  -T, --no-tty         plain pipes\n"
+     "  -w, --workdir DIR    working directory inside\n"},
+    {"attach", cmd_attach, "attach ID",
+     "Attach the terminal to a detached bottle.  Ctrl-P Ctrl-Q detaches.\n"},
+    {"stop", cmd_stop, "stop ID",
+     "Stop a running bottle (SIGTERM to the agent, SIGKILL after 10 s).\n"
+     "Its state stays for resume.\n"},
+    {"resume", cmd_resume, "resume ID [-y] [-d]",
+     "Relaunch a stopped bottle on its state dir (home, workspace) with\n"
+     "the same identity.\n"},
+    {"rm", cmd_rm, "rm [-f] ID...",
+     "Delete bottles' state.  -f stops a running one first.\n"},
+    {"logs", cmd_logs, "logs ID [--audit]",
+     "Print a bottle's console and monitor logs (--audit: audit lines).\n"},
+    {"cleanup", cmd_cleanup, "cleanup [-y]",
+     "Find runtime pieces whose owner is dead (processes, cgroups,\n"
+     "sockets, temp files) and remove them after y/N.\n"
+     "  -y, --yes            remove without asking\n"},
+    {"doctor", cmd_doctor, "doctor",
+     "Say what this host supports, per backend, and which limits hold.\n"},
+    {"probe", cmd_probe, "probe ID [--only NAME,...]",
+     "Run the sandbox-escape probe suite inside the live bottle ID, then\n"
+     "the host-side checks (docs/probes.md).\n"
+     "      --only NAMES     only these in-bottle probes\n"},
 };
 
 void cli_usage(const char *cmd, FILE *f)
@@ -80,8 +80,8 @@ static void usage(FILE *f)
 	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
 		fprintf(f, "  %-8s %s\n", commands[i].name,
 			strchr(commands[i].synopsis, ' ')
-				? strchr(commands[i].synopsis, ' ') + 1
-				: "");
+			    ? strchr(commands[i].synopsis, ' ') + 1
+			    : "");
 	fprintf(f, "\n`bottle COMMAND --help` for details; man bottle(1).\n");
 }
 

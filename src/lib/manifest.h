@@ -47,8 +47,8 @@ struct limits {
 
 struct egress_route {
 	char *host;
-	char *header;	       /* e.g. "Authorization" */
-	char *value;	       /* template: "Bearer ${env:NAME}" / ${file:PATH} */
+	char *header; /* e.g. "Authorization" */
+	char *value;  /* template: "Bearer ${env:NAME}" / ${file:PATH} */
 	char *placeholder_env; /* env var the agent gets with a placeholder */
 	struct srcpos pos;
 };
@@ -125,7 +125,7 @@ struct agent_def {
 	char *name;
 	char **command; /* argv, NULL-terminated; n_command excludes NULL */
 	size_t n_command;
-	char *prompt; /* may be NULL */
+	char *prompt;  /* may be NULL */
 	char **skills; /* absolute paths */
 	size_t n_skills;
 	char *bottle; /* name of a bottle_def; never dangling after load */
@@ -133,7 +133,7 @@ struct agent_def {
 };
 
 struct manifest {
-	char *path; /* NULL for the built-in default */
+	char *path;	     /* NULL for the built-in default */
 	char *default_agent; /* may be NULL */
 	struct agent_def *agents;
 	size_t n_agents;
@@ -147,13 +147,13 @@ struct manifest {
  *    got \"lots\""
  * and *out untouched.  On success *out is a new manifest (caller frees). */
 int manifest_load(const char *path, struct manifest **out, struct error *err)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 
 /* Same, from a buffer; name is used in messages and base_dir resolves
  * relative paths.  This is the fuzzing entry point. */
 int manifest_parse(const char *name, const char *base_dir, const char *buf,
 		   size_t len, struct manifest **out, struct error *err)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 
 /* The built-in manifest used when none is found: one agent "claude"
  * running `claude` in an ns bottle "default" with copy_cwd. */

@@ -11,12 +11,33 @@
 /* /etc entries the bottle never sees: credentials of the host's users and
  * its privilege configuration, plus the files we generate ourselves. */
 static const char *const etc_hidden[] = {
-	"shadow",   "shadow-",	  "gshadow",	 "gshadow-",   "sudoers",
-	"sudoers.d", "subuid",	  "subgid",	 "subuid-",    "subgid-",
-	"ssh",	    "passwd",	  "passwd-",	 "group",      "group-",
-	"hosts",    "resolv.conf", "hostname",	 "machine-id", "security",
-	"polkit-1", "docker",	  "containerd", "credstore",  "credstore.encrypted",
-	"bottle",   NULL,
+    "shadow",
+    "shadow-",
+    "gshadow",
+    "gshadow-",
+    "sudoers",
+    "sudoers.d",
+    "subuid",
+    "subgid",
+    "subuid-",
+    "subgid-",
+    "ssh",
+    "passwd",
+    "passwd-",
+    "group",
+    "group-",
+    "hosts",
+    "resolv.conf",
+    "hostname",
+    "machine-id",
+    "security",
+    "polkit-1",
+    "docker",
+    "containerd",
+    "credstore",
+    "credstore.encrypted",
+    "bottle",
+    NULL,
 };
 
 /* Where the host's CA bundle appears inside; an override is bound here. */
@@ -25,12 +46,12 @@ static const char *const etc_hidden[] = {
 const char *setup_op_type_name(enum setup_op_type t)
 {
 	static const char *const names[] = {
-		[SETUP_TMPFS] = "tmpfs",       [SETUP_DIR] = "dir",
-		[SETUP_RO_BIND] = "ro-bind",   [SETUP_BIND] = "bind",
-		[SETUP_DEV_BIND] = "dev-bind", [SETUP_RO_BIND_DIR] = "ro-bind-dir",
-		[SETUP_FILE] = "file",	       [SETUP_SYMLINK] = "symlink",
-		[SETUP_PROC] = "proc",	       [SETUP_DEVPTS] = "devpts",
-		[SETUP_MQUEUE] = "mqueue",     [SETUP_REMOUNT_RO] = "remount-ro",
+	    [SETUP_TMPFS] = "tmpfs",	   [SETUP_DIR] = "dir",
+	    [SETUP_RO_BIND] = "ro-bind",   [SETUP_BIND] = "bind",
+	    [SETUP_DEV_BIND] = "dev-bind", [SETUP_RO_BIND_DIR] = "ro-bind-dir",
+	    [SETUP_FILE] = "file",	   [SETUP_SYMLINK] = "symlink",
+	    [SETUP_PROC] = "proc",	   [SETUP_DEVPTS] = "devpts",
+	    [SETUP_MQUEUE] = "mqueue",	   [SETUP_REMOUNT_RO] = "remount-ro",
 	};
 	if ((size_t)t >= ARRAY_SIZE(names) || !names[t])
 		BUG("bad setup op %d", (int)t);
@@ -126,7 +147,7 @@ static void add_system_ops(struct ops_builder *b, const struct host_facts *h,
 		} else {
 			target = xasprintf("/%s", l);
 			op_add(b, SETUP_RO_BIND, target, target)->flags =
-				SETUP_OPTIONAL;
+			    SETUP_OPTIONAL;
 		}
 	}
 
@@ -151,9 +172,11 @@ static void add_dev_ops(struct ops_builder *b)
 	static const char *const devs[] = {"null",   "zero",	"full",
 					   "random", "urandom", "tty"};
 	static const char *const links[][2] = {
-		{"pts/ptmx", "/dev/ptmx"},     {"/proc/self/fd", "/dev/fd"},
-		{"/proc/self/fd/0", "/dev/stdin"}, {"/proc/self/fd/1", "/dev/stdout"},
-		{"/proc/self/fd/2", "/dev/stderr"},
+	    {"pts/ptmx", "/dev/ptmx"},
+	    {"/proc/self/fd", "/dev/fd"},
+	    {"/proc/self/fd/0", "/dev/stdin"},
+	    {"/proc/self/fd/1", "/dev/stdout"},
+	    {"/proc/self/fd/2", "/dev/stderr"},
 	};
 	struct setup_op *op;
 	size_t i;
@@ -178,9 +201,8 @@ static void add_dev_ops(struct ops_builder *b)
 static int check_mount_target(const char *file, const struct mount_spec *m,
 			      struct error *err)
 {
-	static const char *const reserved[] = {"/proc", "/dev", "/run/bottle",
-					       "/etc", BOTTLE_WORKDIR,
-					       AGENT_HOME};
+	static const char *const reserved[] = {
+	    "/proc", "/dev", "/run/bottle", "/etc", BOTTLE_WORKDIR, AGENT_HOME};
 	size_t i;
 
 	if (m->target[0] != '/' || strstr(m->target, "/../") ||
@@ -219,8 +241,8 @@ static int add_user_ops(struct ops_builder *b, const struct spec *spec,
 	for (i = 0; i < bd->n_mounts; i++) {
 		const struct mount_spec *m = &bd->mounts[i];
 		if ((r = check_mount_target(spec->manifest->path
-							    ? spec->manifest->path
-							    : "manifest",
+						? spec->manifest->path
+						: "manifest",
 					    m, err)) < 0)
 			return r;
 		op = op_add(b, m->readonly ? SETUP_RO_BIND : SETUP_BIND,
@@ -239,12 +261,12 @@ static int add_user_ops(struct ops_builder *b, const struct spec *spec,
 	op_add(b, SETUP_DIR, NULL, "/run/bottle")->mode = 0755;
 	if (h->probe_path)
 		op_add(b, SETUP_RO_BIND, h->probe_path, BOTTLE_PROBE)->flags =
-			SETUP_OPTIONAL;
+		    SETUP_OPTIONAL;
 	if (h->ca_bundle) {
 		_cleanup_free_ char *ca =
-			xasprintf("%s/ca-bundle.crt", p->run_dir);
+		    xasprintf("%s/ca-bundle.crt", p->run_dir);
 		op_add(b, SETUP_RO_BIND, ca, CA_BUNDLE_PATH)->flags =
-			SETUP_OPTIONAL;
+		    SETUP_OPTIONAL;
 	}
 	return 0;
 }
@@ -385,8 +407,8 @@ int plan_build(const struct spec *spec, const struct host_facts *h,
 	p->detach = spec->detach;
 	p->state_dir = xasprintf("%s/%s", h->state_home, spec->id);
 	p->workspace_src = spec->copy_cwd
-				   ? xasprintf("%s/workspace", p->state_dir)
-				   : xstrdup(spec->cwd);
+			       ? xasprintf("%s/workspace", p->state_dir)
+			       : xstrdup(spec->cwd);
 	p->home_src = xasprintf("%s/home", p->state_dir);
 	p->log_dir = xasprintf("%s/logs", p->state_dir);
 	p->run_dir = xasprintf("%s/run", p->state_dir);
@@ -396,8 +418,8 @@ int plan_build(const struct spec *spec, const struct host_facts *h,
 	p->memory = limit(bd->limits.memory, h->mem_mech);
 	p->pids = limit(bd->limits.pids, h->pids_mech);
 	p->cpu = limit(bd->limits.cpus_milli, h->cpu_mech);
-	p->tmp_size = bd->limits.tmp_size ? bd->limits.tmp_size
-					  : DEFAULT_TMP_SIZE;
+	p->tmp_size =
+	    bd->limits.tmp_size ? bd->limits.tmp_size : DEFAULT_TMP_SIZE;
 	build_argv(p, spec);
 	build_env(p, spec, h);
 	add_notes(p, bd);
@@ -548,12 +570,14 @@ void plan_print(const struct plan *p, FILE *f)
 		fprintf(f, " %s", p->argv[i]);
 	fputc('\n', f);
 	if (p->copy_cwd)
-		fprintf(f, "  workspace %s copied to %s (your files stay "
-			   "untouched)\n",
+		fprintf(f,
+			"  workspace %s copied to %s (your files stay "
+			"untouched)\n",
 			p->cwd, BOTTLE_WORKDIR);
 	else
-		fprintf(f, "  workspace %s bound read-write at %s (the agent "
-			   "edits your files)\n",
+		fprintf(f,
+			"  workspace %s bound read-write at %s (the agent "
+			"edits your files)\n",
 			p->cwd, BOTTLE_WORKDIR);
 	fprintf(f, "  state     %s\n", p->state_dir);
 	fprintf(f, "  user      %s (uid %u inside, host uid %u)\n", AGENT_USER,
@@ -605,8 +629,7 @@ void host_facts_gather(struct host_facts *h)
 			if (stat(h->probe_path, &st) != 0) {
 				free(h->probe_path);
 				h->probe_path = xasprintf(
-					"%s/../libexec/bottle/bottle-probe",
-					self);
+				    "%s/../libexec/bottle/bottle-probe", self);
 				if (stat(h->probe_path, &st) != 0) {
 					free(h->probe_path);
 					h->probe_path = NULL;

@@ -20,12 +20,12 @@
 #include <sys/types.h>
 
 /* The agent's identity inside every bottle. */
-#define AGENT_UID	1000
-#define AGENT_GID	1000
-#define AGENT_USER	"agent"
-#define AGENT_HOME	"/home/agent"
-#define BOTTLE_WORKDIR	"/workspace"
-#define BOTTLE_PROBE	"/run/bottle/bottle-probe"
+#define AGENT_UID	 1000
+#define AGENT_GID	 1000
+#define AGENT_USER	 "agent"
+#define AGENT_HOME	 "/home/agent"
+#define BOTTLE_WORKDIR	 "/workspace"
+#define BOTTLE_PROBE	 "/run/bottle/bottle-probe"
 #define DEFAULT_TMP_SIZE (1024ull << 20)
 
 /* As root the agent is mapped to this unprivileged host uid/gid, never to
@@ -33,19 +33,19 @@
 #define ROOT_AGENT_HOST_ID 1879048192u
 
 enum setup_op_type {
-	SETUP_TMPFS,	    /* tmpfs at target; size bytes (0 = default), mode */
-	SETUP_DIR,	    /* mkdir -p target with mode */
-	SETUP_RO_BIND,	    /* source -> target, read-only, nosuid, nodev */
-	SETUP_BIND,	    /* source -> target, read-write, nosuid, nodev */
-	SETUP_DEV_BIND,	    /* host device node source -> target */
-	SETUP_RO_BIND_DIR,  /* every entry of source dir -> target dir, ro,
-			     * except the names in `except` */
-	SETUP_FILE,	    /* generated file: data -> target, mode */
-	SETUP_SYMLINK,	    /* symlink target -> source (link text) */
-	SETUP_PROC,	    /* new procfs at target, sensitive parts ro */
-	SETUP_DEVPTS,	    /* new devpts instance at target */
-	SETUP_MQUEUE,	    /* new mqueue fs at target */
-	SETUP_REMOUNT_RO,   /* make the mount at target read-only */
+	SETUP_TMPFS,	   /* tmpfs at target; size bytes (0 = default), mode */
+	SETUP_DIR,	   /* mkdir -p target with mode */
+	SETUP_RO_BIND,	   /* source -> target, read-only, nosuid, nodev */
+	SETUP_BIND,	   /* source -> target, read-write, nosuid, nodev */
+	SETUP_DEV_BIND,	   /* host device node source -> target */
+	SETUP_RO_BIND_DIR, /* every entry of source dir -> target dir, ro,
+			    * except the names in `except` */
+	SETUP_FILE,	   /* generated file: data -> target, mode */
+	SETUP_SYMLINK,	   /* symlink target -> source (link text) */
+	SETUP_PROC,	   /* new procfs at target, sensitive parts ro */
+	SETUP_DEVPTS,	   /* new devpts instance at target */
+	SETUP_MQUEUE,	   /* new mqueue fs at target */
+	SETUP_REMOUNT_RO,  /* make the mount at target read-only */
 };
 
 enum setup_op_flags {
@@ -86,9 +86,9 @@ struct limit_plan {
 struct host_facts {
 	uid_t uid;
 	gid_t gid;
-	char *state_home;  /* $XDG_STATE_HOME/bottle */
-	char *probe_path;  /* host path of bottle-probe, or NULL */
-	char *ca_bundle;   /* host CA bundle to expose, or NULL */
+	char *state_home;   /* $XDG_STATE_HOME/bottle */
+	char *probe_path;   /* host path of bottle-probe, or NULL */
+	char *ca_bundle;    /* host CA bundle to expose, or NULL */
 	char *usr_links[8]; /* merged-usr symlinks at /: "bin=usr/bin" */
 	/* What each limit would be enforced with here. */
 	enum limit_mech mem_mech, pids_mech, cpu_mech;
@@ -153,7 +153,7 @@ struct plan {
  * mount target that shadows a system path).  *out is new; plan_free(). */
 int plan_build(const struct spec *spec, const struct host_facts *h,
 	       struct plan **out, struct error *err)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 
 void plan_free(struct plan *p);
 

@@ -43,9 +43,9 @@ static uint64_t start_time_of(pid_t pid)
 }
 
 static const char *const status_names[] = {
-	[BOTTLE_CREATING] = "creating", [BOTTLE_RUNNING] = "running",
-	[BOTTLE_EXITED] = "exited",	[BOTTLE_STOPPED] = "stopped",
-	[BOTTLE_FAILED] = "failed",	[BOTTLE_CRASHED] = "crashed",
+    [BOTTLE_CREATING] = "creating", [BOTTLE_RUNNING] = "running",
+    [BOTTLE_EXITED] = "exited",	    [BOTTLE_STOPPED] = "stopped",
+    [BOTTLE_FAILED] = "failed",	    [BOTTLE_CRASHED] = "crashed",
 };
 
 const char *bottle_status_name(enum bottle_status s)
@@ -244,8 +244,8 @@ void meta_add_artifact(struct bottle_meta *m, const char *kind,
 		if (strcmp(m->artifacts[i].kind, kind) == 0 &&
 		    strcmp(m->artifacts[i].what, what) == 0)
 			return;
-	m->artifacts = xrealloc(m->artifacts, st_mult(m->n_artifacts + 1,
-						      sizeof(*m->artifacts)));
+	m->artifacts = xrealloc(
+	    m->artifacts, st_mult(m->n_artifacts + 1, sizeof(*m->artifacts)));
 	m->artifacts[m->n_artifacts].kind = xstrdup(kind);
 	m->artifacts[m->n_artifacts].what = xstrdup(what);
 	m->n_artifacts++;
@@ -426,8 +426,9 @@ int state_resolve(const char *state_home, const char *name, char **id,
 		return err_set(err, ENOENT,
 			       "no bottle \"%s\" (see `bottle ls`)", name);
 	if (hits > 1)
-		return err_set(err, EINVAL,
-			       "\"%s\" matches %zu bottles; give more of the id",
-			       name, hits);
+		return err_set(
+		    err, EINVAL,
+		    "\"%s\" matches %zu bottles; give more of the id", name,
+		    hits);
 	return 0;
 }

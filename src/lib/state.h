@@ -54,7 +54,7 @@ struct bottle_meta {
 	int64_t started; /* 0 = never */
 	int64_t finished;
 	enum bottle_status status;
-	int exit_code; /* -1 = none */
+	int exit_code;	   /* -1 = none */
 	pid_t monitor_pid; /* the process that owns the bottle */
 	uint64_t monitor_start;
 	pid_t init_pid;
@@ -64,10 +64,13 @@ struct bottle_meta {
 	size_t n_artifacts;
 };
 
-#define BOTTLE_META_INIT {.exit_code = -1}
+#define BOTTLE_META_INIT                                                       \
+	{                                                                      \
+		.exit_code = -1                                                \
+	}
 
 int meta_load(const char *state_dir, struct bottle_meta *m, struct error *err)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 /* Atomic write.  Callers hold the lock (see meta_update). */
 int meta_save(const char *state_dir, const struct bottle_meta *m,
 	      struct error *err) __attribute__((warn_unused_result));

@@ -57,15 +57,15 @@ void *xcalloc(size_t n, size_t size) __attribute__((malloc, returns_nonnull));
 void *xrealloc(void *p, size_t n) __attribute__((returns_nonnull));
 char *xstrdup(const char *s) __attribute__((malloc, returns_nonnull));
 char *xstrndup(const char *s, size_t n)
-	__attribute__((malloc, returns_nonnull));
+    __attribute__((malloc, returns_nonnull));
 char *xasprintf(const char *fmt, ...)
-	__attribute__((format(printf, 1, 2), malloc, returns_nonnull));
+    __attribute__((format(printf, 1, 2), malloc, returns_nonnull));
 
 /* Grow *arr (element size sz) so that it can hold at least n elements. */
 #define ALLOC_GROW(arr, n, alloc)                                              \
 	do {                                                                   \
 		if ((n) > (alloc)) {                                           \
-			size_t _na = (alloc) ? (alloc) * 2 : 8;                \
+			size_t _na = (alloc) ? (alloc)*2 : 8;                  \
 			if (_na < (n))                                         \
 				_na = (n);                                     \
 			(arr) = xrealloc((arr), st_mult(_na, sizeof(*(arr)))); \
@@ -84,7 +84,7 @@ bool str_has_suffix(const char *s, const char *suffix);
 
 /* Write all of buf, retrying on EINTR/short writes.  0 or -errno. */
 int write_all(int fd, const void *buf, size_t n)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 
 /* Monotonic time in nanoseconds. */
 uint64_t now_ns(void);

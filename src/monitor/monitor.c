@@ -19,9 +19,9 @@
 enum frame_type { FRAME_DATA = 'd', FRAME_WINSZ = 'w', FRAME_EXIT = 'x' };
 
 #define MAX_CLIENTS 8
-#define BUF_SIZE 16384
-#define DETACH_1 0x10 /* Ctrl-P */
-#define DETACH_2 0x11 /* Ctrl-Q */
+#define BUF_SIZE    16384
+#define DETACH_1    0x10 /* Ctrl-P */
+#define DETACH_2    0x11 /* Ctrl-Q */
 
 struct client {
 	int fd;
@@ -43,10 +43,9 @@ struct relay {
 
 static int send_frame(int fd, enum frame_type t, const void *data, size_t len)
 {
-	unsigned char hdr[5] = {(unsigned char)t, (unsigned char)len,
-				(unsigned char)(len >> 8),
-				(unsigned char)(len >> 16),
-				(unsigned char)(len >> 24)};
+	unsigned char hdr[5] = {
+	    (unsigned char)t, (unsigned char)len, (unsigned char)(len >> 8),
+	    (unsigned char)(len >> 16), (unsigned char)(len >> 24)};
 	int r = write_all(fd, hdr, sizeof(hdr));
 	return r < 0 ? r : write_all(fd, data, len);
 }
@@ -112,14 +111,15 @@ static void client_input(struct relay *rl, struct client *c)
 			continue;
 		}
 		{
-			size_t take = (size_t)n - i < c->want ? (size_t)n - i
-							      : c->want;
+			size_t take =
+			    (size_t)n - i < c->want ? (size_t)n - i : c->want;
 			if (c->type == FRAME_DATA) {
 				if (write_all(input_fd(rl), buf + i, take) < 0)
 					log_debug("agent input write failed");
 			} else if (c->type == FRAME_WINSZ) {
-				for (size_t k = 0; k < take &&
-						   c->winsz_len < sizeof(c->winsz);
+				for (size_t k = 0;
+				     k < take &&
+				     c->winsz_len < sizeof(c->winsz);
 				     k++)
 					c->winsz[c->winsz_len++] = buf[i + k];
 				if (c->winsz_len == sizeof(c->winsz)) {
@@ -186,8 +186,8 @@ static void on_signal(struct relay *rl)
 	}
 	/* SIGINT reaches us only without a tty (raw mode turns ^C into a
 	 * byte for the agent); SIGTERM/SIGHUP mean stop the bottle. */
-	if (rl->o->backend->stop(rl->o->proc->init_pid,
-				 rl->o->proc->init_start, &err) < 0)
+	if (rl->o->backend->stop(rl->o->proc->init_pid, rl->o->proc->init_start,
+				 &err) < 0)
 		log_debug("stop: %s", err.msg);
 }
 
@@ -290,7 +290,8 @@ int monitor_run(const struct monitor_opts *o)
 					close(io->in);
 					io->in = -1;
 				}
-			} else if (write_all(input_fd(&rl), buf, (size_t)r) < 0) {
+			} else if (write_all(input_fd(&rl), buf, (size_t)r) <
+				   0) {
 				log_debug("agent input closed");
 			}
 		}
@@ -369,10 +370,10 @@ int monitor_attach(const char *attach_path, struct error *err)
 	for (;;) {
 		/* After EOF on our stdin keep relaying output until the
 		 * agent exits. */
-		struct pollfd p[3] = {{fd, POLLIN, 0},
-				      {stdin_open ? STDIN_FILENO : -1, POLLIN,
-				       0},
-				      {sfd, POLLIN, 0}};
+		struct pollfd p[3] = {
+		    {fd, POLLIN, 0},
+		    {stdin_open ? STDIN_FILENO : -1, POLLIN, 0},
+		    {sfd, POLLIN, 0}};
 		unsigned char buf[BUF_SIZE];
 		ssize_t n;
 
@@ -392,10 +393,9 @@ int monitor_attach(const char *attach_path, struct error *err)
 			for (ssize_t i = 0; i < n; i++) {
 				if (prev_ctrl_p && buf[i] == DETACH_2) {
 					/* Send what came before ^P. */
-					if (i > 1 && send_frame(fd, FRAME_DATA,
-								buf,
-								(size_t)i - 1) <
-							     0)
+					if (i > 1 &&
+					    send_frame(fd, FRAME_DATA, buf,
+						       (size_t)i - 1) < 0)
 						break;
 					return 0;
 				}
@@ -424,15 +424,16 @@ int monitor_attach(const char *attach_path, struct error *err)
 			}
 			{
 				size_t take = (size_t)(n - i) < want
-						      ? (size_t)(n - i)
-						      : want;
+						  ? (size_t)(n - i)
+						  : want;
 				if (type == FRAME_DATA &&
 				    write_all(STDOUT_FILENO, buf + i, take) < 0)
 					return err_sys(err, EIO, "stdout");
 				if (type == FRAME_EXIT)
-					for (size_t k = 0; k < take && code_len < 4;
-					     k++)
-						codebuf[code_len++] = buf[i + k];
+					for (size_t k = 0;
+					     k < take && code_len < 4; k++)
+						codebuf[code_len++] =
+						    buf[i + k];
 				i += (ssize_t)take;
 				want -= take;
 				if (type == FRAME_EXIT && code_len == 4) {

@@ -47,12 +47,12 @@ static struct plan *build(const struct manifest *m, const struct host_facts *h,
 {
 	const struct agent_def *a = &m->agents[0];
 	struct spec s = {
-		.manifest = m,
-		.agent = a,
-		.bottle = manifest_bottle(m, a->bottle),
-		.id = "a-123456",
-		.cwd = "/home/u/proj",
-		.copy_cwd = copy,
+	    .manifest = m,
+	    .agent = a,
+	    .bottle = manifest_bottle(m, a->bottle),
+	    .id = "a-123456",
+	    .cwd = "/home/u/proj",
+	    .copy_cwd = copy,
 	};
 	struct plan *p = NULL;
 	*rc = plan_build(&s, h, &p, err);
@@ -63,17 +63,18 @@ static const struct setup_op *find_op(const struct plan *p,
 				      enum setup_op_type t, const char *target)
 {
 	for (size_t i = 0; i < p->n_ops; i++)
-		if (p->ops[i].type == t && strcmp(p->ops[i].target, target) == 0)
+		if (p->ops[i].type == t &&
+		    strcmp(p->ops[i].target, target) == 0)
 			return &p->ops[i];
 	return NULL;
 }
 
 static const char *const basic =
-	"agents:\n  a:\n    command: [claude, --x]\n    bottle: b\n"
-	"bottles:\n  b:\n    env: {FOO: bar, TERM: dumb}\n"
-	"    limits: {memory: 1G, pids: 64}\n"
-	"    mounts: [\"/opt/node:/opt/node:ro\", {source: /data, target: "
-	"/data, mode: rw}]\n";
+    "agents:\n  a:\n    command: [claude, --x]\n    bottle: b\n"
+    "bottles:\n  b:\n    env: {FOO: bar, TERM: dumb}\n"
+    "    limits: {memory: 1G, pids: 64}\n"
+    "    mounts: [\"/opt/node:/opt/node:ro\", {source: /data, target: "
+    "/data, mode: rw}]\n";
 
 static void test_order_and_ops(void **state)
 {
@@ -186,10 +187,10 @@ static void test_limits_and_notes(void **state)
 {
 	struct host_facts h;
 	struct error err = ERROR_INIT;
-	struct manifest *m = parse(
-		"agents:\n  a:\n    command: [sh]\n    bottle: b\n"
-		"bottles:\n  b:\n    limits: {memory: 1G, pids: 64}\n"
-		"    egress: {allow: [example.com]}\n");
+	struct manifest *m =
+	    parse("agents:\n  a:\n    command: [sh]\n    bottle: b\n"
+		  "bottles:\n  b:\n    limits: {memory: 1G, pids: 64}\n"
+		  "    egress: {allow: [example.com]}\n");
 	struct plan *p;
 	int rc;
 
@@ -209,9 +210,8 @@ static void test_limits_and_notes(void **state)
 
 static void test_bad_mount_targets(void **state)
 {
-	static const char *const targets[] = {"/", "/proc/x", "/dev",
-					      "/etc", "/workspace/sub",
-					      "/home/agent"};
+	static const char *const targets[] = {
+	    "/", "/proc/x", "/dev", "/etc", "/workspace/sub", "/home/agent"};
 	struct host_facts h;
 
 	(void)state;
@@ -241,8 +241,9 @@ static void test_unsupported_backend(void **state)
 {
 	struct host_facts h;
 	struct error err = ERROR_INIT;
-	struct manifest *m = parse("agents:\n  a:\n    command: [sh]\n    "
-				   "bottle: b\nbottles:\n  b:\n    backend: vm\n");
+	struct manifest *m =
+	    parse("agents:\n  a:\n    command: [sh]\n    "
+		  "bottle: b\nbottles:\n  b:\n    backend: vm\n");
 	struct plan *p;
 	int rc;
 
@@ -293,13 +294,13 @@ static void test_save_load_roundtrip(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_order_and_ops),
-		cmocka_unit_test(test_bind_cwd_and_root),
-		cmocka_unit_test(test_env_allowlist),
-		cmocka_unit_test(test_limits_and_notes),
-		cmocka_unit_test(test_bad_mount_targets),
-		cmocka_unit_test(test_unsupported_backend),
-		cmocka_unit_test(test_save_load_roundtrip),
+	    cmocka_unit_test(test_order_and_ops),
+	    cmocka_unit_test(test_bind_cwd_and_root),
+	    cmocka_unit_test(test_env_allowlist),
+	    cmocka_unit_test(test_limits_and_notes),
+	    cmocka_unit_test(test_bad_mount_targets),
+	    cmocka_unit_test(test_unsupported_backend),
+	    cmocka_unit_test(test_save_load_roundtrip),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -57,8 +57,8 @@ struct exec_child {
 	struct winsize ws;
 };
 
-static void __attribute__((noreturn)) child_fail(int sock, const char *what,
-						  int e)
+static void __attribute__((noreturn))
+child_fail(int sock, const char *what, int e)
 {
 	char msg[ERR_MSG_MAX];
 	int n = snprintf(msg, sizeof(msg), "E%s: %s", what, strerror(e));
@@ -72,11 +72,11 @@ static void __attribute__((noreturn)) exec_child_main(struct exec_child *c)
 	int master = -1, slave = -1, r;
 	const char *step = NULL;
 	struct jail j = {
-		.plan = c->req->plan,
-		.seccomp = c->prog,
-		.landlock_fd = -1,
-		.setgroups_allowed = geteuid() == 0,
-		.cwd = c->req->cwd ? c->req->cwd : BOTTLE_WORKDIR,
+	    .plan = c->req->plan,
+	    .seccomp = c->prog,
+	    .landlock_fd = -1,
+	    .setgroups_allowed = geteuid() == 0,
+	    .cwd = c->req->cwd ? c->req->cwd : BOTTLE_WORKDIR,
 	};
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -140,8 +140,11 @@ int ns_exec(const struct exec_req *req, struct bottle_io *io, pid_t *pid_out,
 	    struct error *err)
 {
 	struct seccomp_prog prog = SECCOMP_PROG_INIT;
-	struct exec_child c = {.req = req, .prog = &prog, .tty = io->tty,
-			       .ws = io->ws, .stdio = {-1, -1, -1}};
+	struct exec_child c = {.req = req,
+			       .prog = &prog,
+			       .tty = io->tty,
+			       .ws = io->ws,
+			       .stdio = {-1, -1, -1}};
 	int sp[2] = {-1, -1}, parent_io[3] = {-1, -1, -1}, pidfd = -1, r;
 	pid_t pid;
 
@@ -247,9 +250,9 @@ int ns_copy_in(const struct exec_req *req, const char *host_path,
 		    setresgid(AGENT_GID, AGENT_GID, AGENT_GID) < 0 ||
 		    setresuid(AGENT_UID, AGENT_UID, AGENT_UID) < 0)
 			_exit(10);
-		dst = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC |
-					 O_NOFOLLOW,
-			   0644);
+		dst = open(
+		    path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+		    0644);
 		if (dst < 0)
 			_exit(11);
 		while ((n = read(src, buf, sizeof(buf))) > 0)

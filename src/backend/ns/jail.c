@@ -47,8 +47,8 @@ int jail_landlock_ruleset(const struct plan *p, struct error *err)
 			    strcmp(op->target, "/dev/shm") == 0)) ||
 			  op->type == SETUP_MQUEUE;
 		if (rw)
-			paths[n++] = (struct landlock_path){op->target,
-							    LL_WRITE};
+			paths[n++] =
+			    (struct landlock_path){op->target, LL_WRITE};
 	}
 	r = landlock_build(paths, n, &fd, err);
 	return r < 0 ? -1 : fd;

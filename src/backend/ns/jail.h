@@ -10,11 +10,11 @@
 #include <stdbool.h>
 
 struct jail {
-	const struct plan *plan;	   /* rlimits; may be NULL */
+	const struct plan *plan;	    /* rlimits; may be NULL */
 	const struct seccomp_prog *seccomp; /* compiled in the parent */
-	int landlock_fd;		   /* ruleset, or -1 if unsupported */
-	bool setgroups_allowed;		   /* false in unprivileged userns */
-	const char *cwd;		   /* inside path */
+	int landlock_fd;		    /* ruleset, or -1 if unsupported */
+	bool setgroups_allowed;		    /* false in unprivileged userns */
+	const char *cwd;		    /* inside path */
 };
 
 /* Build the Landlock ruleset mirroring the plan's mounts; must run inside

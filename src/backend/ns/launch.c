@@ -47,10 +47,10 @@ struct init_ctx {
 	const struct plan *plan;
 	const struct seccomp_prog *seccomp;
 	int *src_fds;
-	int sock;	/* to the launcher */
+	int sock; /* to the launcher */
 	bool tty;
 	struct winsize ws;
-	int stdio[3];	/* !tty: the agent's ends of its pipes */
+	int stdio[3]; /* !tty: the agent's ends of its pipes */
 	bool unprivileged;
 };
 
@@ -124,8 +124,7 @@ int ns_open_pty(const struct winsize *ws, int *master, int *slave)
 	m = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
 	if (m < 0)
 		return -errno;
-	if (ioctl(m, TIOCSPTLCK, &unlock) < 0 ||
-	    ioctl(m, TIOCGPTN, &s) < 0) {
+	if (ioctl(m, TIOCSPTLCK, &unlock) < 0 || ioctl(m, TIOCGPTN, &s) < 0) {
 		int e = errno;
 		close(m);
 		return -e;
@@ -237,13 +236,13 @@ static const struct init_step {
 	const char *name;
 	int (*fn)(struct init_ctx *c, struct error *err);
 } init_steps[] = {
-	{"waiting for the launcher", init_wait_go},
-	{"opening bind sources", init_open_sources},
-	{"taking the agent's identity", init_identity},
-	{"entering a cgroup namespace", init_cgroupns},
-	{"setting the hostname", init_uts},
-	{"bringing up lo", init_loopback},
-	{"building the filesystem", init_mounts},
+    {"waiting for the launcher", init_wait_go},
+    {"opening bind sources", init_open_sources},
+    {"taking the agent's identity", init_identity},
+    {"entering a cgroup namespace", init_cgroupns},
+    {"setting the hostname", init_uts},
+    {"bringing up lo", init_loopback},
+    {"building the filesystem", init_mounts},
 };
 
 struct agent_args {
@@ -256,11 +255,11 @@ static void __attribute__((noreturn)) agent_main(struct agent_args *a)
 {
 	struct init_ctx *c = a->c;
 	struct jail j = {
-		.plan = c->plan,
-		.seccomp = c->seccomp,
-		.landlock_fd = a->landlock_fd,
-		.setgroups_allowed = !c->unprivileged,
-		.cwd = BOTTLE_WORKDIR,
+	    .plan = c->plan,
+	    .seccomp = c->seccomp,
+	    .landlock_fd = a->landlock_fd,
+	    .setgroups_allowed = !c->unprivileged,
+	    .cwd = BOTTLE_WORKDIR,
 	};
 	const char *step = NULL;
 	char msg[512];
@@ -383,8 +382,8 @@ static void scrub_host_strings(void)
 	/* Fields 48-51: arg_start arg_end env_start env_end. */
 	for (int field = 2; p && field < 48; field++)
 		p = strchr(p + 1, ' ');
-	if (!p || sscanf(p, " %lu %lu %lu %lu", &a[0], &a[1], &a[2], &a[3]) !=
-			  4)
+	if (!p ||
+	    sscanf(p, " %lu %lu %lu %lu", &a[0], &a[1], &a[2], &a[3]) != 4)
 		return;
 	if (a[3] > a[2])
 		memset((void *)a[2], 0, a[3] - a[2]);
@@ -471,8 +470,7 @@ static int write_id_maps(pid_t pid, const struct plan *p, bool unprivileged,
 
 	/* An unprivileged user may map only its own ids, and only after
 	 * giving up setgroups (user_namespaces(7)). */
-	if (unprivileged &&
-	    (r = write_proc(pid, "setgroups", "deny", err)) < 0)
+	if (unprivileged && (r = write_proc(pid, "setgroups", "deny", err)) < 0)
 		return r;
 	snprintf(map, sizeof(map), "%u %u 1\n", AGENT_UID,
 		 (unsigned)p->host_uid);
@@ -486,9 +484,9 @@ static int write_id_maps(pid_t pid, const struct plan *p, bool unprivileged,
 static pid_t clone_init(int *pidfd)
 {
 	struct clone_args ca = {
-		.flags = NS_FLAGS | CLONE_PIDFD,
-		.pidfd = (uint64_t)(uintptr_t)pidfd,
-		.exit_signal = SIGCHLD,
+	    .flags = NS_FLAGS | CLONE_PIDFD,
+	    .pidfd = (uint64_t)(uintptr_t)pidfd,
+	    .exit_signal = SIGCHLD,
 	};
 	return (pid_t)syscall(SYS_clone3, &ca, sizeof(ca));
 }
@@ -550,13 +548,13 @@ int ns_launch(const struct plan *p, const struct launch_hooks *hooks,
 	int parent_io[3] = {-1, -1, -1}, pidfd = -1, r;
 	_cleanup_free_ int *src_fds = xcalloc(p->n_ops, sizeof(int));
 	struct init_ctx c = {
-		.plan = p,
-		.seccomp = &prog,
-		.src_fds = src_fds,
-		.tty = io->tty,
-		.ws = io->ws,
-		.stdio = {-1, -1, -1},
-		.unprivileged = geteuid() != 0,
+	    .plan = p,
+	    .seccomp = &prog,
+	    .src_fds = src_fds,
+	    .tty = io->tty,
+	    .ws = io->ws,
+	    .stdio = {-1, -1, -1},
+	    .unprivileged = geteuid() != 0,
 	};
 	pid_t pid = -1;
 
@@ -575,8 +573,8 @@ int ns_launch(const struct plan *p, const struct launch_hooks *hooks,
 		goto out;
 	c.sock = sp[1];
 	memcpy(c.stdio, child_io, sizeof(child_io));
-	if (hooks && (r = hooks->record(hooks->ctx, "process", "init",
-					err)) < 0)
+	if (hooks &&
+	    (r = hooks->record(hooks->ctx, "process", "init", err)) < 0)
 		goto out;
 
 	pid = clone_init(&pidfd);

@@ -26,7 +26,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 
-#define V1_ROOT "/sys/fs/cgroup"
+#define V1_ROOT	  "/sys/fs/cgroup"
 #define V1_PARENT "bottle"
 
 enum ctl { CTL_MEMORY, CTL_PIDS, CTL_CPU, CTL_N };
@@ -95,7 +95,8 @@ static char *v2_base(void)
 
 static bool v2_has(const char *base, enum ctl c)
 {
-	_cleanup_free_ char *path = xasprintf("%s/cgroup.subtree_control", base);
+	_cleanup_free_ char *path =
+	    xasprintf("%s/cgroup.subtree_control", base);
 	char buf[512];
 	ssize_t n;
 	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -181,7 +182,9 @@ static int write_str(const char *dir, const char *file, const char *val,
 
 static const struct limit_plan *plan_limit(const struct plan *p, enum ctl c)
 {
-	return c == CTL_MEMORY ? &p->memory : c == CTL_PIDS ? &p->pids : &p->cpu;
+	return c == CTL_MEMORY ? &p->memory
+	       : c == CTL_PIDS ? &p->pids
+			       : &p->cpu;
 }
 
 static int cg_write_limit(const struct plan *p, enum ctl c, const char *dir,
@@ -238,12 +241,12 @@ int ns_cgroup_create(const struct plan *p, const struct launch_hooks *hooks,
 		dir = cg_dir(l->mech, c, p->id);
 		if (!dir)
 			return err_set(err, ENOENT, "no cgroup2 mount");
-		if (hooks && (r = hooks->record(hooks->ctx, "cgroup", dir,
-						err)) < 0)
+		if (hooks &&
+		    (r = hooks->record(hooks->ctx, "cgroup", dir, err)) < 0)
 			return r;
 		if (l->mech == LIMIT_CGROUP1) {
-			_cleanup_free_ char *parent = xasprintf(
-				V1_ROOT "/%s/" V1_PARENT, ctl_names[c]);
+			_cleanup_free_ char *parent =
+			    xasprintf(V1_ROOT "/%s/" V1_PARENT, ctl_names[c]);
 			if (mkdir(parent, 0755) < 0 && errno != EEXIST)
 				return err_sys(err, errno, "mkdir %s", parent);
 		}
@@ -303,7 +306,7 @@ int ns_cgroup_open_procs(const char *id, int *fds, int max)
 
 	for (size_t i = 0; i < n; i++) {
 		_cleanup_free_ char *path =
-			xasprintf("%s/cgroup.procs", dirs[i]);
+		    xasprintf("%s/cgroup.procs", dirs[i]);
 		int fd = k < max ? open(path, O_WRONLY | O_CLOEXEC) : -1;
 		if (fd >= 0)
 			fds[k++] = fd;
@@ -340,12 +343,13 @@ int ns_cgroup_destroy(const char *id, struct error *err)
 
 	for (size_t i = 0; i < n; i++) {
 		cg_kill_all(dirs[i]);
-		for (int tries = 0; rmdir(dirs[i]) < 0 && errno == EBUSY &&
-				    tries < 100;
+		for (int tries = 0;
+		     rmdir(dirs[i]) < 0 && errno == EBUSY && tries < 100;
 		     tries++)
 			usleep(10000);
 		if (access(dirs[i], F_OK) == 0 && ret == 0)
-			ret = err_sys(err, errno, "removing cgroup %s", dirs[i]);
+			ret =
+			    err_sys(err, errno, "removing cgroup %s", dirs[i]);
 		free(dirs[i]);
 	}
 	return ret;
@@ -383,9 +387,9 @@ static void scan_dir(const char *dir, const char *prefix,
 			continue;
 		{
 			_cleanup_free_ char *path =
-				xasprintf("%s/%s", dir, e->d_name);
+			    xasprintf("%s/%s", dir, e->d_name);
 			_cleanup_free_ char *mine =
-				xasprintf("%s/%s", state_home, id);
+			    xasprintf("%s/%s", state_home, id);
 			if (!cg_has_procs(path) || access(mine, F_OK) == 0)
 				fn("cgroup", path, ctx);
 		}
@@ -401,7 +405,7 @@ int ns_cgroup_orphans(const char *state_home,
 
 	for (int c = 0; c < CTL_N; c++) {
 		_cleanup_free_ char *dir =
-			xasprintf(V1_ROOT "/%s/" V1_PARENT, ctl_names[c]);
+		    xasprintf(V1_ROOT "/%s/" V1_PARENT, ctl_names[c]);
 		scan_dir(dir, "", state_home, live, live_ctx, fn, ctx);
 	}
 	if (v2)

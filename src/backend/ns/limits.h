@@ -29,7 +29,8 @@ int ns_cgroup_open_procs(const char *id, int *fds, int max);
 int ns_cgroup_destroy(const char *id, struct error *err);
 
 /* Find cgroups of bottles that have no live owner (see limits.c). */
-int ns_cgroup_orphans(const char *state_home, bool (*live)(const char *id, void *ctx), void *live_ctx,
+int ns_cgroup_orphans(const char *state_home,
+		      bool (*live)(const char *id, void *ctx), void *live_ctx,
 		      orphan_fn fn, void *ctx);
 
 /* setrlimit() the limits that use LIMIT_RLIMIT.  Async-signal-safe. */

@@ -195,7 +195,7 @@ static int do_bind_dir(const struct setup_op *op, const char *src,
 		}
 		r = do_bind(s, t,
 			    MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID |
-				    MOUNT_ATTR_NODEV,
+				MOUNT_ATTR_NODEV,
 			    true, err);
 		if (r < 0)
 			break;
@@ -213,8 +213,8 @@ static int do_proc(const char *dst, struct error *err)
 
 	if ((r = make_mountpoint(dst, true)) < 0)
 		return err_sys(err, -r, "creating %s", dst);
-	if (mount("proc", dst, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC,
-		  NULL) < 0)
+	if (mount("proc", dst, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) <
+	    0)
 		return err_sys(err, errno, "mounting proc");
 	for (size_t i = 0; i < ARRAY_SIZE(ro); i++) {
 		char p[PATH_MAX];
@@ -223,8 +223,8 @@ static int do_proc(const char *dst, struct error *err)
 			continue;
 		if (mount(p, p, NULL, MS_BIND | MS_REC, NULL) < 0 ||
 		    setattr_rec(p, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID |
-					   MOUNT_ATTR_NODEV |
-					   MOUNT_ATTR_NOEXEC) < 0)
+				       MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC) <
+			0)
 			return err_sys(err, errno, "protecting %s", p);
 	}
 	return 0;
@@ -233,8 +233,8 @@ static int do_proc(const char *dst, struct error *err)
 static int exec_op(const struct setup_op *op, int src_fd, struct error *err)
 {
 	char src[PATH_MAX], dst[PATH_MAX];
-	const uint64_t ro = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID |
-			    MOUNT_ATTR_NODEV;
+	const uint64_t ro =
+	    MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
 	int r;
 
 	snprintf(dst, sizeof(dst), NEWROOT "%s",

@@ -28,8 +28,8 @@ static int try_unshare(void)
 	if (pid == 0)
 		_exit(unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID |
 			      CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS) < 0
-			      ? 1
-			      : 0);
+			  ? 1
+			  : 0);
 	if (waitpid(pid, &st, 0) < 0)
 		return -errno;
 	return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -EPERM;
@@ -111,14 +111,14 @@ static int ns_remove_orphan(const char *kind, const char *what,
 }
 
 const struct backend_ops ns_backend = {
-	.name = "ns",
-	.probe_host = ns_probe_host,
-	.host_limits = ns_limits_detect,
-	.launch = ns_launch,
-	.exec = ns_exec,
-	.copy_in = ns_copy_in,
-	.stop = ns_stop,
-	.release = ns_release,
-	.list_orphans = ns_list_orphans,
-	.remove_orphan = ns_remove_orphan,
+    .name = "ns",
+    .probe_host = ns_probe_host,
+    .host_limits = ns_limits_detect,
+    .launch = ns_launch,
+    .exec = ns_exec,
+    .copy_in = ns_copy_in,
+    .stop = ns_stop,
+    .release = ns_release,
+    .list_orphans = ns_list_orphans,
+    .remove_orphan = ns_remove_orphan,
 };

@@ -7,8 +7,7 @@
 extern const struct backend_ops ns_backend;
 
 int ns_launch(const struct plan *p, const struct launch_hooks *hooks,
-	      struct bottle_io *io, struct bottle_proc *out,
-	      struct error *err);
+	      struct bottle_io *io, struct bottle_proc *out, struct error *err);
 int ns_exec(const struct exec_req *req, struct bottle_io *io, pid_t *pid_out,
 	    struct error *err);
 int ns_copy_in(const struct exec_req *req, const char *host_path,
