@@ -21,3 +21,14 @@ UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	meson test -C "$san" --print-errorlogs --num-processes 2
 
 scripts/fuzz.sh "${FUZZ_SECONDS:-20}"
+
+# One plain closing line over both builds' test runs.
+passed=0 failed=0
+for d in "$build" "$san"; do
+	log="$d/meson-logs/testlog.json"
+	[ -f "$log" ] || continue
+	passed=$((passed + $(grep -c '"result": "OK"' "$log")))
+	failed=$((failed + $(grep -c '"result": "\(FAIL\|ERROR\|TIMEOUT\)"' "$log")))
+done
+echo "check: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
