@@ -42,6 +42,10 @@ void cli_host_facts(struct host_facts *h, const struct backend_ops *be);
 int cli_load_bottle(const struct host_facts *h, const char *name,
 		    char **state_dir, struct bottle_meta *m);
 
+/* cli_load_bottle() for a bottle that must be running: gathers the host
+ * facts itself; prints "... is not running" and returns EXIT_FAIL if not. */
+int cli_load_live(const char *name, char **state_dir, struct bottle_meta *m);
+
 /* Is a bottle whose meta says running actually alive? */
 bool cli_bottle_live(const struct bottle_meta *m);
 

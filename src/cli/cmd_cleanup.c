@@ -118,14 +118,7 @@ static int mark_crashed(struct bottle_meta *m, void *ctx)
 	(void)ctx;
 	if (m->status == BOTTLE_RUNNING || m->status == BOTTLE_CREATING)
 		m->status = BOTTLE_CRASHED;
-	m->monitor_pid = m->init_pid = 0;
-	for (size_t i = 0; i < m->n_artifacts; i++) {
-		free(m->artifacts[i].kind);
-		free(m->artifacts[i].what);
-	}
-	free(m->artifacts);
-	m->artifacts = NULL;
-	m->n_artifacts = 0;
+	meta_clear_runtime(m);
 	return 0;
 }
 

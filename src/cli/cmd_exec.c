@@ -24,22 +24,12 @@ static void exec_restore_tty(void)
 /* Load a live bottle's meta and plan; exit code on failure. */
 static int load_live(const char *name, struct bottle_meta *m, struct plan **p)
 {
-	struct host_facts h;
 	struct error err = ERROR_INIT;
 	_cleanup_free_ char *dir = NULL, *plan_path = NULL;
 	int r;
 
-	host_facts_gather(&h);
-	r = cli_load_bottle(&h, name, &dir, m);
-	host_facts_release(&h);
-	if (r)
+	if ((r = cli_load_live(name, &dir, m)) != 0)
 		return r;
-	if (!cli_bottle_live(m) || m->init_pid <= 0) {
-		fprintf(stderr, "bottle: %s is not running (status %s)\n",
-			m->id, bottle_status_name(m->status));
-		meta_release(m);
-		return EXIT_FAIL;
-	}
 	plan_path = xasprintf("%s/plan.json", dir);
 	if (plan_load(plan_path, p, &err) < 0) {
 		fprintf(stderr, "bottle: %s\n", err.msg);
@@ -155,7 +145,6 @@ int cmd_exec(int argc, char **argv)
 
 int cmd_attach(int argc, char **argv)
 {
-	struct host_facts h;
 	struct bottle_meta m = BOTTLE_META_INIT;
 	struct error err = ERROR_INIT;
 	_cleanup_free_ char *dir = NULL, *sock = NULL;
@@ -167,16 +156,8 @@ int cmd_attach(int argc, char **argv)
 		cli_usage("attach", stderr);
 		return EXIT_USAGE;
 	}
-	host_facts_gather(&h);
-	r = cli_load_bottle(&h, argv[1], &dir, &m);
-	host_facts_release(&h);
-	if (r)
+	if ((r = cli_load_live(argv[1], &dir, &m)) != 0)
 		return r;
-	if (!cli_bottle_live(&m)) {
-		fprintf(stderr, "bottle: %s is not running\n", m.id);
-		meta_release(&m);
-		return EXIT_FAIL;
-	}
 	sock = xasprintf("%s/run/attach.sock", dir);
 	saved = isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &tio) == 0;
 	if (saved) {

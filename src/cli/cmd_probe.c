@@ -161,7 +161,6 @@ static void host_checks(struct tally *t, const struct bottle_meta *m,
 
 int cmd_probe(int argc, char **argv)
 {
-	struct host_facts h;
 	struct bottle_meta m = BOTTLE_META_INIT;
 	struct tally t = {0};
 	_cleanup_free_ char *dir = NULL;
@@ -180,16 +179,8 @@ int cmd_probe(int argc, char **argv)
 		cli_usage("probe", stderr);
 		return EXIT_USAGE;
 	}
-	host_facts_gather(&h);
-	r = cli_load_bottle(&h, argv[1], &dir, &m);
-	host_facts_release(&h);
-	if (r)
+	if ((r = cli_load_live(argv[1], &dir, &m)) != 0)
 		return r;
-	if (!cli_bottle_live(&m)) {
-		fprintf(stderr, "bottle: %s is not running\n", m.id);
-		meta_release(&m);
-		return EXIT_FAIL;
-	}
 	if (getrandom(rnd, sizeof(rnd), 0) != sizeof(rnd))
 		memset(rnd, 0x5a, sizeof(rnd));
 	snprintf(canary, sizeof(canary),

@@ -58,3 +58,24 @@ bool cli_bottle_live(const struct bottle_meta *m)
 	return (m->status == BOTTLE_RUNNING || m->status == BOTTLE_CREATING) &&
 	       meta_owner_alive(m);
 }
+
+int cli_load_live(const char *name, char **state_dir, struct bottle_meta *m)
+{
+	struct host_facts h;
+	int r;
+
+	host_facts_gather(&h);
+	r = cli_load_bottle(&h, name, state_dir, m);
+	host_facts_release(&h);
+	if (r)
+		return r;
+	if (!cli_bottle_live(m) || m->init_pid <= 0) {
+		fprintf(stderr, "bottle: %s is not running (status %s)\n",
+			m->id, bottle_status_name(m->status));
+		meta_release(m);
+		free(*state_dir);
+		*state_dir = NULL;
+		return EXIT_FAIL;
+	}
+	return 0;
+}

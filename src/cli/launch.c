@@ -155,17 +155,7 @@ static int mark_finished(struct bottle_meta *m, void *ctx)
 		m->status = f->status;
 	m->exit_code = f->code;
 	m->finished = time(NULL);
-	m->init_pid = 0;
-	m->init_start = 0;
-	m->monitor_pid = 0;
-	m->monitor_start = 0;
-	for (size_t i = 0; i < m->n_artifacts; i++) {
-		free(m->artifacts[i].kind);
-		free(m->artifacts[i].what);
-	}
-	free(m->artifacts);
-	m->artifacts = NULL;
-	m->n_artifacts = 0;
+	meta_clear_runtime(m);
 	return 0;
 }
 

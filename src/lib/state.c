@@ -251,6 +251,19 @@ void meta_add_artifact(struct bottle_meta *m, const char *kind,
 	m->n_artifacts++;
 }
 
+void meta_clear_runtime(struct bottle_meta *m)
+{
+	m->monitor_pid = m->init_pid = 0;
+	m->monitor_start = m->init_start = 0;
+	for (size_t i = 0; i < m->n_artifacts; i++) {
+		free(m->artifacts[i].kind);
+		free(m->artifacts[i].what);
+	}
+	free(m->artifacts);
+	m->artifacts = NULL;
+	m->n_artifacts = 0;
+}
+
 void meta_release(struct bottle_meta *m)
 {
 	free(m->id);

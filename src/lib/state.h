@@ -78,6 +78,10 @@ void meta_release(struct bottle_meta *m);
 void meta_add_artifact(struct bottle_meta *m, const char *kind,
 		       const char *what);
 
+/* Forget the runtime side: owner and init pids, and the artifacts (once
+ * they are gone). */
+void meta_clear_runtime(struct bottle_meta *m);
+
 /* Lock, load, call fn, save if fn returned 0, unlock. */
 int meta_update(const char *state_dir,
 		int (*fn)(struct bottle_meta *m, void *ctx), void *ctx,
