@@ -118,24 +118,6 @@ static void __attribute__((noreturn)) exec_child_main(struct exec_child *c)
 	_exit(r == -ENOENT ? 127 : 126);
 }
 
-static int wait_child_ready(int sock, struct bottle_io *io, struct error *err)
-{
-	char msg[ERR_MSG_MAX + 2];
-	int fd = -1;
-	ssize_t n = ns_recv_msg(sock, msg, sizeof(msg) - 1, &fd);
-
-	if (n <= 0)
-		return err_set(err, EPIPE, "the command exited during setup");
-	msg[n] = '\0';
-	if (msg[0] == 'E')
-		return err_set(err, EIO, "%s", msg + 1);
-	if (io->tty)
-		io->pty_master = fd;
-	else if (fd >= 0)
-		close(fd);
-	return 0;
-}
-
 int ns_exec(const struct exec_req *req, struct bottle_io *io, pid_t *pid_out,
 	    struct error *err)
 {
@@ -159,15 +141,8 @@ int ns_exec(const struct exec_req *req, struct bottle_io *io, pid_t *pid_out,
 		r = err_sys(err, errno, "socketpair");
 		goto out;
 	}
-	for (int i = 0; i < 3 && !io->tty; i++) {
-		int p[2];
-		if (pipe2(p, O_CLOEXEC) < 0) {
-			r = err_sys(err, errno, "pipe");
-			goto out;
-		}
-		parent_io[i] = i == 0 ? p[1] : p[0];
-		c.stdio[i] = i == 0 ? p[0] : p[1];
-	}
+	if (!io->tty && (r = ns_make_pipes(parent_io, c.stdio, err)) < 0)
+		goto out;
 	c.sock = sp[1];
 	if ((pidfd = open_init(req, err)) < 0) {
 		r = pidfd;
@@ -193,26 +168,18 @@ int ns_exec(const struct exec_req *req, struct bottle_io *io, pid_t *pid_out,
 	}
 	close(sp[1]);
 	sp[1] = -1;
-	if ((r = wait_child_ready(sp[0], io, err)) < 0) {
+	ns_close3(c.stdio); /* the child's ends: EOF when it exits */
+	if ((r = ns_wait_ready(sp[0], io, "the command", err)) < 0) {
 		kill(pid, SIGKILL);
 		waitpid(pid, NULL, 0);
 		goto out;
 	}
-	if (!io->tty) {
-		io->in = parent_io[0];
-		io->out = parent_io[1];
-		io->err = parent_io[2];
-		parent_io[0] = parent_io[1] = parent_io[2] = -1;
-	}
+	ns_io_take_pipes(io, parent_io);
 	*pid_out = pid;
 	r = 0;
 out:
-	for (int i = 0; i < 3; i++) {
-		if (parent_io[i] >= 0)
-			close(parent_io[i]);
-		if (c.stdio[i] >= 0)
-			close(c.stdio[i]);
-	}
+	ns_close3(parent_io);
+	ns_close3(c.stdio);
 	for (int i = 0; i < c.n_cg; i++)
 		close(c.cg_fds[i]);
 	if (sp[0] >= 0)

@@ -491,7 +491,7 @@ static pid_t clone_init(int *pidfd)
 	return (pid_t)syscall(SYS_clone3, &ca, sizeof(ca));
 }
 
-static int make_pipes(int parent[3], int child[3], struct error *err)
+int ns_make_pipes(int parent[3], int child[3], struct error *err)
 {
 	for (int i = 0; i < 3; i++) {
 		int p[2];
@@ -504,7 +504,7 @@ static int make_pipes(int parent[3], int child[3], struct error *err)
 	return 0;
 }
 
-static void close3(int fds[3])
+void ns_close3(int fds[3])
 {
 	for (int i = 0; i < 3; i++) {
 		if (fds[i] >= 0)
@@ -513,31 +513,38 @@ static void close3(int fds[3])
 	}
 }
 
-static int launch_wait_ready(int sock, struct bottle_io *io, struct error *err)
+int ns_wait_ready(int sock, struct bottle_io *io, const char *who,
+		  struct error *err)
 {
 	char msg[ERR_MSG_MAX + 2];
 	int fd = -1;
 	ssize_t n = ns_recv_msg(sock, msg, sizeof(msg) - 1, &fd);
 
 	if (n <= 0)
-		return err_set(err, EPIPE,
-			       "the bottle's init exited during setup");
+		return err_set(err, EPIPE, "%s exited during setup", who);
 	msg[n] = '\0';
-	if (msg[0] == 'E') {
+	if (msg[0] != 'R' || (io->tty && fd < 0)) {
 		if (fd >= 0)
 			close(fd);
-		return err_set(err, EIO, "%s", msg + 1);
+		if (msg[0] == 'E')
+			return err_set(err, EIO, "%s", msg + 1);
+		return err_set(err, EPROTO, "unexpected message from %s", who);
 	}
-	if (msg[0] != 'R')
-		return err_set(err, EPROTO, "unexpected message from init");
-	if (io->tty) {
-		if (fd < 0)
-			return err_set(err, EPROTO, "init sent no pty");
+	if (io->tty)
 		io->pty_master = fd;
-	} else if (fd >= 0) {
+	else if (fd >= 0)
 		close(fd);
-	}
 	return 0;
+}
+
+void ns_io_take_pipes(struct bottle_io *io, int parent[3])
+{
+	if (io->tty)
+		return;
+	io->in = parent[0];
+	io->out = parent[1];
+	io->err = parent[2];
+	parent[0] = parent[1] = parent[2] = -1;
 }
 
 int ns_launch(const struct plan *p, const struct launch_hooks *hooks,
@@ -569,7 +576,7 @@ int ns_launch(const struct plan *p, const struct launch_hooks *hooks,
 		r = err_sys(err, errno, "socketpair");
 		goto out;
 	}
-	if (!io->tty && (r = make_pipes(parent_io, child_io, err)) < 0)
+	if (!io->tty && (r = ns_make_pipes(parent_io, child_io, err)) < 0)
 		goto out;
 	c.sock = sp[1];
 	memcpy(c.stdio, child_io, sizeof(child_io));
@@ -589,12 +596,12 @@ int ns_launch(const struct plan *p, const struct launch_hooks *hooks,
 		 * getppid() says 0; the socket below tells if it left. */
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		close(sp[0]);
-		close3(parent_io);
+		ns_close3(parent_io);
 		_exit(init_main(&c));
 	}
 	close(sp[1]);
 	sp[1] = -1;
-	close3(child_io);
+	ns_close3(child_io);
 
 	out->init_pid = pid;
 	out->pidfd = pidfd;
@@ -606,14 +613,9 @@ int ns_launch(const struct plan *p, const struct launch_hooks *hooks,
 		r = err_sys(err, -r, "starting init");
 		goto fail;
 	}
-	if ((r = launch_wait_ready(sp[0], io, err)) < 0)
+	if ((r = ns_wait_ready(sp[0], io, "the bottle's init", err)) < 0)
 		goto fail;
-	if (!io->tty) {
-		io->in = parent_io[0];
-		io->out = parent_io[1];
-		io->err = parent_io[2];
-		parent_io[0] = parent_io[1] = parent_io[2] = -1;
-	}
+	ns_io_take_pipes(io, parent_io);
 	r = 0;
 	goto out;
 fail:
@@ -628,8 +630,8 @@ out:
 		close(sp[0]);
 	if (sp[1] >= 0)
 		close(sp[1]);
-	close3(child_io);
-	close3(parent_io);
+	ns_close3(child_io);
+	ns_close3(parent_io);
 	seccomp_prog_release(&prog);
 	return r;
 }

@@ -17,6 +17,19 @@ int ns_copy_in(const struct exec_req *req, const char *host_path,
  * /dev/ptmx (the bottle's own devpts), sized ws.  0 or -errno. */
 int ns_open_pty(const struct winsize *ws, int *master, int *slave);
 
+/* Pipes for the agent's stdio when there is no pty: parent[0] writes its
+ * stdin, parent[1]/[2] read its stdout/stderr; child[] are the other ends.
+ * All O_CLOEXEC. */
+int ns_make_pipes(int parent[3], int child[3], struct error *err);
+void ns_close3(int fds[3]);
+/* Hand the parent's pipe ends to io (no-op with a pty). */
+void ns_io_take_pipes(struct bottle_io *io, int parent[3]);
+
+/* Wait for "R" (+ the pty master when io->tty) or "E<message>" from who
+ * (the init, or an exec'd command) on sock. */
+int ns_wait_ready(int sock, struct bottle_io *io, const char *who,
+		  struct error *err);
+
 /* Send/receive one message with an optional fd over a SOCK_SEQPACKET. */
 int ns_send_msg(int sock, const void *buf, size_t len, int fd);
 ssize_t ns_recv_msg(int sock, void *buf, size_t len, int *fd);
