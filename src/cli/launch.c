@@ -102,23 +102,29 @@ static int prepare_workspace(const struct plan *p, bool resume,
 	return 0;
 }
 
-/* The CA bundle the bottle sees; later the bundle's CA is appended. */
+/* The CA bundle the bottle sees, generated from the host's (the sidecar
+ * bundle's CA joins it later).  Kept across runs and regenerated only when
+ * the host's bundle is newer. */
 static int prepare_ca_bundle(const struct plan *p, struct error *err)
 {
+	static const char host[] = "/etc/ssl/certs/ca-certificates.crt";
 	_cleanup_free_ char *dst = xasprintf("%s/ca-bundle.crt", p->run_dir);
 	_cleanup_free_ char *buf = NULL;
+	struct stat hs, ds;
 	size_t len;
 	int r;
 
-	r = read_file("/etc/ssl/certs/ca-certificates.crt", &buf, &len,
-		      16u << 20, err);
+	if (stat(dst, &ds) == 0 && stat(host, &hs) == 0 &&
+	    ds.st_mtim.tv_sec > hs.st_mtim.tv_sec)
+		return 0;
+	r = read_file(host, &buf, &len, 16u << 20, err);
 	if (r == -ENOENT) {
 		err_clear(err);
 		return 0;
 	}
 	if (r < 0)
 		return r;
-	return write_file_atomic(dst, buf, len, 0644, err);
+	return write_file_replace(dst, buf, len, 0644, err);
 }
 
 struct started {
@@ -300,11 +306,6 @@ static int run_bottle(const struct launch_opts *o, bool foreground,
 teardown:
 	if (o->backend->release(p, &err) < 0)
 		log_warnx("cleaning up %s: %s", p->id, err.msg);
-	{
-		_cleanup_free_ char *ca =
-		    xasprintf("%s/ca-bundle.crt", p->run_dir);
-		unlink(ca);
-	}
 	if (meta_update(p->state_dir, mark_finished, &f, &err) < 0)
 		log_warnx("recording %s: %s", p->id, err.msg);
 	return f.code;

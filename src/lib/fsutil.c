@@ -52,8 +52,8 @@ static int open_parent(const char *path, int *dfd, char **base,
 
 /* ---- write_file_atomic, read_file, mkdir_p ---- */
 
-int write_file_atomic(const char *path, const void *data, size_t len,
-		      mode_t mode, struct error *err)
+static int write_file_rename(const char *path, const void *data, size_t len,
+			     mode_t mode, bool durable, struct error *err)
 {
 	_cleanup_close_ int dfd = -1, fd = -1;
 	_cleanup_free_ char *base = NULL, *tmp = NULL;
@@ -74,7 +74,8 @@ int write_file_atomic(const char *path, const void *data, size_t len,
 		err_sys(err, -r, "writing %s", path);
 		goto fail;
 	}
-	if (fchmod(fd, mode) < 0 || fsync(fd) < 0 || close(steal_fd(&fd)) < 0) {
+	if (fchmod(fd, mode) < 0 || (durable && fsync(fd) < 0) ||
+	    close(steal_fd(&fd)) < 0) {
 		r = err_sys(err, errno, "writing %s", path);
 		goto fail;
 	}
@@ -83,12 +84,24 @@ int write_file_atomic(const char *path, const void *data, size_t len,
 		goto fail;
 	}
 	/* make the rename durable; some filesystems cannot fsync dirs */
-	if (fsync(dfd) < 0 && errno != EINVAL)
+	if (durable && fsync(dfd) < 0 && errno != EINVAL)
 		return err_sys(err, errno, "syncing directory of %s", path);
 	return 0;
 fail:
 	(void)unlinkat(dfd, tmp, 0);
 	return r;
+}
+
+int write_file_atomic(const char *path, const void *data, size_t len,
+		      mode_t mode, struct error *err)
+{
+	return write_file_rename(path, data, len, mode, true, err);
+}
+
+int write_file_replace(const char *path, const void *data, size_t len,
+		       mode_t mode, struct error *err)
+{
+	return write_file_rename(path, data, len, mode, false, err);
 }
 
 int read_file(const char *path, char **out, size_t *len, size_t max,

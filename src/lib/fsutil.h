@@ -24,6 +24,14 @@ int write_file_atomic(const char *path, const void *data, size_t len,
 		      mode_t mode, struct error *err)
     __attribute__((warn_unused_result));
 
+/* The same without the fsyncs: readers still see the old or the new file
+ * and a killed writer leaves at worst a temp file, but a power loss may
+ * lose the update.  For runtime state that a reboot makes stale anyway,
+ * where two fsyncs per write would dominate a bottle's launch time. */
+int write_file_replace(const char *path, const void *data, size_t len,
+		       mode_t mode, struct error *err)
+    __attribute__((warn_unused_result));
+
 /* Read all of path into *out (NUL-terminated, caller frees; *len excludes
  * the NUL, len may be NULL).  -EFBIG if the file holds more than max
  * bytes, checked while reading too (for files whose size is unknown, as in

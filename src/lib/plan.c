@@ -151,7 +151,11 @@ static void add_system_ops(struct ops_builder *b, const struct host_facts *h,
 		}
 	}
 
-	op_add(b, SETUP_DIR, NULL, "/etc")->mode = 0755;
+	/* /etc is a tmpfs of its own: binds of the host's entries, our
+	 * generated files, then one recursive read-only remount. */
+	op = op_add(b, SETUP_TMPFS, NULL, "/etc");
+	op->mode = 0755;
+	op->size = 1u << 20;
 	op = op_add(b, SETUP_RO_BIND_DIR, "/etc", "/etc");
 	op->except = xcalloc(ARRAY_SIZE(etc_hidden), sizeof(char *));
 	for (i = 0; etc_hidden[i]; i++)
@@ -165,6 +169,7 @@ static void add_system_ops(struct ops_builder *b, const struct host_facts *h,
 		xstrdup("# bottle: no DNS inside; the proxy resolves names\n"
 			"options timeout:1 attempts:1\n"),
 		0644);
+	op_add(b, SETUP_REMOUNT_RO, NULL, "/etc")->flags = SETUP_RECURSIVE;
 }
 
 static void add_dev_ops(struct ops_builder *b)

@@ -49,8 +49,10 @@ enum setup_op_type {
 };
 
 enum setup_op_flags {
-	SETUP_OPTIONAL = 1 << 0, /* skip if the source does not exist */
-	SETUP_NOEXEC = 1 << 1,	 /* mount noexec */
+	SETUP_OPTIONAL = 1 << 0,  /* skip if the source does not exist */
+	SETUP_NOEXEC = 1 << 1,	  /* mount noexec */
+	SETUP_RECURSIVE = 1 << 2, /* REMOUNT_RO: the whole subtree, plus
+				   * nosuid and nodev */
 };
 
 struct setup_op {

@@ -94,7 +94,7 @@ int plan_save(const struct plan *p, const char *path, struct error *err)
 	}
 	json_writer_end_array(&w);
 	json_writer_end_object(&w);
-	r = write_file_atomic(path, sb.buf, sb.len, 0600, err);
+	r = write_file_replace(path, sb.buf, sb.len, 0600, err);
 	strbuf_release(&sb);
 	return r;
 }

@@ -131,7 +131,7 @@ int meta_save(const char *state_dir, const struct bottle_meta *m,
 	json_writer_end_array(&w);
 	json_writer_end_object(&w);
 	strbuf_addch(&sb, '\n');
-	r = write_file_atomic(path, sb.buf, sb.len, 0600, err);
+	r = write_file_replace(path, sb.buf, sb.len, 0600, err);
 	strbuf_release(&sb);
 	return r;
 }

@@ -120,6 +120,17 @@ static void atomic_write(void **state)
 	free(dir);
 	dir = tp("aw/missing/x");
 	assert_int_equal(write_file_atomic(dir, "x", 1, 0644, &err), -ENOENT);
+	free(dir);
+
+	/* The no-fsync variant has the same replace semantics. */
+	assert_int_equal(write_file_replace(p, "fast", 4, 0600, &err), 0);
+	assert_int_equal(read_file(p, &data, &len, 100, &err), 0);
+	assert_string_equal(data, "fast");
+	free(data);
+	assert_int_equal(lst(p).st_mode & 07777, 0600);
+	dir = tp("aw/adir");
+	assert_true(write_file_replace(dir, "x", 1, 0644, &err) < 0);
+	assert_int_equal(count_entries(top), 2);
 	umask(old);
 	free(dir);
 	free(p);
