@@ -10,7 +10,7 @@ set -eu
 pkgs="meson ninja-build pkg-config gcc clang libyaml-dev libseccomp-dev
 libcmocka-dev iproute2 bubblewrap util-linux procps curl git ca-certificates"
 if [ "${1:-}" = "--bench" ]; then
-	pkgs="$pkgs docker.io"
+	pkgs="$pkgs docker.io busybox-static time"
 fi
 
 missing=""

@@ -151,15 +151,11 @@ static void add_system_ops(struct ops_builder *b, const struct host_facts *h,
 		}
 	}
 
-	/* /etc is a tmpfs of its own: binds of the host's entries, our
-	 * generated files, then one recursive read-only remount. */
+	/* /etc is a tmpfs of its own: our generated files first, then the
+	 * host's entries around them, then one recursive read-only remount. */
 	op = op_add(b, SETUP_TMPFS, NULL, "/etc");
 	op->mode = 0755;
 	op->size = 1u << 20;
-	op = op_add(b, SETUP_RO_BIND_DIR, "/etc", "/etc");
-	op->except = xcalloc(ARRAY_SIZE(etc_hidden), sizeof(char *));
-	for (i = 0; etc_hidden[i]; i++)
-		op->except[i] = xstrdup(etc_hidden[i]);
 	op_file(b, "/etc/passwd", gen_passwd(), 0644);
 	op_file(b, "/etc/group", gen_group(), 0644);
 	op_file(b, "/etc/hosts", gen_hosts(hostname), 0644);
@@ -169,6 +165,10 @@ static void add_system_ops(struct ops_builder *b, const struct host_facts *h,
 		xstrdup("# bottle: no DNS inside; the proxy resolves names\n"
 			"options timeout:1 attempts:1\n"),
 		0644);
+	op = op_add(b, SETUP_RO_BIND_DIR, "/etc", "/etc");
+	op->except = xcalloc(ARRAY_SIZE(etc_hidden), sizeof(char *));
+	for (i = 0; etc_hidden[i]; i++)
+		op->except[i] = xstrdup(etc_hidden[i]);
 	op_add(b, SETUP_REMOUNT_RO, NULL, "/etc")->flags = SETUP_RECURSIVE;
 }
 

@@ -114,12 +114,13 @@ static void test_order_and_ops(void **state)
 	assert_non_null(strstr(op->data, "agent:x:1000:1000:"));
 	op = find_op(p, SETUP_FILE, "/etc/resolv.conf");
 	assert_null(strstr(op->data, "nameserver"));
-	/* /etc's binds and generated files become read-only together, after
-	 * the last file is written. */
+	/* The generated files are written before the host's entries join
+	 * them, and all of /etc turns read-only after both. */
 	op = find_op(p, SETUP_REMOUNT_RO, "/etc");
 	assert_non_null(op);
 	assert_true(op->flags & SETUP_RECURSIVE);
-	assert_true(op > find_op(p, SETUP_FILE, "/etc/resolv.conf"));
+	assert_true(find_op(p, SETUP_FILE, "/etc/resolv.conf") <
+		    find_op(p, SETUP_RO_BIND_DIR, "/etc"));
 	assert_true(op > find_op(p, SETUP_RO_BIND_DIR, "/etc"));
 	/* Workspace is the state's copy; home is persistent. */
 	op = find_op(p, SETUP_BIND, BOTTLE_WORKDIR);

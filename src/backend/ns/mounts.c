@@ -151,14 +151,10 @@ static int do_file(const struct setup_op *op, const char *dst,
 	return 0;
 }
 
-/* Bind each entry of dir src into dst, except the hidden names.  The
- * hidden ones simply do not exist inside: "absent", not "empty". */
-/* Bind each entry of dir src into dst, except the hidden names, which
- * simply do not exist inside: "absent", not "empty".  This runs ~140 times
- * per launch, so it stays lean: the mount point type comes from d_type, and
- * the binds get no attributes here; the plan's recursive remount of the
- * target (after its generated files are written) makes them all read-only,
- * nosuid and nodev in one call. */
+/* Per-entry fallback of do_bind_dir(): bind each entry of src into dst,
+ * except the hidden names.  The mount point type comes from d_type; the
+ * binds get no attributes here, the plan's recursive remount of the target
+ * makes them all read-only, nosuid and nodev in one call. */
 static int bind_entry(const char *s, const char *t, unsigned char type,
 		      struct error *err)
 {
@@ -199,32 +195,89 @@ static int bind_entry(const char *s, const char *t, unsigned char type,
 	return 0;
 }
 
-static int do_bind_dir(const struct setup_op *op, const char *src,
-		       const char *dst, struct error *err)
+static bool is_hidden(const struct setup_op *op, const char *name)
 {
-	DIR *d = opendir(src);
+	for (char **x = op->except; x && *x; x++)
+		if (strcmp(*x, name) == 0)
+			return true;
+	return false;
+}
+
+static int bind_entries(const struct setup_op *op, DIR *d, const char *src,
+			const char *dst, struct error *err)
+{
 	struct dirent *e;
 	int r = 0;
 
-	if (!d)
-		return err_sys(err, errno, "opening %s", src);
-	if (mkdir(dst, 0755) < 0 && errno != EEXIST) {
-		closedir(d);
-		return err_sys(err, errno, "mkdir %s", dst);
-	}
 	while ((e = readdir(d)) && r == 0) {
 		char s[PATH_MAX], t[PATH_MAX];
-		bool hidden = false;
+		struct stat st;
 
-		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-			continue;
-		for (char **x = op->except; x && *x && !hidden; x++)
-			hidden = strcmp(*x, e->d_name) == 0;
-		if (hidden || path_join(s, sizeof(s), src, e->d_name) < 0 ||
-		    path_join(t, sizeof(t), dst, e->d_name) < 0)
+		if (strcmp(e->d_name, ".") == 0 ||
+		    strcmp(e->d_name, "..") == 0 || is_hidden(op, e->d_name) ||
+		    path_join(s, sizeof(s), src, e->d_name) < 0 ||
+		    path_join(t, sizeof(t), dst, e->d_name) < 0 ||
+		    lstat(t, &st) == 0) /* generated, or already there */
 			continue;
 		r = bind_entry(s, t, e->d_type, err);
 	}
+	return r;
+}
+
+/* Whiteouts (0/0 character devices) in dst for the hidden names that
+ * exist in src.  remove: take them away again. */
+static int whiteouts(const struct setup_op *op, const char *src,
+		     const char *dst, bool remove)
+{
+	for (char **x = op->except; x && *x; x++) {
+		char s[PATH_MAX], t[PATH_MAX];
+		struct stat st;
+
+		if (path_join(s, sizeof(s), src, *x) < 0 ||
+		    path_join(t, sizeof(t), dst, *x) < 0)
+			return -ENAMETOOLONG;
+		if (remove) {
+			if (lstat(t, &st) == 0 && S_ISCHR(st.st_mode) &&
+			    st.st_rdev == 0)
+				unlink(t);
+			continue;
+		}
+		if (lstat(s, &st) < 0 || lstat(t, &st) == 0)
+			continue; /* not on the host, or generated */
+		if (mknod(t, S_IFCHR | 0600, 0) < 0)
+			return -errno;
+	}
+	return 0;
+}
+
+/* The host's dir src at dst, minus the hidden names, with what the plan
+ * already wrote into dst (generated files) on top.  One read-only overlay
+ * with dst itself as the upper lower layer: the hidden names are whiteouts
+ * there, so inside they are absent, not empty.  That is one mount where
+ * binding each entry would be ~140.  Where overlayfs is not available
+ * (or a path cannot go into its options) each entry is bound instead.
+ * Overlays show no submounts of src; /etc's usual ones (hosts,
+ * resolv.conf in containers) are generated anyway. */
+static int do_bind_dir(const struct setup_op *op, const char *src,
+		       const char *dst, struct error *err)
+{
+	char opts[2 * PATH_MAX + 32];
+	DIR *d;
+	int r, n;
+
+	if (mkdir(dst, 0755) < 0 && errno != EEXIST)
+		return err_sys(err, errno, "mkdir %s", dst);
+	n = snprintf(opts, sizeof(opts), "lowerdir=%s:%s", dst, src);
+	if (n > 0 && (size_t)n < sizeof(opts) && !strpbrk(src, ":,\\") &&
+	    !strpbrk(dst, ":,\\") && whiteouts(op, src, dst, false) == 0 &&
+	    mount("overlay", dst, "overlay", MS_RDONLY | MS_NOSUID | MS_NODEV,
+		  opts) == 0)
+		return 0;
+	whiteouts(op, src, dst, true);
+	d = opendir(src);
+	if (!d)
+		return err_sys(err, errno, "opening %s", src);
+	r = bind_entries(op, d, src, dst, err);
 	closedir(d);
 	return r;
 }
