@@ -27,8 +27,10 @@ passed=0 failed=0
 for d in "$build" "$san"; do
 	log="$d/meson-logs/testlog.json"
 	[ -f "$log" ] || continue
-	passed=$((passed + $(grep -c '"result": "OK"' "$log")))
-	failed=$((failed + $(grep -c '"result": "\(FAIL\|ERROR\|TIMEOUT\)"' "$log")))
+	ok=$(grep -c '"result": "OK"' "$log" || true)
+	bad=$(grep -c '"result": "\(FAIL\|ERROR\|TIMEOUT\)"' "$log" || true)
+	passed=$((passed + ok))
+	failed=$((failed + bad))
 done
 echo "check: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
