@@ -15,12 +15,14 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 struct orphan {
 	char *id;   /* bottle id, or NULL */
-	char *kind; /* process, cgroup, socket, temp, state */
+	char *kind; /* process, cgroup, socket, temp, status */
 	char *what;
 	const struct backend_ops *be;
 };
@@ -82,6 +84,28 @@ static void scan_temps(struct orphans *o, const char *id, const char *dir)
 	closedir(d);
 }
 
+/* Half-built state dirs (".<id>.new") of launches killed while creating
+ * them; old enough that no live launch is still building them. */
+static void scan_new_dirs(struct orphans *o)
+{
+	DIR *d = opendir(o->state_home);
+	struct dirent *e;
+	struct stat st;
+
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		_cleanup_free_ char *p = NULL;
+		if (e->d_name[0] != '.' || !str_has_suffix(e->d_name, ".new"))
+			continue;
+		p = xasprintf("%s/%s", o->state_home, e->d_name);
+		if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode) &&
+		    time(NULL) - st.st_mtime > 60)
+			add(o, NULL, "temp", p, NULL);
+	}
+	closedir(d);
+}
+
 static void scan_bottle(struct orphans *o, const char *id)
 {
 	_cleanup_free_ char *dir = xasprintf("%s/%s", o->state_home, id);
@@ -90,8 +114,10 @@ static void scan_bottle(struct orphans *o, const char *id)
 	struct error err = ERROR_INIT;
 
 	if (meta_load(dir, &m, &err) < 0) {
-		/* Killed before its first meta.json: nothing but the dir. */
-		add(o, id, "state", dir, NULL);
+		/* State dirs appear with their meta.json (state_create), so
+		 * this one is damaged or not ours to judge: never delete a
+		 * home or workspace on a guess. */
+		fprintf(stderr, "bottle: skipping %s: %s\n", id, err.msg);
 		return;
 	}
 	if (cli_bottle_live(&m)) {
@@ -157,7 +183,7 @@ static int remove_one(const struct orphans *o, const struct orphan *x,
 			return err_sys(err, errno, "unlink %s", x->what);
 		return 0;
 	}
-	if (strcmp(x->kind, "temp") == 0 || strcmp(x->kind, "state") == 0)
+	if (strcmp(x->kind, "temp") == 0)
 		return rm_rf(x->what, err);
 	if (strcmp(x->kind, "status") == 0)
 		return meta_update(x->what, mark_crashed, NULL, err);
@@ -194,6 +220,7 @@ int cmd_cleanup(int argc, char **argv)
 	}
 	for (size_t i = 0; i < n; i++)
 		scan_bottle(&o, ids[i]);
+	scan_new_dirs(&o);
 	for (size_t i = 0; backends[i]; i++)
 		backends[i]->list_orphans(h.state_home, id_live, &o,
 					  on_backend_orphan, &o);
@@ -213,8 +240,8 @@ int cmd_cleanup(int argc, char **argv)
 			ret = EXIT_FAIL;
 		}
 		/* Processes first, then cgroups, files, and status last. */
-		static const char *const order[] = {
-		    "process", "cgroup", "socket", "temp", "state", "status"};
+		static const char *const order[] = {"process", "cgroup",
+						    "socket", "temp", "status"};
 		for (size_t k = 0; c == 1 && k < ARRAY_SIZE(order); k++) {
 			for (size_t i = 0; i < o.n; i++) {
 				if (strcmp(o.v[i].kind, order[k]) != 0)

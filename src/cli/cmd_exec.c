@@ -115,7 +115,9 @@ int cmd_exec(int argc, char **argv)
 		return EXIT_FAIL;
 	}
 	proc.init_pid = pid;
-	proc.init_start = proc_start_time(pid);
+	/* We joined the bottle's mount namespace: /proc is the bottle's
+	 * now, so no host start time; the pidfd names the child safely. */
+	proc.init_start = 0;
 	proc.pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	if (io.tty && tcgetattr(STDIN_FILENO, &exec_tio) == 0) {
 		struct termios t = exec_tio;
@@ -124,8 +126,7 @@ int cmd_exec(int argc, char **argv)
 		tcsetattr(STDIN_FILENO, TCSAFLUSH, &t);
 	}
 	{
-		struct monitor_opts mo = {.backend = be,
-					  .proc = &proc,
+		struct monitor_opts mo = {.proc = &proc,
 					  .io = &io,
 					  .foreground = true,
 					  .attach_path = NULL,

@@ -174,11 +174,10 @@ static int mark_owner(struct bottle_meta *m, void *ctx)
 	return 0;
 }
 
-static int write_meta_new(const struct launch_opts *o, struct error *err)
+static int create_state(const struct launch_opts *o, struct error *err)
 {
 	const struct plan *p = o->plan;
 	struct bottle_meta m = BOTTLE_META_INIT;
-	int r;
 
 	m.id = p->id;
 	m.agent = p->agent;
@@ -196,8 +195,7 @@ static int write_meta_new(const struct launch_opts *o, struct error *err)
 	m.monitor_pid = getpid();
 	m.monitor_start = proc_start_time(getpid());
 	m.command = o->cmd_override;
-	r = meta_save(p->state_dir, &m, err);
-	return r;
+	return state_create(p, &m, err);
 }
 
 /* Steps 1-2; on failure the state dir keeps status "creating" with a dead
@@ -211,8 +209,8 @@ static int prepare_state(const struct launch_opts *o, struct error *err)
 
 	if (o->resume)
 		r = meta_update(p->state_dir, mark_owner, NULL, err);
-	else if ((r = state_create(p, err)) == 0)
-		r = write_meta_new(o, err);
+	else
+		r = create_state(o, err);
 	if (r < 0)
 		return r;
 	test_stop_at("state");
@@ -291,8 +289,7 @@ static int run_bottle(const struct launch_opts *o, bool foreground,
 	}
 	if (foreground && io.tty)
 		raw_tty();
-	mo = (struct monitor_opts){.backend = o->backend,
-				   .proc = &proc,
+	mo = (struct monitor_opts){.proc = &proc,
 				   .io = &io,
 				   .foreground = foreground,
 				   .attach_path = sock,

@@ -347,9 +347,11 @@ static int mkdir_owned(const char *path, mode_t mode, uid_t uid, gid_t gid,
 	return 0;
 }
 
-int state_create(const struct plan *p, struct error *err)
+int state_create(const struct plan *p, const struct bottle_meta *m,
+		 struct error *err)
 {
 	_cleanup_free_ char *parent = xstrdup(p->state_dir);
+	_cleanup_free_ char *tmp = NULL, *sub = NULL;
 	uid_t uid = p->host_uid == getuid() ? (uid_t)-1 : p->host_uid;
 	char *slash = strrchr(parent, '/');
 	int r;
@@ -358,17 +360,35 @@ int state_create(const struct plan *p, struct error *err)
 		*slash = '\0';
 	if ((r = mkdir_p(parent, 0700, err)) < 0)
 		return r;
-	if (mkdir(p->state_dir, 0700) < 0) {
-		if (errno == EEXIST)
-			return err_set(err, EEXIST, "bottle %s already exists",
-				       p->id);
-		return err_sys(err, errno, "mkdir %s", p->state_dir);
+	/* Built under a hidden name and renamed into place: a state dir
+	 * that `ls` or `cleanup` can see always has its meta.json. */
+	tmp = xasprintf("%s/.%s.new", parent, p->id);
+	if (mkdir(tmp, 0700) < 0)
+		return err_sys(err, errno, "mkdir %s", tmp);
+	sub = xasprintf("%s/home", tmp);
+	if ((r = mkdir_owned(sub, 0700, uid, p->host_gid, err)) < 0)
+		goto fail;
+	free(sub);
+	sub = xasprintf("%s/logs", tmp);
+	if ((r = mkdir_owned(sub, 0700, (uid_t)-1, 0, err)) < 0)
+		goto fail;
+	free(sub);
+	sub = xasprintf("%s/run", tmp);
+	if ((r = mkdir_owned(sub, 0700, (uid_t)-1, 0, err)) < 0 ||
+	    (r = meta_save(tmp, m, err)) < 0)
+		goto fail;
+	if (rename(tmp, p->state_dir) < 0) {
+		r = errno == EEXIST || errno == ENOTEMPTY
+			? err_set(err, EEXIST, "bottle %s already exists",
+				  p->id)
+			: err_sys(err, errno, "creating %s", p->state_dir);
+		goto fail;
 	}
-	if ((r = mkdir_owned(p->home_src, 0700, uid, p->host_gid, err)) < 0 ||
-	    (r = mkdir_owned(p->log_dir, 0700, (uid_t)-1, 0, err)) < 0 ||
-	    (r = mkdir_owned(p->run_dir, 0700, (uid_t)-1, 0, err)) < 0)
-		return r;
 	return 0;
+fail:
+	if (rm_rf(tmp, &(struct error)ERROR_INIT) < 0)
+		log_debug("could not remove %s", tmp);
+	return r;
 }
 
 static int cmp_str(const void *a, const void *b)

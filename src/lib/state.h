@@ -96,9 +96,11 @@ int state_lock(const char *state_dir, int *fd, struct error *err);
 /* A fresh id "<agent>-<6 random base32 chars>". */
 char *state_new_id(const char *agent);
 
-/* Create the state dir of a new bottle (fails with -EEXIST if the id is
- * taken) and its home/logs/run subdirs, owned by uid/gid when not -1. */
-int state_create(const struct plan *p, struct error *err);
+/* Create the state dir of a new bottle with its home/logs/run subdirs
+ * (home owned by the agent's host uid) and meta.json m, atomically: it
+ * appears complete or not at all.  -EEXIST if the id is taken. */
+int state_create(const struct plan *p, const struct bottle_meta *m,
+		 struct error *err);
 
 /* The ids of all bottles under state_home, sorted.  *ids NULL-terminated. */
 int state_list(const char *state_home, char ***ids, size_t *n,

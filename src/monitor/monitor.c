@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -89,6 +90,8 @@ static void client_input(struct relay *rl, struct client *c)
 	ssize_t n = read(c->fd, buf, sizeof(buf));
 	size_t i = 0;
 
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
 	if (n <= 0) {
 		client_close(c);
 		return;
@@ -137,7 +140,10 @@ static void client_input(struct relay *rl, struct client *c)
 
 static void accept_client(struct relay *rl)
 {
-	int fd = accept4(rl->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+	/* Non-blocking: a client that stops reading is dropped (its
+	 * send fails with EAGAIN) instead of freezing the monitor. */
+	int fd =
+	    accept4(rl->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 
 	if (fd < 0)
 		return;
@@ -174,7 +180,6 @@ static int listen_unix(const char *path)
 static void on_signal(struct relay *rl)
 {
 	struct signalfd_siginfo si;
-	struct error err = ERROR_INIT;
 
 	if (read(rl->sig_fd, &si, sizeof(si)) != sizeof(si))
 		return;
@@ -184,11 +189,14 @@ static void on_signal(struct relay *rl)
 			set_winsize(rl, &ws);
 		return;
 	}
-	/* SIGINT reaches us only without a tty (raw mode turns ^C into a
-	 * byte for the agent); SIGTERM/SIGHUP mean stop the bottle. */
-	if (rl->o->backend->stop(rl->o->proc->init_pid, rl->o->proc->init_start,
-				 &err) < 0)
-		log_debug("stop: %s", err.msg);
+	/* Pass SIGTERM/SIGHUP/SIGINT on to the process we watch (the
+	 * bottle's init forwards them to the agent).  SIGINT reaches us only
+	 * without a tty: raw mode turns ^C into a byte for the agent.  The
+	 * pidfd names our own child, so no pid can have been reused. */
+	if (syscall(SYS_pidfd_send_signal, rl->o->proc->pidfd,
+		    (int)si.ssi_signo, NULL, 0) < 0)
+		log_debug("forwarding signal %u: %s", si.ssi_signo,
+			  strerror(errno));
 }
 
 static int pump(struct relay *rl, int from, int to_user, bool *open_flag)
@@ -232,8 +240,9 @@ int monitor_run(const struct monitor_opts *o)
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGHUP);
 	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGPIPE);
 	sigprocmask(SIG_BLOCK, &set, NULL);
+	/* A client or pipe going away is an EPIPE to handle, not a signal. */
+	signal(SIGPIPE, SIG_IGN);
 	rl.sig_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (o->attach_path) {
 		rl.listen_fd = listen_unix(o->attach_path);

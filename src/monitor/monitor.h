@@ -12,7 +12,6 @@
 #include "backend/backend.h"
 
 struct monitor_opts {
-	const struct backend_ops *backend;
 	const struct bottle_proc *proc;
 	struct bottle_io *io;
 	bool foreground;	 /* relay to our own stdin/stdout/stderr */

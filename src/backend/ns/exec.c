@@ -16,6 +16,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <linux/openat2.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -54,6 +56,7 @@ struct exec_child {
 	int n_cg;
 	int stdio[3];
 	bool tty;
+	bool as_root; /* decided on the host: inside, root is unmapped */
 	struct winsize ws;
 };
 
@@ -62,7 +65,17 @@ child_fail(int sock, const char *what, int e)
 {
 	char msg[ERR_MSG_MAX];
 	int n = snprintf(msg, sizeof(msg), "E%s: %s", what, strerror(e));
-	ns_send_msg(sock, msg, (size_t)n, -1);
+
+	if (n < 0)
+		_exit(126);
+	if ((size_t)n >= sizeof(msg))
+		n = sizeof(msg) - 1;
+	/* Before "R" the relay reads the socket; after it, stderr is the
+	 * user's.  Say it on both. */
+	(void)ns_send_msg(sock, msg, (size_t)n, -1);
+	msg[n] = '\n';
+	(void)!write(2, "bottle: ", 8);
+	(void)!write(2, msg + 1, (size_t)n);
 	_exit(126);
 }
 
@@ -75,8 +88,9 @@ static void __attribute__((noreturn)) exec_child_main(struct exec_child *c)
 	    .plan = c->req->plan,
 	    .seccomp = c->prog,
 	    .landlock_fd = -1,
-	    .setgroups_allowed = geteuid() == 0,
+	    .setgroups_allowed = c->as_root,
 	    .cwd = c->req->cwd ? c->req->cwd : BOTTLE_WORKDIR,
+	    .pdeathsig = true,
 	};
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -86,8 +100,9 @@ static void __attribute__((noreturn)) exec_child_main(struct exec_child *c)
 		if (write(c->cg_fds[i], "0", 1) < 0)
 			child_fail(c->sock, "joining the bottle's cgroup",
 				   errno);
-	if (c->req->plan)
-		j.landlock_fd = jail_landlock_ruleset(c->req->plan, &err);
+	if (c->req->plan &&
+	    jail_landlock_ruleset(c->req->plan, &j.landlock_fd, &err) < 0)
+		child_fail(c->sock, "landlock", err.code);
 	setsid();
 	if (c->tty) {
 		if ((r = ns_open_pty(&c->ws, &master, &slave)) < 0)
@@ -125,6 +140,7 @@ int ns_exec(const struct exec_req *req, struct bottle_io *io, pid_t *pid_out,
 	struct exec_child c = {.req = req,
 			       .prog = &prog,
 			       .tty = io->tty,
+			       .as_root = geteuid() == 0,
 			       .ws = io->ws,
 			       .stdio = {-1, -1, -1}};
 	int sp[2] = {-1, -1}, parent_io[3] = {-1, -1, -1}, pidfd = -1, r;
@@ -137,6 +153,17 @@ int ns_exec(const struct exec_req *req, struct bottle_io *io, pid_t *pid_out,
 			   : 0;
 	if (c.n_cg < 0)
 		c.n_cg = 0;
+	if (req->plan && c.n_cg == 0 &&
+	    (req->plan->memory.mech == LIMIT_CGROUP1 ||
+	     req->plan->memory.mech == LIMIT_CGROUP2 ||
+	     req->plan->pids.mech == LIMIT_CGROUP1 ||
+	     req->plan->pids.mech == LIMIT_CGROUP2 ||
+	     req->plan->cpu.mech == LIMIT_CGROUP1 ||
+	     req->plan->cpu.mech == LIMIT_CGROUP2)) {
+		/* Never run a command outside the limits the agent has. */
+		r = err_set(err, ENOENT, "cannot join the bottle's cgroups");
+		goto out;
+	}
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0) {
 		r = err_sys(err, errno, "socketpair");
 		goto out;
@@ -197,29 +224,44 @@ int ns_copy_in(const struct exec_req *req, const char *host_path,
 {
 	_cleanup_close_ int src = open(host_path, O_RDONLY | O_CLOEXEC);
 	_cleanup_close_ int pidfd = -1;
+	bool as_root = geteuid() == 0;
 	int st;
 	pid_t pid;
 
 	if (src < 0)
 		return err_sys(err, errno, "opening %s", host_path);
+	if (path[0] != '/')
+		return err_set(err, EINVAL, "%s: expected an absolute path",
+			       path);
 	if ((pidfd = open_init(req, err)) < 0)
 		return pidfd;
 	pid = fork();
 	if (pid < 0)
 		return err_sys(err, errno, "fork");
 	if (pid == 0) {
+		struct open_how how = {
+		    .flags = O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+		    .mode = 0644,
+		    .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS |
+			       RESOLVE_NO_SYMLINKS,
+		};
 		char buf[65536];
 		ssize_t n;
-		int dst;
+		int dst, root;
 
+		/* The path is the agent's to shape: resolve it as the agent,
+		 * with no capabilities, no symlinks and no /proc magic links
+		 * (which could lead out of the bottle). */
 		prctl(PR_SET_DUMPABLE, 0);
 		if (setns(pidfd, CLONE_NEWUSER | CLONE_NEWNS) < 0 ||
+		    (as_root && setgroups(0, NULL) < 0) ||
 		    setresgid(AGENT_GID, AGENT_GID, AGENT_GID) < 0 ||
-		    setresuid(AGENT_UID, AGENT_UID, AGENT_UID) < 0)
+		    setresuid(AGENT_UID, AGENT_UID, AGENT_UID) < 0 ||
+		    jail_drop_caps() < 0)
 			_exit(10);
-		dst = open(
-		    path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
-		    0644);
+		root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+		dst = (int)syscall(SYS_openat2, root, path + 1, &how,
+				   sizeof(how));
 		if (dst < 0)
 			_exit(11);
 		while ((n = read(src, buf, sizeof(buf))) > 0)

@@ -19,6 +19,7 @@
 
 #include <errno.h>
 #include <grp.h>
+#include <signal.h>
 #include <linux/capability.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -29,14 +30,14 @@
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
 #endif
 
-int jail_landlock_ruleset(const struct plan *p, struct error *err)
+int jail_landlock_ruleset(const struct plan *p, int *fd, struct error *err)
 {
 	struct landlock_path paths[64];
 	size_t n = 0;
-	int fd = -1, r;
 
+	*fd = -1;
 	if (landlock_abi() <= 0)
-		return -1;
+		return 0;
 	paths[n++] = (struct landlock_path){"/", LL_READ};
 	paths[n++] = (struct landlock_path){"/dev", LL_DEV};
 	for (size_t i = 0; i < p->n_ops && n < ARRAY_SIZE(paths); i++) {
@@ -50,11 +51,10 @@ int jail_landlock_ruleset(const struct plan *p, struct error *err)
 			paths[n++] =
 			    (struct landlock_path){op->target, LL_WRITE};
 	}
-	r = landlock_build(paths, n, &fd, err);
-	return r < 0 ? -1 : fd;
+	return landlock_build(paths, n, fd, err);
 }
 
-static int drop_caps(void)
+int jail_drop_caps(void)
 {
 	struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
 	struct __user_cap_data_struct d[2];
@@ -89,7 +89,9 @@ int jail_enter(const struct jail *j, const char **step)
 		STEP("setgroups", setgroups(0, NULL));
 	STEP("setresgid", setresgid(AGENT_GID, AGENT_GID, AGENT_GID));
 	STEP("setresuid", setresuid(AGENT_UID, AGENT_UID, AGENT_UID));
-	STEP("dropping capabilities", drop_caps());
+	if (j->pdeathsig)
+		STEP("pdeathsig", prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0));
+	STEP("dropping capabilities", jail_drop_caps());
 	STEP("no_new_privs", prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0));
 	if (j->landlock_fd >= 0)
 		STEP("landlock", landlock_apply(j->landlock_fd));

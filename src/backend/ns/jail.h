@@ -15,17 +15,25 @@ struct jail {
 	int landlock_fd;		    /* ruleset, or -1 if unsupported */
 	bool setgroups_allowed;		    /* false in unprivileged userns */
 	const char *cwd;		    /* inside path */
+	/* Re-arm SIGKILL-on-parent-death after the uid change, which clears
+	 * it (prctl(2)). */
+	bool pdeathsig;
 };
 
 /* Build the Landlock ruleset mirroring the plan's mounts; must run inside
- * the bottle's mount namespace.  Returns the fd, or -1 when the kernel has
- * no Landlock (or on error, with a warning in err). */
-int jail_landlock_ruleset(const struct plan *p, struct error *err);
+ * the bottle's mount namespace.  0 with *fd the ruleset, or *fd = -1 when
+ * the kernel has no Landlock; -errno with err when a kernel that has it
+ * refuses the ruleset (callers fail closed). */
+int jail_landlock_ruleset(const struct plan *p, int *fd, struct error *err);
 
 /* Drop everything, in order, and return; the caller execs next.
  * Async-signal-safe.  On failure returns -errno and sets *step to the name
  * of the step that failed. */
 int jail_enter(const struct jail *j, const char **step);
+
+/* Empty the bounding, ambient, effective, permitted and inheritable
+ * capability sets.  Async-signal-safe; 0 or -errno. */
+int jail_drop_caps(void);
 
 /* Exec argv with env, searching PATH from env.  Only returns on failure
  * (-errno). */

@@ -24,6 +24,7 @@
 #include <linux/sched.h>
 #include <grp.h>
 #include <net/if.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -189,6 +190,22 @@ static int init_identity(struct init_ctx *c, struct error *err)
 		return err_sys(err, errno, "setresgid");
 	if (setresuid(AGENT_UID, AGENT_UID, AGENT_UID) < 0)
 		return err_sys(err, errno, "setresuid");
+	/* Changing ids cleared the parent-death signal: arm it again, then
+	 * make sure the launcher did not die in between. */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+		return err_sys(err, errno, "PR_SET_PDEATHSIG");
+	{
+		struct pollfd pf = {c->sock, POLLIN, 0};
+		if (poll(&pf, 1, 0) > 0 && (pf.revents & (POLLHUP | POLLERR)))
+			return err_set(err, EPIPE, "launcher went away");
+	}
+	/* We stay dumpable: `bottle exec` joins our namespaces through a
+	 * pidfd, which needs ptrace-read access to us, and an unprivileged
+	 * user has none to a non-dumpable process.  The agent cannot use the
+	 * same access: we hold capabilities in the user namespace that it
+	 * lacks (ptrace(2), "capabilities subset" rule), seccomp denies it
+	 * ptrace, and our environment, argv and descriptors hold nothing of
+	 * the host's by the time it runs. */
 	return 0;
 }
 
@@ -229,7 +246,11 @@ static int init_loopback(struct init_ctx *c, struct error *err)
 
 static int init_mounts(struct init_ctx *c, struct error *err)
 {
-	return ns_mounts_setup(c->plan->ops, c->src_fds, c->plan->n_ops, err);
+	int r = ns_mounts_setup(c->plan->ops, c->src_fds, c->plan->n_ops, err);
+
+	/* Descriptors of host paths must not outlive the mounts. */
+	ns_mounts_close_sources(c->src_fds, c->plan->n_ops);
+	return r;
 }
 
 static const struct init_step {
@@ -393,6 +414,26 @@ static void scrub_host_strings(void)
 	}
 }
 
+/* PID 1 never execs, so O_CLOEXEC protects nothing here: it still holds
+ * whatever the launcher had open (the user's terminal, log files, pipes).
+ * Keep only the socket to the launcher (its EOF is our cue) and put the
+ * bottle's /dev/null on 0-2. */
+static void init_shed_fds(int sock)
+{
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+	for (int fd = 0; fd < 3; fd++) {
+		if (null >= 0)
+			dup2(null, fd);
+		else
+			close(fd);
+	}
+	if (sock > 3)
+		syscall(SYS_close_range, 3, (unsigned)sock - 1, 0);
+	syscall(SYS_close_range, (unsigned)sock + 1, ~0U, 0);
+	setsid();
+}
+
 static int init_main(void *arg)
 {
 	struct init_ctx *c = arg;
@@ -410,7 +451,10 @@ static int init_main(void *arg)
 			init_fail(c, &err);
 		}
 	}
-	a.landlock_fd = jail_landlock_ruleset(c->plan, &err);
+	if (jail_landlock_ruleset(c->plan, &a.landlock_fd, &err) < 0) {
+		err_prefix(&err, "landlock");
+		init_fail(c, &err);
+	}
 	if (c->tty && (r = ns_open_pty(&c->ws, &master, &a.slave)) < 0) {
 		err_sys(&err, -r, "opening a pty in the bottle");
 		init_fail(c, &err);
@@ -439,8 +483,7 @@ static int init_main(void *arg)
 		close(a.landlock_fd);
 	if (ns_send_msg(c->sock, "R", 1, master) < 0)
 		_exit(125);
-	if (master >= 0)
-		close(master);
+	init_shed_fds(c->sock);
 	init_reap(agent);
 }
 

@@ -25,6 +25,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 
 #define V1_ROOT	  "/sys/fs/cgroup"
 #define V1_PARENT "bottle"
@@ -315,6 +316,27 @@ int ns_cgroup_open_procs(const char *id, int *fds, int max)
 	return k;
 }
 
+/* Kill every process in the cgroup at dir.  Each pid is pinned with a
+ * pidfd and checked to still be in this cgroup before the signal, so a pid
+ * that exited and was reused meanwhile is never hit. */
+static bool pid_in_cgroup(pid_t pid, const char *dir)
+{
+	char path[64], line[4096];
+	const char *rel = strstr(dir, "/" V1_PARENT "/");
+	const char *v2 = strstr(dir, "/bottle-");
+	const char *want = rel ? rel : v2;
+	_cleanup_fclose_ FILE *f = NULL;
+
+	snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
+	f = fopen(path, "re");
+	while (want && f && fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\n")] = '\0';
+		if (str_has_suffix(line, want))
+			return true;
+	}
+	return false;
+}
+
 static void cg_kill_all(const char *dir)
 {
 	_cleanup_free_ char *path = xasprintf("%s/cgroup.procs", dir);
@@ -326,8 +348,14 @@ static void cg_kill_all(const char *dir)
 		if (!f)
 			return;
 		while (fscanf(f, "%d", &pid) == 1) {
-			kill(pid, SIGKILL);
+			int pfd = (int)syscall(SYS_pidfd_open, pid, 0);
 			n++;
+			if (pfd < 0)
+				continue;
+			if (pid_in_cgroup(pid, dir))
+				syscall(SYS_pidfd_send_signal, pfd, SIGKILL,
+					NULL, 0);
+			close(pfd);
 		}
 		if (n == 0)
 			return;
