@@ -1,6 +1,7 @@
 /* bottle run / plan / resume: manifest -> spec -> plan -> y/N -> launch. */
 #include "cli/cli.h"
 
+#include "lib/fsutil.h"
 #include "lib/log.h"
 #include "lib/util.h"
 
@@ -74,6 +75,14 @@ static int parse_run_args(const char *name, int argc, char **argv,
 	return 0;
 }
 
+/* Is path dir itself or below it? */
+static bool path_within(const char *path, const char *dir)
+{
+	size_t n = strlen(dir);
+	return strncmp(path, dir, n) == 0 &&
+	       (path[n] == '\0' || path[n] == '/' || strcmp(dir, "/") == 0);
+}
+
 /* Load the manifest by the lookup order; exit code on failure. */
 static int load_manifest(const char *explicit_path, struct manifest **m,
 			 char **path)
@@ -105,6 +114,7 @@ static int make_plan(const struct run_args *a, const char *id, const char *cwd,
 	struct bottle_def bottle_copy;
 	const struct backend_ops *be;
 	_cleanup_free_ char *fresh_id = NULL;
+	struct mount_spec *mounts = NULL;
 	struct spec spec = {0};
 	int r;
 
@@ -127,21 +137,53 @@ static int make_plan(const struct run_args *a, const char *id, const char *cwd,
 	cli_host_facts(&h, be);
 	if (!id)
 		id = fresh_id = state_new_id(agent->name);
+	/* Canonical mount sources: what the plan shows is what gets bound,
+	 * and the init refuses a symlink that appears later. */
+	spec.copy_cwd = a->copy_cwd < 0 ? bottle_copy.copy_cwd : a->copy_cwd;
+	mounts = xcalloc(bottle_copy.n_mounts + 1, sizeof(*mounts));
+	for (size_t i = 0; i < bottle_copy.n_mounts; i++) {
+		mounts[i] = bottle_copy.mounts[i];
+		mounts[i].source = canonical_path(bottle_copy.mounts[i].source);
+	}
+	for (size_t i = 0; !spec.copy_cwd && i < bottle_copy.n_mounts; i++) {
+		/* Bound read-write, the cwd is the agent's to rewrite: a
+		 * source in there could be a symlink to anywhere by the next
+		 * run. */
+		if (path_within(bottle_copy.mounts[i].source, cwd) ||
+		    path_within(mounts[i].source, cwd)) {
+			fprintf(stderr,
+				"bottle: %s:%d:%d: mount source %s is inside "
+				"the working directory the agent can write "
+				"(copy_cwd: false); mount it from elsewhere\n",
+				(*mp)->path ? (*mp)->path : "manifest",
+				bottle_copy.mounts[i].pos.line,
+				bottle_copy.mounts[i].pos.col,
+				bottle_copy.mounts[i].source);
+			r = EXIT_USAGE;
+			goto out;
+		}
+	}
+	bottle_copy.mounts = mounts;
 	spec.manifest = *mp;
 	spec.agent = agent;
 	spec.bottle = &bottle_copy;
 	spec.id = id;
 	spec.cwd = cwd;
-	spec.copy_cwd = a->copy_cwd < 0 ? bottle_copy.copy_cwd : a->copy_cwd;
 	spec.cmd = a->cmd;
 	spec.n_cmd = a->n_cmd;
 	spec.detach = a->detach;
 	r = plan_build(&spec, &h, out, &err);
-	host_facts_release(&h);
 	if (r < 0) {
 		fprintf(stderr, "bottle: %s\n", err.msg);
-		return EXIT_USAGE;
+		r = EXIT_USAGE;
 	}
+out:
+	host_facts_release(&h);
+	for (size_t i = 0; i < bottle_copy.n_mounts; i++)
+		free(mounts[i].source);
+	free(mounts);
+	if (r)
+		return r;
 	*be_out = be;
 	return 0;
 }

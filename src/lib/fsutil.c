@@ -104,6 +104,27 @@ int write_file_replace(const char *path, const void *data, size_t len,
 	return write_file_rename(path, data, len, mode, false, err);
 }
 
+char *canonical_path(const char *path)
+{
+	_cleanup_free_ char *head = NULL;
+	char *real, *slash, *out;
+
+	if (!path || path[0] != '/')
+		return NULL;
+	real = realpath(path, NULL);
+	if (real)
+		return real;
+	head = xstrdup(path);
+	slash = strrchr(head, '/');
+	if (slash == head)
+		return xstrdup(path); /* "/x" with no /x: nothing to resolve */
+	*slash = '\0';
+	real = canonical_path(head);
+	out = xasprintf("%s/%s", strcmp(real, "/") == 0 ? "" : real, slash + 1);
+	free(real);
+	return out;
+}
+
 int read_file(const char *path, char **out, size_t *len, size_t max,
 	      struct error *err)
 {

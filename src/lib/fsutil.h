@@ -39,6 +39,11 @@ int write_file_replace(const char *path, const void *data, size_t len,
 int read_file(const char *path, char **out, size_t *len, size_t max,
 	      struct error *err) __attribute__((warn_unused_result));
 
+/* path with every symlink in its existing part resolved and the rest
+ * appended as is (realpath(3) that also works for paths yet to be
+ * created).  Malloc'd; NULL only for an empty or relative path. */
+char *canonical_path(const char *path);
+
 /* mkdir -p: create path and missing parents with mode (umask applies).
  * Existing directories (or symlinks to them) are fine; -ENOTDIR if a
  * component exists and is not a directory. */

@@ -1,5 +1,6 @@
 #include "plan.h"
 
+#include "fsutil.h"
 #include "log.h"
 #include "strbuf.h"
 #include "util.h"
@@ -357,15 +358,36 @@ static void add_note(struct plan *p, char *note)
 
 /* Sections the manifest schema has but this version does not act on yet:
  * say so instead of silently ignoring them. */
-static void add_notes(struct plan *p, const struct bottle_def *bd)
+static void add_notes(struct plan *p, const struct spec *spec,
+		      const struct host_facts *h)
 {
+	const struct bottle_def *bd = spec->bottle;
 	const struct egress *e = &bd->egress;
+	const char *mf = spec->manifest->path;
+	size_t n = strlen(spec->cwd);
+
+	if (!spec->copy_cwd && mf &&
+	    (mf[0] != '/' || (strncmp(mf, spec->cwd, n) == 0 && mf[n] == '/')))
+		add_note(p, xasprintf("%s is inside the directory the agent "
+				      "writes: it can change this plan for "
+				      "the next run; read it before saying yes",
+				      mf));
 
 	if (e->n_allow || e->n_inspect || e->n_routes || e->n_resolve ||
 	    e->n_patterns)
 		add_note(p, xstrdup("egress is declared but this version has "
 				    "no sidecar bundle: the bottle reaches no "
 				    "network at all"));
+	if (h->uid == 0) {
+		bool rw = !spec->copy_cwd;
+		for (size_t i = 0; i < bd->n_mounts; i++)
+			rw |= !bd->mounts[i].readonly;
+		if (rw)
+			add_note(p, xasprintf("as root the agent is host uid "
+					      "%u: read-write binds must be "
+					      "writable by it",
+					      ROOT_AGENT_HOST_ID));
+	}
 	if (bd->n_upstreams)
 		add_note(p, xstrdup("git upstreams are declared but git-gate "
 				    "is not in this version: no push leaves "
@@ -427,7 +449,7 @@ int plan_build(const struct spec *spec, const struct host_facts *h,
 	    bd->limits.tmp_size ? bd->limits.tmp_size : DEFAULT_TMP_SIZE;
 	build_argv(p, spec);
 	build_env(p, spec, h);
-	add_notes(p, bd);
+	add_notes(p, spec, h);
 
 	add_system_ops(&b, h, p->hostname);
 	add_dev_ops(&b);
@@ -617,11 +639,16 @@ void host_facts_gather(struct host_facts *h)
 	memset(h, 0, sizeof(*h));
 	h->uid = getuid();
 	h->gid = getgid();
-	if (xdg && xdg[0] == '/')
-		h->state_home = xasprintf("%s/bottle", xdg);
-	else
-		h->state_home = xasprintf("%s/.local/state/bottle",
-					  home && *home ? home : "/tmp");
+	{
+		/* Canonical, so the plan's bind sources contain no symlink
+		 * (the init opens them with RESOLVE_NO_SYMLINKS). */
+		_cleanup_free_ char *sh =
+		    xdg && xdg[0] == '/'
+			? xasprintf("%s/bottle", xdg)
+			: xasprintf("%s/.local/state/bottle",
+				    home && *home == '/' ? home : "/tmp");
+		h->state_home = canonical_path(sh);
+	}
 	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	if (n > 0) {
 		char *slash;
@@ -633,8 +660,9 @@ void host_facts_gather(struct host_facts *h)
 			h->probe_path = xasprintf("%s/bottle-probe", self);
 			if (stat(h->probe_path, &st) != 0) {
 				free(h->probe_path);
-				h->probe_path = xasprintf(
+				_cleanup_free_ char *lx = xasprintf(
 				    "%s/../libexec/bottle/bottle-probe", self);
+				h->probe_path = canonical_path(lx);
 				if (stat(h->probe_path, &st) != 0) {
 					free(h->probe_path);
 					h->probe_path = NULL;

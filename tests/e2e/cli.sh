@@ -64,6 +64,41 @@ out=$("$BOTTLE" resume --yes "$id" -- cat /home/agent/note </dev/null 2>/dev/nul
 check "resume keeps the home" [ "$out" = kept ]
 check "rm deletes the state" sh -c "\"\$BOTTLE\" rm $id >/dev/null && ! ls \"\$XDG_STATE_HOME\" | grep -q $id"
 
+# Manifest mounts: read-only and read-write binds of host paths.
+mkdir -p "$T_ROOT/ro" "$T_ROOT/rw" "$T_ROOT/outside"
+echo data > "$T_ROOT/ro/f"
+chmod 777 "$T_ROOT/rw" # as root, the agent is an unprivileged host uid
+cat > bottle.yaml <<Y
+agents:
+  m:
+    command: [sh, -c, "cat /mnt/ro/f && ! touch /mnt/ro/x 2>/dev/null && touch /mnt/rw/made"]
+bottles:
+  b:
+    mounts:
+      - {source: $T_ROOT/ro, target: /mnt/ro}
+      - {source: $T_ROOT/rw, target: /mnt/rw, mode: rw}
+Y
+out=$("$BOTTLE" run --yes </dev/null 2>/dev/null); rc=$?
+check "manifest mounts: ro readable but not writable, rw writable" sh -c "[ $rc -eq 0 ] && [ '$out' = data ] && [ -e '$T_ROOT/rw/made' ]"
+
+# A bind source swapped for a symlink after the plan is refused.
+BOTTLE_TEST_STOP_AT=launch "$BOTTLE" run --yes </dev/null >/dev/null 2>"$T_ROOT/swap.err" &
+pid=$!
+for _ in $(seq 100); do [ "$(awk '{print $3}' /proc/$pid/stat 2>/dev/null)" = T ] && break; sleep 0.1; done
+mv "$T_ROOT/rw" "$T_ROOT/rw.real" && ln -s "$T_ROOT/outside" "$T_ROOT/rw"
+kill -CONT $pid; wait $pid; rc=$?
+check "a bind source that became a symlink is refused" sh -c "[ $rc -ne 0 ] && grep -q 'symlink appeared' '$T_ROOT/swap.err'"
+rm "$T_ROOT/rw"; mv "$T_ROOT/rw.real" "$T_ROOT/rw"
+
+# With copy_cwd off, mount sources inside the cwd are refused.
+mkdir -p cache
+printf 'agents:\n  m:\n    command: [true]\nbottles:\n  b:\n    copy_cwd: false\n    mounts: [{source: ./cache, target: /cache, mode: rw}]\n' > bottle.yaml
+"$BOTTLE" run --yes </dev/null >/dev/null 2>"$T_ROOT/in.err"; rc=$?
+check "bind mode refuses mount sources inside the cwd (exit 2)" sh -c "[ $rc -eq 2 ] && grep -q 'inside the working directory' '$T_ROOT/in.err'"
+printf 'agents:\n  m:\n    command: [true]\nbottles:\n  b:\n    copy_cwd: false\n' > bottle.yaml
+check "bind mode warns that the manifest is agent-writable" sh -c '"$BOTTLE" plan | grep -q "note .*inside the directory the agent"'
+rm -rf cache
+
 # attach: input reaches a detached agent, output and exit code come back;
 # Ctrl-P Ctrl-Q detaches and leaves it running.
 cat > bottle.yaml <<'Y'

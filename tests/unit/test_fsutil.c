@@ -137,6 +137,37 @@ static void atomic_write(void **state)
 	free(top);
 }
 
+static void canonical(void **state)
+{
+	char *top = tp("canon"), *real = tp("canon/real"), *link = tp("canon/l");
+	char *want, *got;
+
+	(void)state;
+	assert_int_equal(mkdir(top, 0700), 0);
+	assert_int_equal(mkdir(real, 0700), 0);
+	assert_int_equal(symlink("real", link), 0);
+	/* An existing path through a symlink. */
+	got = canonical_path(link);
+	want = realpath(real, NULL);
+	assert_string_equal(got, want);
+	free(got);
+	/* A path that does not exist yet keeps its tail, resolved above. */
+	{
+		char *p = tp("canon/l/not/yet");
+		char *w = xasprintf("%s/not/yet", want);
+		got = canonical_path(p);
+		assert_string_equal(got, w);
+		free(got);
+		free(w);
+		free(p);
+	}
+	assert_null(canonical_path("relative/path"));
+	free(want);
+	free(link);
+	free(real);
+	free(top);
+}
+
 static void read_limits(void **state)
 {
 	struct error err = ERROR_INIT;
@@ -642,6 +673,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(atomic_write),
+	    cmocka_unit_test(canonical),
 	    cmocka_unit_test(read_limits),
 	    cmocka_unit_test(mkdirs),
 	    cmocka_unit_test(copy_and_remove),

@@ -20,6 +20,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <linux/openat2.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -390,17 +391,31 @@ static bool op_binds(const struct setup_op *op)
 int ns_mounts_open_sources(const struct setup_op *ops, size_t n, int *fds,
 			   struct error *err)
 {
+	/* The plan holds canonical paths (the CLI resolved them before
+	 * printing it), so a symlink now means someone swapped one in, e.g.
+	 * an agent editing a directory it can write between two runs. */
+	struct open_how how = {.flags = O_PATH | O_CLOEXEC,
+			       .resolve =
+				   RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS};
+
 	for (size_t i = 0; i < n; i++)
 		fds[i] = -1;
 	for (size_t i = 0; i < n; i++) {
 		if (!op_binds(&ops[i]))
 			continue;
-		fds[i] = open(ops[i].source, O_PATH | O_CLOEXEC);
+		fds[i] = (int)syscall(SYS_openat2, AT_FDCWD, ops[i].source,
+				      &how, sizeof(how));
 		if (fds[i] >= 0)
 			continue;
 		if (errno == ENOENT && (ops[i].flags & SETUP_OPTIONAL))
 			continue;
-		err_sys(err, errno, "bind source %s", ops[i].source);
+		if (errno == ELOOP)
+			err_set(err, ELOOP,
+				"bind source %s: a symlink appeared in its "
+				"path since the plan was made; refusing it",
+				ops[i].source);
+		else
+			err_sys(err, errno, "bind source %s", ops[i].source);
 		ns_mounts_close_sources(fds, n);
 		return -err->code;
 	}
