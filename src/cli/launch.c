@@ -354,6 +354,15 @@ static int launch_detached(const struct launch_opts *o)
 		printf("%s\n", p->id);
 		return EXIT_OK;
 	}
+	/* The monitor's stderr is its log: repeat its reason here. */
+	if (n > 0) {
+		buf[n] = '\0';
+		fprintf(stderr, "bottle: launching %s: %s\n", p->id, buf);
+	} else {
+		fprintf(stderr, "bottle: the monitor of %s exited early; see "
+				"`bottle logs %s`\n",
+			p->id, p->id);
+	}
 	waitpid(pid, NULL, 0);
 	return EXIT_FAIL;
 }

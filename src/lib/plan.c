@@ -202,6 +202,9 @@ static void add_dev_ops(struct ops_builder *b)
 	op->mode = 01777;
 	op->flags = SETUP_NOEXEC;
 	op_add(b, SETUP_MQUEUE, NULL, "/dev/mqueue");
+	/* Nothing inside may replace /dev/ptmx or its siblings: `bottle exec`
+	 * opens /dev/ptmx before it drops its privileges. */
+	op_add(b, SETUP_REMOUNT_RO, NULL, "/dev");
 }
 
 static int check_mount_target(const char *file, const struct mount_spec *m,

@@ -90,6 +90,11 @@ kill -CONT $pid; wait $pid; rc=$?
 check "a bind source that became a symlink is refused" sh -c "[ $rc -ne 0 ] && grep -q 'symlink appeared' '$T_ROOT/swap.err'"
 rm "$T_ROOT/rw"; mv "$T_ROOT/rw.real" "$T_ROOT/rw"
 
+# A detached launch that fails says why on the terminal.
+printf 'agents:\n  m:\n    command: [true]\nbottles:\n  b:\n    mounts: [{source: %s/gone, target: /gone}]\n' "$T_ROOT" > bottle.yaml
+"$BOTTLE" run -d --yes </dev/null >/dev/null 2>"$T_ROOT/d.err"; rc=$?
+check "run -d reports a failed launch (exit 1, with the reason)" sh -c "[ $rc -eq 1 ] && grep -q 'bind source .*gone' '$T_ROOT/d.err'"
+
 # With copy_cwd off, mount sources inside the cwd are refused.
 mkdir -p cache
 printf 'agents:\n  m:\n    command: [true]\nbottles:\n  b:\n    copy_cwd: false\n    mounts: [{source: ./cache, target: /cache, mode: rw}]\n' > bottle.yaml
