@@ -18,6 +18,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -198,6 +199,25 @@ static int create_state(const struct launch_opts *o, struct error *err)
 	return state_create(p, &m, err);
 }
 
+/* One owner per bottle: an flock on owner.lock, held for the owner's
+ * whole life (the detached monitor inherits it across fork; the bottle's
+ * init sheds it).  Two `resume`s of one bottle cannot both run it on the
+ * same home and cgroup. */
+static int take_ownership(const char *state_dir, struct error *err)
+{
+	_cleanup_free_ char *path = xasprintf("%s/owner.lock", state_dir);
+	int fd, r;
+
+	r = lock_file(path, LOCK_EX, 0, &fd, err);
+	if (r == -ETIMEDOUT || r == -EAGAIN || r == -EWOULDBLOCK)
+		return err_set(err, EBUSY,
+			       "another bottle process owns it right now");
+	if (r < 0)
+		return r;
+	/* Deliberately kept open until we exit. */
+	return 0;
+}
+
 /* Steps 1-2; on failure the state dir keeps status "creating" with a dead
  * owner, which ls shows and cleanup handles. */
 static int prepare_state(const struct launch_opts *o, struct error *err)
@@ -207,11 +227,12 @@ static int prepare_state(const struct launch_opts *o, struct error *err)
 	    xasprintf("%s/plan.json", p->state_dir);
 	int r;
 
-	if (o->resume)
-		r = meta_update(p->state_dir, mark_owner, NULL, err);
-	else
-		r = create_state(o, err);
-	if (r < 0)
+	if (!o->resume && (r = create_state(o, err)) < 0)
+		return r;
+	if ((r = take_ownership(p->state_dir, err)) < 0)
+		return r;
+	if (o->resume && (r = meta_update(p->state_dir, mark_owner, NULL,
+					  err)) < 0)
 		return r;
 	test_stop_at("state");
 	if ((r = prepare_workspace(p, o->resume, err)) < 0 ||

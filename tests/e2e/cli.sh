@@ -60,6 +60,11 @@ check "stop stops it" "$BOTTLE" stop "$id"
 check "ls shows it stopped" sh -c "\"\$BOTTLE\" ls | grep '^$id ' | grep -q stopped"
 "$BOTTLE" exec "$id" -- true </dev/null >/dev/null 2>&1; rc=$?
 check "exec into a stopped bottle exits 1" [ $rc -eq 1 ]
+flock "$XDG_STATE_HOME/bottle/$id/owner.lock" sleep 2 &
+sleep 0.3
+"$BOTTLE" resume --yes "$id" -- true </dev/null >/dev/null 2>"$T_ROOT/own.err"; rc=$?
+check "resume refuses a bottle another process owns" sh -c "[ $rc -eq 1 ] && grep -q 'owns it' '$T_ROOT/own.err'"
+wait
 out=$("$BOTTLE" resume --yes "$id" -- cat /home/agent/note </dev/null 2>/dev/null)
 check "resume keeps the home" [ "$out" = kept ]
 check "rm deletes the state" sh -c "\"\$BOTTLE\" rm $id >/dev/null && ! ls \"\$XDG_STATE_HOME\" | grep -q $id"
