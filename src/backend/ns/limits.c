@@ -24,7 +24,9 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 
 #define V1_ROOT	  "/sys/fs/cgroup"
@@ -363,21 +365,33 @@ static void cg_kill_all(const char *dir)
 	}
 }
 
+int ns_cgroup_remove(const char *dir, struct error *err)
+{
+	struct statfs sf;
+
+	/* Only ever a cgroup directory, whatever a state file says. */
+	if (statfs(dir, &sf) < 0)
+		return errno == ENOENT ? 0 : err_sys(err, errno, "%s", dir);
+	if (sf.f_type != CGROUP_SUPER_MAGIC && sf.f_type != CGROUP2_SUPER_MAGIC)
+		return err_set(err, EINVAL, "%s is not a cgroup", dir);
+	cg_kill_all(dir);
+	for (int tries = 0; rmdir(dir) < 0 && errno == EBUSY && tries < 100;
+	     tries++)
+		usleep(10000);
+	if (access(dir, F_OK) == 0)
+		return err_sys(err, errno, "removing cgroup %s", dir);
+	return 0;
+}
+
 int ns_cgroup_destroy(const char *id, struct error *err)
 {
 	char *dirs[CTL_N + 1];
 	size_t n = cg_candidates(id, dirs, ARRAY_SIZE(dirs));
-	int ret = 0;
+	int ret = 0, r;
 
 	for (size_t i = 0; i < n; i++) {
-		cg_kill_all(dirs[i]);
-		for (int tries = 0;
-		     rmdir(dirs[i]) < 0 && errno == EBUSY && tries < 100;
-		     tries++)
-			usleep(10000);
-		if (access(dirs[i], F_OK) == 0 && ret == 0)
-			ret =
-			    err_sys(err, errno, "removing cgroup %s", dirs[i]);
+		if ((r = ns_cgroup_remove(dirs[i], err)) < 0 && ret == 0)
+			ret = r;
 		free(dirs[i]);
 	}
 	return ret;

@@ -25,6 +25,10 @@ int ns_cgroup_attach(const struct plan *p, pid_t pid, struct error *err);
  * max fds, returns the count or -errno. */
 int ns_cgroup_open_procs(const char *id, int *fds, int max);
 
+/* Kill what is left in the cgroup directory dir and remove it; refuses a
+ * path that is not on a cgroup filesystem. */
+int ns_cgroup_remove(const char *dir, struct error *err);
+
 /* Kill what is left in the bottle's cgroups and remove them. */
 int ns_cgroup_destroy(const char *id, struct error *err);
 

@@ -101,13 +101,9 @@ static int ns_remove_orphan(const char *kind, const char *what,
 {
 	if (strcmp(kind, "cgroup") != 0)
 		return err_set(err, EINVAL, "unknown orphan kind %s", kind);
-	{
-		const char *id = strrchr(what, '/');
-		id = id ? id + 1 : what;
-		if (str_has_prefix(id, "bottle-"))
-			id += strlen("bottle-");
-		return ns_cgroup_destroy(id, err);
-	}
+	/* The recorded path: recomputing it from the id would depend on
+	 * the cgroup of whoever runs cleanup (cgroup v2). */
+	return ns_cgroup_remove(what, err);
 }
 
 const struct backend_ops ns_backend = {
