@@ -8,7 +8,8 @@
 set -eu
 
 pkgs="meson ninja-build pkg-config gcc clang libyaml-dev libseccomp-dev
-libcmocka-dev iproute2 bubblewrap util-linux procps curl git ca-certificates"
+libcmocka-dev iproute2 bubblewrap util-linux bsdutils procps curl git
+ca-certificates python3"
 if [ "${1:-}" = "--bench" ]; then
 	pkgs="$pkgs docker.io busybox-static time"
 fi

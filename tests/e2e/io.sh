@@ -18,6 +18,9 @@ if command -v script >/dev/null; then
 	check "the window size reaches the agent" sh -c "echo '$out' | grep -q '45 123'"
 	script -qec "\"$BOTTLE\" run --yes -- sh -c 'exit 5'" /dev/null </dev/null >/dev/null 2>&1; rc=$?
 	check "the exit code comes back through the pty" [ $rc -eq 5 ]
+	# ^C typed at the user's terminal reaches the agent as SIGINT.
+	(sleep 1.5; printf '\003'; sleep 1) | script -qec "\"$BOTTLE\" run --yes -- sh -c 'trap \"echo got-int; exit 3\" INT; sleep 10 & wait'" /dev/null >"$T_ROOT/int" 2>&1; rc=$?
+	check "Ctrl-C at the terminal interrupts the agent" sh -c "[ $rc -eq 3 ] && grep -aq got-int '$T_ROOT/int'"
 else
 	echo "# script(1) missing: pty checks skipped"
 fi
