@@ -176,3 +176,38 @@ int cmd_attach(int argc, char **argv)
 	}
 	return r;
 }
+
+int cmd_cp(int argc, char **argv)
+{
+	struct bottle_meta m = BOTTLE_META_INIT;
+	struct error err = ERROR_INIT;
+	_cleanup_free_ char *dir = NULL, *name = NULL;
+	const struct backend_ops *be;
+	const char *colon;
+	int r;
+
+	if (argc != 3 || !(colon = strchr(argv[2], ':')) || colon[1] != '/') {
+		cli_usage("cp", stderr);
+		return EXIT_USAGE;
+	}
+	name = xstrndup(argv[2], (size_t)(colon - argv[2]));
+	if ((r = cli_load_live(name, &dir, &m)) != 0)
+		return r;
+	be = backend_find(m.backend ? m.backend : "ns");
+	if (!be) {
+		fprintf(stderr, "bottle: unknown backend %s\n", m.backend);
+		meta_release(&m);
+		return EXIT_FAIL;
+	}
+	{
+		struct exec_req req = {.init_pid = m.init_pid,
+				       .init_start = m.init_start};
+		r = be->copy_in(&req, argv[1], colon + 1, &err);
+	}
+	meta_release(&m);
+	if (r < 0) {
+		fprintf(stderr, "bottle: cp: %s\n", err.msg);
+		return EXIT_FAIL;
+	}
+	return EXIT_OK;
+}

@@ -231,8 +231,8 @@ static int prepare_state(const struct launch_opts *o, struct error *err)
 		return r;
 	if ((r = take_ownership(p->state_dir, err)) < 0)
 		return r;
-	if (o->resume && (r = meta_update(p->state_dir, mark_owner, NULL,
-					  err)) < 0)
+	if (o->resume &&
+	    (r = meta_update(p->state_dir, mark_owner, NULL, err)) < 0)
 		return r;
 	test_stop_at("state");
 	if ((r = prepare_workspace(p, o->resume, err)) < 0 ||
@@ -380,8 +380,9 @@ static int launch_detached(const struct launch_opts *o)
 		buf[n] = '\0';
 		fprintf(stderr, "bottle: launching %s: %s\n", p->id, buf);
 	} else {
-		fprintf(stderr, "bottle: the monitor of %s exited early; see "
-				"`bottle logs %s`\n",
+		fprintf(stderr,
+			"bottle: the monitor of %s exited early; see "
+			"`bottle logs %s`\n",
 			p->id, p->id);
 	}
 	waitpid(pid, NULL, 0);

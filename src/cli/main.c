@@ -37,6 +37,9 @@ static const struct command {
      "one)\n"
      "  -T, --no-tty         plain pipes\n"
      "  -w, --workdir DIR    working directory inside\n"},
+    {"cp", cmd_cp, "cp FILE ID:PATH",
+     "Copy a host file into the live bottle ID at the absolute PATH, as\n"
+     "the agent.  PATH may not lead through symlinks.\n"},
     {"attach", cmd_attach, "attach ID",
      "Attach the terminal to a detached bottle.  Ctrl-P Ctrl-Q detaches.\n"},
     {"stop", cmd_stop, "stop ID",

@@ -6,7 +6,7 @@ proj=$(make_project proj)
 cd "$proj" || exit 1
 
 check "--version prints the version" sh -c '"$BOTTLE" --version | grep -q "^bottle [0-9]"'
-for c in run plan ls ps exec attach stop resume rm logs cleanup doctor probe; do
+for c in run plan ls ps exec cp attach stop resume rm logs cleanup doctor probe; do
 	check "$c --help" sh -c "\"\$BOTTLE\" $c --help | grep -q '^usage: bottle $c'"
 done
 "$BOTTLE" frobnicate >/dev/null 2>&1; check "unknown command exits 2" [ $? -eq 2 ]
@@ -56,6 +56,13 @@ check "exec by unique prefix" sh -c "\"\$BOTTLE\" exec ${id%??} -- true </dev/nu
 "$BOTTLE" exec "$id" -- sh -c 'echo kept > ~/note' </dev/null
 "$BOTTLE" exec "$id" -- sh -c 'exit 3' </dev/null; rc=$?
 check "exec returns the command's exit code" [ $rc -eq 3 ]
+echo copied-in > "$T_ROOT/cpsrc"
+check "cp copies a host file in, owned by the agent" sh -c "\"\$BOTTLE\" cp '$T_ROOT/cpsrc' $id:/home/agent/in.txt && \"\$BOTTLE\" exec $id -- sh -c 'cat ~/in.txt; stat -c %u ~/in.txt' </dev/null | tr '\n' ' ' | grep -q 'copied-in 1000'"
+"$BOTTLE" exec "$id" -- ln -s /proc/1/root/etc /home/agent/esc </dev/null
+"$BOTTLE" cp "$T_ROOT/cpsrc" "$id:/home/agent/esc/x" 2>/dev/null; rc=$?
+check "cp refuses a path through a symlink" [ $rc -eq 1 ]
+"$BOTTLE" cp "$T_ROOT/cpsrc" "$id:relative" 2>/dev/null; rc=$?
+check "cp wants an absolute path (exit 2)" [ $rc -eq 2 ]
 check "stop stops it" "$BOTTLE" stop "$id"
 check "ls shows it stopped" sh -c "\"\$BOTTLE\" ls | grep '^$id ' | grep -q stopped"
 "$BOTTLE" exec "$id" -- true </dev/null >/dev/null 2>&1; rc=$?
