@@ -40,6 +40,13 @@ struct relay {
 	int sig_fd;
 	struct client clients[MAX_CLIENTS];
 	bool out_open, err_open;
+	/* Input for the agent waits here until its side can take it: a
+	 * blocking write to a full pty would stop the output relay too, and
+	 * the agent, blocked writing output, would never read.  Sources are
+	 * read only while a whole read fits (backpressure). */
+	char inq[4 * BUF_SIZE];
+	size_t inq_len;
+	bool in_eof; /* close the agent's stdin once the queue drains */
 };
 
 static int send_frame(int fd, enum frame_type t, const void *data, size_t len)
@@ -76,6 +83,34 @@ static void fan_out(struct relay *rl, int user_fd, const char *buf, size_t n)
 static int input_fd(const struct relay *rl)
 {
 	return rl->o->io->tty ? rl->o->io->pty_master : rl->o->io->in;
+}
+
+static void queue_input(struct relay *rl, const char *buf, size_t n)
+{
+	if (n > sizeof(rl->inq) - rl->inq_len)
+		BUG("input queue overrun");
+	memcpy(rl->inq + rl->inq_len, buf, n);
+	rl->inq_len += n;
+}
+
+static bool inq_has_room(const struct relay *rl)
+{
+	return sizeof(rl->inq) - rl->inq_len >= BUF_SIZE;
+}
+
+static void flush_input(struct relay *rl)
+{
+	ssize_t w = write(input_fd(rl), rl->inq, rl->inq_len);
+
+	if (w < 0) {
+		if (errno == EAGAIN || errno == EINTR)
+			return;
+		log_debug("agent input closed: %s", strerror(errno));
+		rl->inq_len = 0; /* nobody will read it */
+		return;
+	}
+	memmove(rl->inq, rl->inq + w, rl->inq_len - (size_t)w);
+	rl->inq_len -= (size_t)w;
 }
 
 static void set_winsize(const struct relay *rl, const struct winsize *ws)
@@ -117,8 +152,7 @@ static void client_input(struct relay *rl, struct client *c)
 			size_t take =
 			    (size_t)n - i < c->want ? (size_t)n - i : c->want;
 			if (c->type == FRAME_DATA) {
-				if (write_all(input_fd(rl), buf + i, take) < 0)
-					log_debug("agent input write failed");
+				queue_input(rl, (const char *)buf + i, take);
 			} else if (c->type == FRAME_WINSZ) {
 				for (size_t k = 0;
 				     k < take &&
@@ -204,6 +238,8 @@ static int pump(struct relay *rl, int from, int to_user, bool *open_flag)
 	char buf[BUF_SIZE];
 	ssize_t n = read(from, buf, sizeof(buf));
 
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return 0;
 	if (n <= 0) {
 		/* EIO on a pty master: every slave is closed. */
 		*open_flag = false;
@@ -251,34 +287,45 @@ int monitor_run(const struct monitor_opts *o)
 				  strerror(-rl.listen_fd));
 	}
 
+	/* Input goes through the queue; see struct relay. */
+	if (input_fd(&rl) >= 0)
+		fcntl(input_fd(&rl), F_SETFL,
+		      fcntl(input_fd(&rl), F_GETFL) | O_NONBLOCK);
 	while (init_alive || rl.out_open || rl.err_open) {
-		struct pollfd p[6 + MAX_CLIENTS];
+		struct pollfd p[7 + MAX_CLIENTS];
 		int n = 0, i_out = -1, i_err = -1, i_in = -1, i_pid = -1,
-		    i_sig = -1, i_lis = -1, i_cl = 0;
+		    i_sig = -1, i_lis = -1, i_q = -1, first_cl;
+		bool room = inq_has_room(&rl);
 
-#define ADD(idx, fd_)                                                          \
+#define ADD(idx, fd_, ev)                                                      \
 	do {                                                                   \
 		idx = n;                                                       \
 		p[n].fd = (fd_);                                               \
-		p[n].events = POLLIN;                                          \
+		p[n].events = (ev);                                            \
 		p[n++].revents = 0;                                            \
 	} while (0)
 		if (rl.out_open)
-			ADD(i_out, io->tty ? io->pty_master : io->out);
+			ADD(i_out, io->tty ? io->pty_master : io->out, POLLIN);
 		if (rl.err_open)
-			ADD(i_err, io->err);
-		if (stdin_open)
-			ADD(i_in, STDIN_FILENO);
+			ADD(i_err, io->err, POLLIN);
+		if (stdin_open && room)
+			ADD(i_in, STDIN_FILENO, POLLIN);
+		if (rl.inq_len && input_fd(&rl) >= 0)
+			ADD(i_q, input_fd(&rl), POLLOUT);
 		if (init_alive)
-			ADD(i_pid, o->proc->pidfd);
+			ADD(i_pid, o->proc->pidfd, POLLIN);
 		if (rl.sig_fd >= 0)
-			ADD(i_sig, rl.sig_fd);
+			ADD(i_sig, rl.sig_fd, POLLIN);
 		if (rl.listen_fd >= 0)
-			ADD(i_lis, rl.listen_fd);
-		i_cl = n;
-		for (int k = 0; k < MAX_CLIENTS; k++)
-			if (rl.clients[k].fd >= 0)
-				ADD(i_cl, rl.clients[k].fd);
+			ADD(i_lis, rl.listen_fd, POLLIN);
+		first_cl = n;
+		for (int k = 0; room && k < MAX_CLIENTS; k++) {
+			if (rl.clients[k].fd < 0)
+				continue;
+			p[n].fd = rl.clients[k].fd;
+			p[n].events = POLLIN;
+			p[n++].revents = 0;
+		}
 #undef ADD
 		/* Once init is gone, drain what is buffered, then stop. */
 		if (poll(p, (nfds_t)n, init_alive ? -1 : 50) <= 0) {
@@ -290,32 +337,34 @@ int monitor_run(const struct monitor_opts *o)
 			pump(&rl, p[i_out].fd, STDOUT_FILENO, &rl.out_open);
 		if (i_err >= 0 && p[i_err].revents)
 			pump(&rl, io->err, STDERR_FILENO, &rl.err_open);
+		if (i_q >= 0 && p[i_q].revents)
+			flush_input(&rl);
 		if (i_in >= 0 && p[i_in].revents) {
 			char buf[BUF_SIZE];
 			ssize_t r = read(STDIN_FILENO, buf, sizeof(buf));
-			if (r <= 0) {
-				stdin_open = false;
-				if (!io->tty && io->in >= 0) {
-					close(io->in);
-					io->in = -1;
-				}
-			} else if (write_all(input_fd(&rl), buf, (size_t)r) <
-				   0) {
-				log_debug("agent input closed");
-			}
+			if (r > 0)
+				queue_input(&rl, buf, (size_t)r);
+			else if (r == 0 || (errno != EAGAIN && errno != EINTR))
+				stdin_open = false, rl.in_eof = true;
+		}
+		if (rl.in_eof && !rl.inq_len && !io->tty && io->in >= 0) {
+			close(io->in);
+			io->in = -1;
 		}
 		if (i_pid >= 0 && p[i_pid].revents)
 			init_alive = false;
 		if (i_sig >= 0 && p[i_sig].revents)
 			on_signal(&rl);
+		/* Clients before accepting: a new client may reuse a closed
+		 * one's fd number, and the revents here are for the old. */
+		for (int j = first_cl; j < n; j++) {
+			for (int k = 0; p[j].revents && k < MAX_CLIENTS; k++)
+				if (rl.clients[k].fd == p[j].fd &&
+				    inq_has_room(&rl))
+					client_input(&rl, &rl.clients[k]);
+		}
 		if (i_lis >= 0 && p[i_lis].revents)
 			accept_client(&rl);
-		for (int k = 0; k < MAX_CLIENTS; k++) {
-			struct client *c = &rl.clients[k];
-			for (int j = i_cl; c->fd >= 0 && j < n; j++)
-				if (p[j].fd == c->fd && p[j].revents)
-					client_input(&rl, c);
-		}
 	}
 	code = wait_init(o);
 	for (int k = 0; k < MAX_CLIENTS; k++) {

@@ -12,6 +12,11 @@ check "stdout and stderr stay apart" sh -c "grep -qx out '$T_ROOT/o' && grep -qx
 big=$(head -c 3000000 /dev/zero | "$BOTTLE" run --yes -- wc -c 2>/dev/null)
 check "a 3 MB stdin streams through" [ "$big" -eq 3000000 ]
 
+# Input the agent is not reading yet must not stall its output: 2 MB in
+# while it writes 3 MB before it reads anything.
+out=$(head -c 2000000 /dev/zero | timeout 60 "$BOTTLE" run --yes -- sh -c 'head -c 3000000 /dev/zero; wc -c' 2>/dev/null | tail -c 20 | tr -d '\0')
+check "heavy input and output at once do not deadlock" [ "$out" = 2000000 ]
+
 if command -v script >/dev/null; then
 	out=$(script -qec "stty cols 123 rows 45; \"$BOTTLE\" run --yes -- sh -c 'tty; stty size; exit 5'" /dev/null </dev/null 2>&1)
 	check "with a terminal the agent gets a pty from the bottle's devpts" sh -c "echo '$out' | grep -q '/dev/pts/0'"
