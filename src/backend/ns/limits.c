@@ -28,6 +28,7 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
+#include <time.h>
 
 #define V1_ROOT	  "/sys/fs/cgroup"
 #define V1_PARENT "bottle"
@@ -406,10 +407,18 @@ static bool cg_has_procs(const char *dir)
 	return f && fscanf(f, "%d", &pid) == 1;
 }
 
-/* A bottle cgroup is an orphan when its bottle has no live owner and it is
- * either empty or belongs to a bottle of this state home: a populated
- * cgroup of another state home (another user's XDG_STATE_HOME) is that
- * bottle's business, not ours. */
+/* Seconds since the cgroup directory was created (its mtime, close
+ * enough: we never create entries in it). */
+static long cg_age(const char *dir)
+{
+	struct stat st;
+	return stat(dir, &st) < 0 ? 0 : (long)(time(NULL) - st.st_mtime);
+}
+
+/* A bottle cgroup is an orphan when its bottle has no live owner and it
+ * belongs to a bottle of this state home, or it has been empty for a
+ * minute: another state home's cgroup (another user's XDG_STATE_HOME) may
+ * be a launch that has not attached its init yet. */
 static void scan_dir(const char *dir, const char *prefix,
 		     const char *state_home,
 		     bool (*live)(const char *id, void *ctx), void *live_ctx,
@@ -432,7 +441,8 @@ static void scan_dir(const char *dir, const char *prefix,
 			    xasprintf("%s/%s", dir, e->d_name);
 			_cleanup_free_ char *mine =
 			    xasprintf("%s/%s", state_home, id);
-			if (!cg_has_procs(path) || access(mine, F_OK) == 0)
+			if (access(mine, F_OK) == 0 ||
+			    (!cg_has_procs(path) && cg_age(path) > 60))
 				fn("cgroup", path, ctx);
 		}
 	}
