@@ -129,6 +129,9 @@ static void scan_bottle(struct orphans *o, const char *id)
 		if (strcmp(a->kind, "process") == 0 &&
 		    !str_has_prefix(a->what, "init:"))
 			continue; /* recorded intent; the pid follows */
+		if (strcmp(a->kind, "socket") == 0 &&
+		    access(a->what, F_OK) != 0)
+			continue; /* recorded, never created */
 		add(o, id, a->kind, a->what, backend_find(m.backend));
 	}
 	if (access(sock, F_OK) == 0)

@@ -130,6 +130,7 @@ static int prepare_ca_bundle(const struct plan *p, struct error *err)
 
 struct started {
 	const struct bottle_proc *proc;
+	const char *attach_path;
 	bool tty;
 };
 
@@ -146,6 +147,8 @@ static int mark_running(struct bottle_meta *m, void *ctx)
 	snprintf(what, sizeof(what), "init:%d:%llu", (int)s->proc->init_pid,
 		 (unsigned long long)s->proc->init_start);
 	meta_add_artifact(m, "process", what);
+	/* The monitor creates it next. */
+	meta_add_artifact(m, "socket", s->attach_path);
 	return 0;
 }
 
@@ -275,7 +278,7 @@ static int run_bottle(const struct launch_opts *o, bool foreground,
 	struct bottle_proc proc = {0, 0, -1};
 	struct launch_hooks hooks = {record_artifact, (void *)p->state_dir};
 	_cleanup_free_ char *sock = xasprintf("%s/attach.sock", p->run_dir);
-	struct started s = {&proc, false};
+	struct started s = {&proc, sock, false};
 	struct finished f = {BOTTLE_EXITED, 0};
 	struct monitor_opts mo;
 	int code;
