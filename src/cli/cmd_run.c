@@ -229,6 +229,7 @@ static int run_common(const char *name, int argc, char **argv, bool dry)
 	r = make_plan(&a, NULL, cwd, &m, &mpath, &p, &be);
 	if (r == 0 && dry) {
 		plan_print(p, stdout);
+		printf("(the id is drawn afresh by each `bottle run`)\n");
 	} else if (r == 0 && (r = preflight(p, a.yes)) == 0) {
 		struct launch_opts lo = {.plan = p,
 					 .backend = be,
