@@ -35,6 +35,11 @@ void cli_usage(const char *cmd, FILE *f);
  * terminal to ask (the caller refuses unless --yes). */
 int cli_confirm(const char *question);
 
+/* Put the terminal on stdin in raw mode (keys go to the agent as they
+ * are) and back; restored at exit too.  No-ops without a terminal. */
+void cli_tty_raw(void);
+void cli_tty_restore(void);
+
 /* Host facts with the backend's limit mechanisms filled in. */
 void cli_host_facts(struct host_facts *h, const struct backend_ops *be);
 

@@ -11,16 +11,6 @@
 #include <termios.h>
 #include <unistd.h>
 
-static struct termios exec_tio;
-static bool exec_tio_saved;
-
-static void exec_restore_tty(void)
-{
-	if (exec_tio_saved)
-		tcsetattr(STDIN_FILENO, TCSAFLUSH, &exec_tio);
-	exec_tio_saved = false;
-}
-
 /* Load a live bottle's meta and plan; exit code on failure. */
 static int load_live(const char *name, struct bottle_meta *m, struct plan **p)
 {
@@ -119,12 +109,8 @@ int cmd_exec(int argc, char **argv)
 	 * now, so no host start time; the pidfd names the child safely. */
 	proc.init_start = 0;
 	proc.pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-	if (io.tty && tcgetattr(STDIN_FILENO, &exec_tio) == 0) {
-		struct termios t = exec_tio;
-		exec_tio_saved = true;
-		cfmakeraw(&t);
-		tcsetattr(STDIN_FILENO, TCSAFLUSH, &t);
-	}
+	if (io.tty)
+		cli_tty_raw();
 	{
 		struct monitor_opts mo = {.proc = &proc,
 					  .io = &io,
@@ -133,7 +119,7 @@ int cmd_exec(int argc, char **argv)
 					  .console_fd = -1};
 		r = monitor_run(&mo);
 	}
-	exec_restore_tty();
+	cli_tty_restore();
 	bottle_io_close(&io);
 	plan_free(p);
 	meta_release(&m);
@@ -149,8 +135,6 @@ int cmd_attach(int argc, char **argv)
 	struct bottle_meta m = BOTTLE_META_INIT;
 	struct error err = ERROR_INIT;
 	_cleanup_free_ char *dir = NULL, *sock = NULL;
-	struct termios tio, raw;
-	bool saved;
 	int r;
 
 	if (argc != 2) {
@@ -160,15 +144,9 @@ int cmd_attach(int argc, char **argv)
 	if ((r = cli_load_live(argv[1], &dir, &m)) != 0)
 		return r;
 	sock = xasprintf("%s/run/attach.sock", dir);
-	saved = isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &tio) == 0;
-	if (saved) {
-		raw = tio;
-		cfmakeraw(&raw);
-		tcsetattr(STDIN_FILENO, TCSAFLUSH, &raw);
-	}
+	cli_tty_raw();
 	r = monitor_attach(sock, &err);
-	if (saved)
-		tcsetattr(STDIN_FILENO, TCSAFLUSH, &tio);
+	cli_tty_restore();
 	meta_release(&m);
 	if (r < 0) {
 		fprintf(stderr, "bottle: attach: %s\n", err.msg);

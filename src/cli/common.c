@@ -3,6 +3,8 @@
 #include "lib/util.h"
 
 #include <fcntl.h>
+#include <stdlib.h>
+#include <termios.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -78,4 +80,31 @@ int cli_load_live(const char *name, char **state_dir, struct bottle_meta *m)
 		return EXIT_FAIL;
 	}
 	return 0;
+}
+
+static struct termios saved_tio;
+static bool tio_saved;
+
+void cli_tty_restore(void)
+{
+	if (tio_saved)
+		tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved_tio);
+	tio_saved = false;
+}
+
+void cli_tty_raw(void)
+{
+	static bool registered;
+	struct termios t;
+
+	if (tio_saved || !isatty(STDIN_FILENO) ||
+	    tcgetattr(STDIN_FILENO, &saved_tio) < 0)
+		return;
+	tio_saved = true;
+	if (!registered)
+		atexit(cli_tty_restore);
+	registered = true;
+	t = saved_tio;
+	cfmakeraw(&t);
+	tcsetattr(STDIN_FILENO, TCSAFLUSH, &t);
 }

@@ -245,29 +245,6 @@ static int prepare_state(const struct launch_opts *o, struct error *err)
 	return 0;
 }
 
-static struct termios saved_tio;
-static bool tio_saved;
-
-static void restore_tty(void)
-{
-	if (tio_saved)
-		tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved_tio);
-	tio_saved = false;
-}
-
-static void raw_tty(void)
-{
-	struct termios t;
-
-	if (tcgetattr(STDIN_FILENO, &saved_tio) < 0)
-		return;
-	tio_saved = true;
-	atexit(restore_tty);
-	t = saved_tio;
-	cfmakeraw(&t);
-	tcsetattr(STDIN_FILENO, TCSAFLUSH, &t);
-}
-
 /* Steps 4-6: launch, monitor, tear down.  Returns the agent's code. */
 static int run_bottle(const struct launch_opts *o, bool foreground,
 		      int console_fd, int notify_fd)
@@ -312,14 +289,14 @@ static int run_bottle(const struct launch_opts *o, bool foreground,
 		notify_fd = -1;
 	}
 	if (foreground && io.tty)
-		raw_tty();
+		cli_tty_raw();
 	mo = (struct monitor_opts){.proc = &proc,
 				   .io = &io,
 				   .foreground = foreground,
 				   .attach_path = sock,
 				   .console_fd = console_fd};
 	code = monitor_run(&mo);
-	restore_tty();
+	cli_tty_restore();
 	f.code = code;
 	bottle_io_close(&io);
 	if (proc.pidfd >= 0)

@@ -1032,3 +1032,83 @@ void json_writer_value(struct json_writer *w, const struct json_value *v)
 		break;
 	}
 }
+
+void json_writer_kv_string(struct json_writer *w, const char *key,
+			   const char *v)
+{
+	json_writer_key(w, key);
+	if (v)
+		json_writer_string(w, v);
+	else
+		json_writer_null(w);
+}
+
+void json_writer_kv_int64(struct json_writer *w, const char *key, int64_t v)
+{
+	json_writer_key(w, key);
+	json_writer_int64(w, v);
+}
+
+void json_writer_kv_uint64(struct json_writer *w, const char *key, uint64_t v)
+{
+	json_writer_key(w, key);
+	json_writer_uint64(w, v);
+}
+
+void json_writer_kv_bool(struct json_writer *w, const char *key, bool v)
+{
+	json_writer_key(w, key);
+	json_writer_bool(w, v);
+}
+
+void json_writer_kv_strv(struct json_writer *w, const char *key, char *const *v)
+{
+	json_writer_key(w, key);
+	if (!v) {
+		json_writer_null(w);
+		return;
+	}
+	json_writer_begin_array(w);
+	for (; *v; v++)
+		json_writer_string(w, *v);
+	json_writer_end_array(w);
+}
+
+char *json_obj_strdup(const struct json_value *o, const char *key)
+{
+	const char *s = json_as_string(json_obj_get(o, key), NULL);
+	return s ? xstrdup(s) : NULL;
+}
+
+int64_t json_obj_int64(const struct json_value *o, const char *key)
+{
+	int64_t v = 0;
+	return json_as_int64(json_obj_get(o, key), &v) < 0 ? 0 : v;
+}
+
+bool json_obj_bool(const struct json_value *o, const char *key)
+{
+	bool v = false;
+	return json_as_bool(json_obj_get(o, key), &v) < 0 ? false : v;
+}
+
+char **json_obj_strv(const struct json_value *o, const char *key, size_t *n)
+{
+	const struct json_value *a = json_obj_get(o, key);
+	size_t len;
+	char **v;
+
+	if (n)
+		*n = 0;
+	if (json_type(a) != JSON_ARRAY)
+		return NULL;
+	len = json_array_len(a);
+	v = xcalloc(len + 1, sizeof(char *));
+	for (size_t i = 0; i < len; i++) {
+		const char *s = json_as_string(json_array_get(a, i), NULL);
+		v[i] = xstrdup(s ? s : "");
+	}
+	if (n)
+		*n = len;
+	return v;
+}

@@ -131,4 +131,23 @@ void json_writer_null(struct json_writer *w);
 /* Write a parsed value (and everything under it). */
 void json_writer_value(struct json_writer *w, const struct json_value *v);
 
+/* Object members in one call, for writing records such as meta.json:
+ * key then value; a NULL string or string array is written as null. */
+void json_writer_kv_string(struct json_writer *w, const char *key,
+			   const char *v);
+void json_writer_kv_int64(struct json_writer *w, const char *key, int64_t v);
+void json_writer_kv_uint64(struct json_writer *w, const char *key, uint64_t v);
+void json_writer_kv_bool(struct json_writer *w, const char *key, bool v);
+void json_writer_kv_strv(struct json_writer *w, const char *key,
+			 char *const *v);
+
+/* Reading such records back (CLI use: these allocate with the x*
+ * allocators).  A missing or mistyped member gives NULL / 0 / false. */
+char *json_obj_strdup(const struct json_value *o, const char *key);
+int64_t json_obj_int64(const struct json_value *o, const char *key);
+bool json_obj_bool(const struct json_value *o, const char *key);
+/* A NULL-terminated copy of an array of strings (non-strings become "");
+ * NULL when the member is not an array.  *n (may be NULL) gets its length. */
+char **json_obj_strv(const struct json_value *o, const char *key, size_t *n);
+
 #endif

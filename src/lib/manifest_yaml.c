@@ -287,31 +287,29 @@ static int walk_field(struct mctx *c, const struct mfield *fd, yaml_node_t *v,
 	return r;
 }
 
+struct walk_ctx {
+	const struct mfield *f;
+	size_t nf;
+	void *obj;
+};
+
+static int walk_pair(struct mctx *c, yaml_node_t *k, yaml_node_t *v, size_t i,
+		     void *arg)
+{
+	struct walk_ctx *w = arg;
+	const struct mfield *fd = find_field(w->f, w->nf, k);
+
+	(void)i;
+	if (!fd)
+		return unknown_key(c, k, w->f, w->nf);
+	return walk_field(c, fd, v, w->obj);
+}
+
 int m_walk_map(struct mctx *c, yaml_node_t *n, const struct mfield *f,
 	       size_t nf, void *obj)
 {
-	size_t i, cnt;
-	int r;
-
-	if (m_is_null(n))
-		return 0;
-	if (n->type != YAML_MAPPING_NODE)
-		return m_fail(c, n, "expected a map, got %s", m_kind(c, n));
-	r = check_keys(c, n);
-	if (r < 0)
-		return r;
-	cnt = m_count(n);
-	for (i = 0; i < cnt; i++) {
-		yaml_node_pair_t *p = n->data.mapping.pairs.start + i;
-		yaml_node_t *k = m_node(c, p->key);
-		const struct mfield *fd = find_field(f, nf, k);
-		if (!fd)
-			return unknown_key(c, k, f, nf);
-		r = walk_field(c, fd, m_node(c, p->value), obj);
-		if (r < 0)
-			return r;
-	}
-	return 0;
+	struct walk_ctx w = {f, nf, obj};
+	return m_each_pair(c, n, walk_pair, &w);
 }
 
 int m_each_pair(struct mctx *c, yaml_node_t *n, m_pair_fn fn, void *obj)

@@ -57,40 +57,6 @@ const char *bottle_status_name(enum bottle_status s)
 
 /* ---- meta.json ---------------------------------------------------------- */
 
-static void w_str(struct json_writer *w, const char *k, const char *v)
-{
-	json_writer_key(w, k);
-	if (v)
-		json_writer_string(w, v);
-	else
-		json_writer_null(w);
-}
-
-static void w_int(struct json_writer *w, const char *k, int64_t v)
-{
-	json_writer_key(w, k);
-	json_writer_int64(w, v);
-}
-
-static void w_strv(struct json_writer *w, const char *k, char *const *v)
-{
-	json_writer_key(w, k);
-	if (!v) {
-		json_writer_null(w);
-		return;
-	}
-	json_writer_begin_array(w);
-	for (; *v; v++)
-		json_writer_string(w, *v);
-	json_writer_end_array(w);
-}
-
-static void w_bool(struct json_writer *w, const char *k, bool v)
-{
-	json_writer_key(w, k);
-	json_writer_bool(w, v);
-}
-
 int meta_save(const char *state_dir, const struct bottle_meta *m,
 	      struct error *err)
 {
@@ -101,31 +67,31 @@ int meta_save(const char *state_dir, const struct bottle_meta *m,
 
 	json_writer_init(&w, &sb, JSON_WRITER_PRETTY);
 	json_writer_begin_object(&w);
-	w_str(&w, "id", m->id);
-	w_str(&w, "agent", m->agent);
-	w_str(&w, "bottle", m->bottle);
-	w_str(&w, "backend", m->backend);
-	w_str(&w, "cwd", m->cwd);
-	w_bool(&w, "copy_cwd", m->copy_cwd);
-	w_str(&w, "manifest", m->manifest);
-	w_bool(&w, "detached", m->detached);
-	w_bool(&w, "tty", m->tty);
-	w_int(&w, "created", m->created);
-	w_int(&w, "started", m->started);
-	w_int(&w, "finished", m->finished);
-	w_str(&w, "status", bottle_status_name(m->status));
-	w_int(&w, "exit_code", m->exit_code);
-	w_int(&w, "monitor_pid", m->monitor_pid);
-	w_int(&w, "monitor_start", (int64_t)m->monitor_start);
-	w_int(&w, "init_pid", m->init_pid);
-	w_int(&w, "init_start", (int64_t)m->init_start);
-	w_strv(&w, "command", m->command);
+	json_writer_kv_string(&w, "id", m->id);
+	json_writer_kv_string(&w, "agent", m->agent);
+	json_writer_kv_string(&w, "bottle", m->bottle);
+	json_writer_kv_string(&w, "backend", m->backend);
+	json_writer_kv_string(&w, "cwd", m->cwd);
+	json_writer_kv_bool(&w, "copy_cwd", m->copy_cwd);
+	json_writer_kv_string(&w, "manifest", m->manifest);
+	json_writer_kv_bool(&w, "detached", m->detached);
+	json_writer_kv_bool(&w, "tty", m->tty);
+	json_writer_kv_int64(&w, "created", m->created);
+	json_writer_kv_int64(&w, "started", m->started);
+	json_writer_kv_int64(&w, "finished", m->finished);
+	json_writer_kv_string(&w, "status", bottle_status_name(m->status));
+	json_writer_kv_int64(&w, "exit_code", m->exit_code);
+	json_writer_kv_int64(&w, "monitor_pid", m->monitor_pid);
+	json_writer_kv_int64(&w, "monitor_start", (int64_t)m->monitor_start);
+	json_writer_kv_int64(&w, "init_pid", m->init_pid);
+	json_writer_kv_int64(&w, "init_start", (int64_t)m->init_start);
+	json_writer_kv_strv(&w, "command", m->command);
 	json_writer_key(&w, "artifacts");
 	json_writer_begin_array(&w);
 	for (size_t i = 0; i < m->n_artifacts; i++) {
 		json_writer_begin_object(&w);
-		w_str(&w, "kind", m->artifacts[i].kind);
-		w_str(&w, "what", m->artifacts[i].what);
+		json_writer_kv_string(&w, "kind", m->artifacts[i].kind);
+		json_writer_kv_string(&w, "what", m->artifacts[i].what);
 		json_writer_end_object(&w);
 	}
 	json_writer_end_array(&w);
@@ -134,45 +100,6 @@ int meta_save(const char *state_dir, const struct bottle_meta *m,
 	r = write_file_replace(path, sb.buf, sb.len, 0600, err);
 	strbuf_release(&sb);
 	return r;
-}
-
-static char *r_str(const struct json_value *o, const char *k)
-{
-	const char *s = json_as_string(json_obj_get(o, k), NULL);
-	return s ? xstrdup(s) : NULL;
-}
-
-static int64_t r_int(const struct json_value *o, const char *k)
-{
-	int64_t v = 0;
-	if (json_as_int64(json_obj_get(o, k), &v) < 0)
-		return 0;
-	return v;
-}
-
-static bool r_bool(const struct json_value *o, const char *k)
-{
-	bool v = false;
-	if (json_as_bool(json_obj_get(o, k), &v) < 0)
-		return false;
-	return v;
-}
-
-static char **r_strv(const struct json_value *o, const char *k)
-{
-	const struct json_value *a = json_obj_get(o, k);
-	size_t n;
-	char **v;
-
-	if (json_type(a) != JSON_ARRAY)
-		return NULL;
-	n = json_array_len(a);
-	v = xcalloc(n + 1, sizeof(char *));
-	for (size_t i = 0; i < n; i++) {
-		const char *s = json_as_string(json_array_get(a, i), NULL);
-		v[i] = xstrdup(s ? s : "");
-	}
-	return v;
 }
 
 static enum bottle_status r_status(const struct json_value *o)
@@ -202,30 +129,30 @@ int meta_load(const char *state_dir, struct bottle_meta *m, struct error *err)
 		return err_set(err, EINVAL, "%s: not a JSON object", path);
 	}
 	memset(m, 0, sizeof(*m));
-	m->id = r_str(root, "id");
-	m->agent = r_str(root, "agent");
-	m->bottle = r_str(root, "bottle");
-	m->backend = r_str(root, "backend");
-	m->cwd = r_str(root, "cwd");
-	m->manifest = r_str(root, "manifest");
-	m->copy_cwd = r_bool(root, "copy_cwd");
-	m->detached = r_bool(root, "detached");
-	m->tty = r_bool(root, "tty");
-	m->created = r_int(root, "created");
-	m->started = r_int(root, "started");
-	m->finished = r_int(root, "finished");
+	m->id = json_obj_strdup(root, "id");
+	m->agent = json_obj_strdup(root, "agent");
+	m->bottle = json_obj_strdup(root, "bottle");
+	m->backend = json_obj_strdup(root, "backend");
+	m->cwd = json_obj_strdup(root, "cwd");
+	m->manifest = json_obj_strdup(root, "manifest");
+	m->copy_cwd = json_obj_bool(root, "copy_cwd");
+	m->detached = json_obj_bool(root, "detached");
+	m->tty = json_obj_bool(root, "tty");
+	m->created = json_obj_int64(root, "created");
+	m->started = json_obj_int64(root, "started");
+	m->finished = json_obj_int64(root, "finished");
 	m->status = r_status(root);
-	m->exit_code = (int)r_int(root, "exit_code");
-	m->monitor_pid = (pid_t)r_int(root, "monitor_pid");
-	m->monitor_start = (uint64_t)r_int(root, "monitor_start");
-	m->init_pid = (pid_t)r_int(root, "init_pid");
-	m->init_start = (uint64_t)r_int(root, "init_start");
-	m->command = r_strv(root, "command");
+	m->exit_code = (int)json_obj_int64(root, "exit_code");
+	m->monitor_pid = (pid_t)json_obj_int64(root, "monitor_pid");
+	m->monitor_start = (uint64_t)json_obj_int64(root, "monitor_start");
+	m->init_pid = (pid_t)json_obj_int64(root, "init_pid");
+	m->init_start = (uint64_t)json_obj_int64(root, "init_start");
+	m->command = json_obj_strv(root, "command", NULL);
 	arts = json_obj_get(root, "artifacts");
 	for (size_t i = 0; i < json_array_len(arts); i++) {
 		const struct json_value *a = json_array_get(arts, i);
-		_cleanup_free_ char *kind = r_str(a, "kind");
-		_cleanup_free_ char *what = r_str(a, "what");
+		_cleanup_free_ char *kind = json_obj_strdup(a, "kind");
+		_cleanup_free_ char *what = json_obj_strdup(a, "what");
 		if (kind && what)
 			meta_add_artifact(m, kind, what);
 	}

@@ -139,7 +139,8 @@ static void atomic_write(void **state)
 
 static void canonical(void **state)
 {
-	char *top = tp("canon"), *real = tp("canon/real"), *link = tp("canon/l");
+	char *top = tp("canon"), *real = tp("canon/real"),
+	     *link = tp("canon/l");
 	char *want, *got;
 
 	(void)state;

@@ -575,9 +575,56 @@ static void big_document(void **state)
 	strbuf_release(&sb);
 }
 
+static void kv_helpers(void **state)
+{
+	struct strbuf sb = STRBUF_INIT;
+	struct json_writer w;
+	struct json_value *v = NULL;
+	struct error err = ERROR_INIT;
+	char *argv[] = {(char *)"a", (char *)"b c", NULL};
+	char **got;
+	size_t n;
+
+	(void)state;
+	json_writer_init(&w, &sb, 0);
+	json_writer_begin_object(&w);
+	json_writer_kv_string(&w, "s", "x\"y");
+	json_writer_kv_string(&w, "null", NULL);
+	json_writer_kv_int64(&w, "i", -5);
+	json_writer_kv_uint64(&w, "u", 1ull << 40);
+	json_writer_kv_bool(&w, "b", true);
+	json_writer_kv_strv(&w, "v", argv);
+	json_writer_kv_strv(&w, "nv", NULL);
+	json_writer_end_object(&w);
+	assert_int_equal(json_parse(sb.buf, sb.len, &v, &err), 0);
+	got = NULL;
+	{
+		char *s = json_obj_strdup(v, "s");
+		assert_string_equal(s, "x\"y");
+		free(s);
+	}
+	assert_null(json_obj_strdup(v, "null"));
+	assert_null(json_obj_strdup(v, "missing"));
+	assert_int_equal(json_obj_int64(v, "i"), -5);
+	assert_int_equal(json_obj_int64(v, "u"), 1ll << 40);
+	assert_int_equal(json_obj_int64(v, "s"), 0); /* mistyped */
+	assert_true(json_obj_bool(v, "b"));
+	assert_false(json_obj_bool(v, "missing"));
+	got = json_obj_strv(v, "v", &n);
+	assert_int_equal(n, 2);
+	assert_string_equal(got[1], "b c");
+	assert_null(got[2]);
+	strv_free(got);
+	assert_null(json_obj_strv(v, "nv", &n));
+	assert_int_equal(n, 0);
+	json_value_free(v);
+	strbuf_release(&sb);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(kv_helpers),
 	    cmocka_unit_test(writer_compact),
 	    cmocka_unit_test(writer_pretty),
 	    cmocka_unit_test(writer_escapes),
