@@ -150,15 +150,17 @@ int cmd_logs(int argc, char **argv)
 	const char *name = NULL;
 	int r;
 
+	bool extra = false;
+
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--audit") == 0)
 			audit = true;
 		else if (!name)
 			name = argv[i];
 		else
-			name = NULL, i = argc;
+			extra = true;
 	}
-	if (!name) {
+	if (!name || extra) {
 		cli_usage("logs", stderr);
 		return EXIT_USAGE;
 	}
