@@ -7,7 +7,8 @@
 #   scripts/deps.sh --bench    also what bench/ compares against
 set -eu
 
-pkgs="meson ninja-build pkg-config gcc clang libyaml-dev libseccomp-dev
+pkgs="meson ninja-build pkg-config gcc clang libclang-rt-14-dev libyaml-dev
+libseccomp-dev
 libcmocka-dev iproute2 bubblewrap util-linux bsdutils procps curl git
 ca-certificates python3"
 if [ "${1:-}" = "--bench" ]; then
