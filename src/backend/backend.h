@@ -98,9 +98,4 @@ const struct backend_ops *backend_find(const char *name);
 /* All compiled-in backends, NULL-terminated. */
 extern const struct backend_ops *const backends[];
 
-/* Start time (field 22 of /proc/PID/stat) of pid, 0 if it does not
- * exist.  Together with the pid it names a process without reuse races. */
-uint64_t proc_start_time(pid_t pid);
-bool proc_alive(pid_t pid, uint64_t start);
-
 #endif

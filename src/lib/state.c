@@ -18,30 +18,6 @@
 
 #define META_MAX (1u << 20)
 
-/* Avoid depending on the backend library for one helper. */
-static uint64_t start_time_of(pid_t pid)
-{
-	char path[64], buf[1024], *p;
-	unsigned long long start = 0;
-	FILE *f;
-	size_t n;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	f = fopen(path, "re");
-	if (!f)
-		return 0;
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	p = strrchr(buf, ')');
-	if (!p || sscanf(p + 2,
-			 "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u "
-			 "%*u %*d %*d %*d %*d %*d %*d %llu",
-			 &start) != 1)
-		return 0;
-	return start;
-}
-
 static const char *const status_names[] = {
     [BOTTLE_CREATING] = "creating", [BOTTLE_RUNNING] = "running",
     [BOTTLE_EXITED] = "exited",	    [BOTTLE_STOPPED] = "stopped",
@@ -236,12 +212,8 @@ int meta_update(const char *state_dir,
 
 bool meta_owner_alive(const struct bottle_meta *m)
 {
-	uint64_t now;
-
-	if (m->monitor_pid <= 0)
-		return false;
-	now = start_time_of(m->monitor_pid);
-	return now != 0 && now == m->monitor_start;
+	return m->monitor_pid > 0 && m->monitor_start != 0 &&
+	       proc_alive(m->monitor_pid, m->monitor_start);
 }
 
 /* ---- ids and the state home --------------------------------------------- */

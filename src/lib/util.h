@@ -86,6 +86,12 @@ bool str_has_suffix(const char *s, const char *suffix);
 int write_all(int fd, const void *buf, size_t n)
     __attribute__((warn_unused_result));
 
+/* Start time (field 22 of /proc/PID/stat) of pid, 0 if it does not
+ * exist.  Together with the pid it names a process without reuse races. */
+uint64_t proc_start_time(pid_t pid);
+/* Is pid alive and (start != 0) still the process that started at start? */
+bool proc_alive(pid_t pid, uint64_t start);
+
 /* Monotonic time in nanoseconds. */
 uint64_t now_ns(void);
 
