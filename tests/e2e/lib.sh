@@ -20,6 +20,9 @@ check() { # check DESC CMD...: ok if CMD succeeds
 	if "$@"; then ok "$desc"; else fail "$desc"; fi
 }
 skip_all() { echo "SKIP: $*"; cleanup_root; exit 77; }
+# Teardown functions that cleanup_root runs first, most recent first (a
+# library such as world.sh pushes its own: T_CLEANUP="fn $T_CLEANUP").
+T_CLEANUP=""
 
 # A project dir with a file and a git repo in it.
 make_project() {
@@ -51,6 +54,8 @@ bottle_ids() { ls "$XDG_STATE_HOME" 2>/dev/null; }
 
 cleanup_root() {
 	# Remove what the test made; stop bottles left running.
+	for fn in $T_CLEANUP; do "$fn"; done
+	T_CLEANUP=""
 	for id in $(bottle_ids); do "$BOTTLE" stop "$id" >/dev/null 2>&1; done
 	"$BOTTLE" cleanup --yes >/dev/null 2>&1
 	if [ -d "$T_ROOT/ustate" ]; then
