@@ -134,6 +134,7 @@ bool http_header_is_hop_in(const struct http_header *msg, size_t n,
  * part of the bytes consumed, never handed to on_data). */
 enum http_chunked_state {
 	CHUNK_SIZE,
+	CHUNK_SIZE_BWS,
 	CHUNK_EXT,
 	CHUNK_SIZE_LF,
 	CHUNK_DATA,

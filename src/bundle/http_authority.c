@@ -15,12 +15,14 @@
 static bool is_dotted_quad(const char *s)
 {
 	unsigned parts = 0, v, digits;
+	const char *start;
 
 	for (;;) {
+		start = s;
 		for (v = 0, digits = 0; hc_is(*s, HC_DIGIT); s++, digits++)
 			v = v * 10 + (unsigned)(*s - '0');
 		if (digits == 0 || digits > 3 || v > 255 ||
-		    (digits > 1 && s[-digits] == '0'))
+		    (digits > 1 && *start == '0'))
 			return false;
 		if (++parts == 4)
 			return *s == '\0';

@@ -36,6 +36,13 @@ static int size_line_byte(struct http_chunked *st, char c)
 			return fail(st, "malformed chunk extension");
 		return 0;
 	}
+	if (st->state == CHUNK_SIZE_BWS) {
+		if (c == ';')
+			st->state = CHUNK_EXT;
+		else if (c != ' ' && c != '\t')
+			return fail(st, "malformed chunk extension");
+		return 0;
+	}
 	if (hc_is(c, HC_HEX)) {
 		unsigned d = hc_is(c, HC_DIGIT) ? (unsigned)(c - '0')
 						: (unsigned)(hc_lower(c) - 'a' + 10);
@@ -49,8 +56,10 @@ static int size_line_byte(struct http_chunked *st, char c)
 		return fail(st, "malformed chunk size");
 	if (c == '\r')
 		st->state = CHUNK_SIZE_LF;
-	else if (c == ';' || c == ' ' || c == '\t')
-		st->state = CHUNK_EXT; /* BWS ";" ext: skipped, bounded */
+	else if (c == ';')
+		st->state = CHUNK_EXT; /* extensions: skipped, bounded */
+	else if (c == ' ' || c == '\t')
+		st->state = CHUNK_SIZE_BWS;
 	else
 		return fail(st, "malformed chunk size");
 	return 0;
@@ -101,6 +110,7 @@ static int framing_byte(struct http_chunked *st, char c)
 {
 	switch (st->state) {
 	case CHUNK_SIZE:
+	case CHUNK_SIZE_BWS:
 	case CHUNK_EXT:
 		return size_line_byte(st, c);
 	case CHUNK_SIZE_LF:
