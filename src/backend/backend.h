@@ -54,6 +54,11 @@ struct exec_req {
 struct launch_hooks {
 	int (*record)(void *ctx, const char *kind, const char *what,
 		      struct error *err);
+	/* The bottle-side listening sockets of the bundle's endpoints exist
+	 * (fds[i] serves enum endpoint i; the callee owns them): start the
+	 * bundle on them.  Called before the agent starts; a failure aborts
+	 * the launch.  May be NULL. */
+	int (*endpoints)(void *ctx, int fds[ENDPOINT_COUNT], struct error *err);
 	void *ctx;
 };
 

@@ -126,8 +126,7 @@ static void scan_bottle(struct orphans *o, const char *id)
 	}
 	for (size_t i = 0; i < m.n_artifacts; i++) {
 		const struct artifact *a = &m.artifacts[i];
-		if (strcmp(a->kind, "process") == 0 &&
-		    !str_has_prefix(a->what, "init:"))
+		if (strcmp(a->kind, "process") == 0 && !strchr(a->what, ':'))
 			continue; /* recorded intent; the pid follows */
 		if (strcmp(a->kind, "socket") == 0 &&
 		    access(a->what, F_OK) != 0)
@@ -151,13 +150,15 @@ static int mark_crashed(struct bottle_meta *m, void *ctx)
 	return 0;
 }
 
-static int kill_init(const char *what, struct error *err)
+/* "init:PID:START" or "bundle:PID:START": kill it if it is still that
+ * process (the start time rules out a reused pid). */
+static int kill_process(const char *what, struct error *err)
 {
 	int pid = 0;
 	unsigned long long start = 0;
 	int fd;
 
-	if (sscanf(what, "init:%d:%llu", &pid, &start) != 2 || pid <= 0)
+	if (sscanf(what, "%*[a-z]:%d:%llu", &pid, &start) != 2 || pid <= 0)
 		return 0;
 	fd = (int)syscall(SYS_pidfd_open, pid, 0);
 	if (fd < 0)
@@ -175,7 +176,7 @@ static int remove_one(const struct orphans *o, const struct orphan *x,
 		      struct error *err)
 {
 	if (strcmp(x->kind, "process") == 0)
-		return kill_init(x->what, err);
+		return kill_process(x->what, err);
 	if (strcmp(x->kind, "cgroup") == 0) {
 		const struct backend_ops *be =
 		    x->be ? x->be : backend_find("ns");

@@ -5,6 +5,7 @@
 #include "lib/log.h"
 #include "lib/util.h"
 
+#include <arpa/inet.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
@@ -18,7 +19,46 @@ struct run_args {
 	bool yes, detach;
 	char **cmd;
 	size_t n_cmd;
+	struct kv resolve[32];
+	size_t n_resolve;
 };
+
+/* --resolve HOST:ADDR or curl's HOST:PORT:ADDR (the port is accepted and
+ * ignored: an override applies to every port of the host). */
+static int parse_resolve(struct run_args *a, char *arg)
+{
+	char *colon = strchr(arg, ':'), *addr, *end;
+	unsigned char buf[16];
+	size_t n;
+
+	if (!colon || colon == arg) {
+		fprintf(stderr, "bottle: --resolve %s: expected HOST:ADDR\n",
+			arg);
+		return -1;
+	}
+	addr = colon + 1;
+	n = strspn(addr, "0123456789*");
+	if (n && addr[n] == ':')
+		addr += n + 1;
+	if (*addr == '[' && (end = strchr(addr, ']')) && end[1] == '\0') {
+		*end = '\0';
+		addr++;
+	}
+	if (inet_pton(AF_INET, addr, buf) != 1 &&
+	    inet_pton(AF_INET6, addr, buf) != 1) {
+		fprintf(stderr,
+			"bottle: --resolve %s: \"%s\" is not an IP address\n",
+			arg, addr);
+		return -1;
+	}
+	if (a->n_resolve == ARRAY_SIZE(a->resolve)) {
+		fprintf(stderr, "bottle: too many --resolve options\n");
+		return -1;
+	}
+	*colon = '\0';
+	a->resolve[a->n_resolve++] = (struct kv){arg, addr, {0, 0}};
+	return 0;
+}
 
 static int parse_run_args(const char *name, int argc, char **argv,
 			  struct run_args *a)
@@ -30,6 +70,7 @@ static int parse_run_args(const char *name, int argc, char **argv,
 	    {"backend", required_argument, NULL, 'b'},
 	    {"copy-cwd", no_argument, NULL, 'C'},
 	    {"no-copy-cwd", no_argument, NULL, 'N'},
+	    {"resolve", required_argument, NULL, 'R'},
 	    {NULL, 0, NULL, 0},
 	};
 	int c;
@@ -56,6 +97,10 @@ static int parse_run_args(const char *name, int argc, char **argv,
 			break;
 		case 'N':
 			a->copy_cwd = 0;
+			break;
+		case 'R':
+			if (parse_resolve(a, optarg) < 0)
+				return -1;
 			break;
 		default:
 			cli_usage(name, stderr);
@@ -172,6 +217,8 @@ static int make_plan(const struct run_args *a, const char *id, const char *cwd,
 	spec.cmd = a->cmd;
 	spec.n_cmd = a->n_cmd;
 	spec.detach = a->detach;
+	spec.resolve = a->resolve;
+	spec.n_resolve = a->n_resolve;
 	r = plan_build(&spec, &h, out, &err);
 	if (r < 0) {
 		fprintf(stderr, "bottle: %s\n", err.msg);

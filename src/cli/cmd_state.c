@@ -145,7 +145,7 @@ int cmd_logs(int argc, char **argv)
 {
 	struct host_facts h;
 	struct bottle_meta m = BOTTLE_META_INIT;
-	_cleanup_free_ char *dir = NULL, *p1 = NULL, *p2 = NULL;
+	_cleanup_free_ char *dir = NULL, *p1 = NULL, *p2 = NULL, *p3 = NULL;
 	bool audit = false;
 	const char *name = NULL;
 	int r;
@@ -174,9 +174,11 @@ int cmd_logs(int argc, char **argv)
 		cat_file(p1);
 	} else {
 		p1 = xasprintf("%s/logs/monitor.log", dir);
-		p2 = xasprintf("%s/logs/console.log", dir);
+		p2 = xasprintf("%s/logs/bundle.log", dir);
+		p3 = xasprintf("%s/logs/console.log", dir);
 		cat_file(p1);
 		cat_file(p2);
+		cat_file(p3);
 	}
 	meta_release(&m);
 	return EXIT_OK;

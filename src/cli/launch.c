@@ -8,6 +8,7 @@
  */
 #include "cli/cli.h"
 
+#include "lib/ca.h"
 #include "lib/fsutil.h"
 #include "lib/log.h"
 #include "lib/util.h"
@@ -40,6 +41,12 @@ struct record_ctx {
 	const char *kind, *what;
 };
 
+/* What the backend's launch hooks work with. */
+struct hook_ctx {
+	const struct plan *plan;
+	struct bundle_sup *bundle;
+};
+
 static int add_artifact(struct bottle_meta *m, void *ctx)
 {
 	struct record_ctx *c = ctx;
@@ -50,8 +57,34 @@ static int add_artifact(struct bottle_meta *m, void *ctx)
 static int record_artifact(void *ctx, const char *kind, const char *what,
 			   struct error *err)
 {
-	struct record_ctx c = {ctx, kind, what};
+	struct hook_ctx *h = ctx;
+	struct record_ctx c = {h->plan->state_dir, kind, what};
 	return meta_update(c.state_dir, add_artifact, &c, err);
+}
+
+static void record_bundle(void *ctx, const char *what)
+{
+	struct error err = ERROR_INIT;
+
+	if (record_artifact(ctx, "process", what, &err) < 0)
+		log_warnx("recording the bundle: %s", err.msg);
+}
+
+/* The backend made the bottle-side listeners: the bundle serves them
+ * before the agent starts (DESIGN.md, "Lifecycle"). */
+static int start_endpoints(void *ctx, int fds[ENDPOINT_COUNT],
+			   struct error *err)
+{
+	struct hook_ctx *h = ctx;
+	int r;
+
+	if ((r = record_artifact(ctx, "process", "bundle", err)) < 0) {
+		for (int i = 0; i < ENDPOINT_COUNT; i++)
+			close(fds[i]);
+		return r;
+	}
+	return bundle_sup_start(h->plan, fds, record_bundle, ctx, &h->bundle,
+				err);
 }
 
 static void copy_progress(const struct copy_stats *s, void *ctx)
@@ -103,29 +136,40 @@ static int prepare_workspace(const struct plan *p, bool resume,
 	return 0;
 }
 
-/* The CA bundle the bottle sees, generated from the host's (the sidecar
- * bundle's CA joins it later).  Kept across runs and regenerated only when
- * the host's bundle is newer. */
+/* The CA bundle the bottle sees: the host's plus the bottle's own CA
+ * (made here, kept across runs so that resume keeps trust), which the
+ * bundle signs intercepted hosts' certificates with.  Regenerated only
+ * when an input is newer. */
 static int prepare_ca_bundle(const struct plan *p, struct error *err)
 {
 	static const char host[] = "/etc/ssl/certs/ca-certificates.crt";
 	_cleanup_free_ char *dst = xasprintf("%s/ca-bundle.crt", p->run_dir);
-	_cleanup_free_ char *buf = NULL;
-	struct stat hs, ds;
-	size_t len;
+	_cleanup_free_ char *dir = xasprintf("%s/ca", p->state_dir);
+	_cleanup_free_ char *crt = xasprintf("%s/" CA_CERT_FILE, dir);
+	_cleanup_free_ char *hbuf = NULL, *cbuf = NULL;
+	struct stat hs = {0}, ds, cs;
+	size_t hlen = 0, clen = 0;
 	int r;
 
-	if (stat(dst, &ds) == 0 && stat(host, &hs) == 0 &&
-	    ds.st_mtim.tv_sec > hs.st_mtim.tv_sec)
+	if ((r = mkdir_p(dir, 0700, err)) < 0 ||
+	    (r = ca_ensure(dir, p->id, err)) < 0)
+		return err_prefix(err, "the bottle's CA");
+	if (stat(dst, &ds) == 0 && stat(crt, &cs) == 0 &&
+	    (stat(host, &hs) != 0 || ds.st_mtim.tv_sec > hs.st_mtim.tv_sec) &&
+	    ds.st_mtim.tv_sec > cs.st_mtim.tv_sec)
 		return 0;
-	r = read_file(host, &buf, &len, 16u << 20, err);
-	if (r == -ENOENT) {
+	r = read_file(host, &hbuf, &hlen, 16u << 20, err);
+	if (r == -ENOENT)
 		err_clear(err);
-		return 0;
-	}
-	if (r < 0)
+	else if (r < 0)
 		return r;
-	return write_file_replace(dst, buf, len, 0644, err);
+	if ((r = read_file(crt, &cbuf, &clen, 1u << 20, err)) < 0)
+		return r;
+	hbuf = xrealloc(hbuf, st_add(st_add(hlen, clen), 2));
+	if (hlen && hbuf[hlen - 1] != '\n')
+		hbuf[hlen++] = '\n';
+	memcpy(hbuf + hlen, cbuf, clen);
+	return write_file_replace(dst, hbuf, hlen + clen, 0644, err);
 }
 
 struct started {
@@ -253,7 +297,8 @@ static int run_bottle(const struct launch_opts *o, bool foreground,
 	struct error err = ERROR_INIT;
 	struct bottle_io io = BOTTLE_IO_INIT;
 	struct bottle_proc proc = {0, 0, -1};
-	struct launch_hooks hooks = {record_artifact, (void *)p->state_dir};
+	struct hook_ctx hc = {p, NULL};
+	struct launch_hooks hooks = {record_artifact, start_endpoints, &hc};
 	_cleanup_free_ char *sock = xasprintf("%s/attach.sock", p->run_dir);
 	struct started s = {&proc, sock, false};
 	struct finished f = {BOTTLE_EXITED, 0};
@@ -294,7 +339,8 @@ static int run_bottle(const struct launch_opts *o, bool foreground,
 				   .io = &io,
 				   .foreground = foreground,
 				   .attach_path = sock,
-				   .console_fd = console_fd};
+				   .console_fd = console_fd,
+				   .bundle = hc.bundle};
 	code = monitor_run(&mo);
 	cli_tty_restore();
 	f.code = code;
@@ -302,6 +348,7 @@ static int run_bottle(const struct launch_opts *o, bool foreground,
 	if (proc.pidfd >= 0)
 		close(proc.pidfd);
 teardown:
+	bundle_sup_free(hc.bundle);
 	if (o->backend->release(p, &err) < 0)
 		log_warnx("cleaning up %s: %s", p->id, err.msg);
 	if (meta_update(p->state_dir, mark_finished, &f, &err) < 0)

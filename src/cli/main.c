@@ -23,6 +23,8 @@ static const struct command {
      "  -b, --backend NAME   override the bottle's backend\n"
      "      --copy-cwd       work on a copy of the cwd (default)\n"
      "      --no-copy-cwd    bind the cwd read-write instead\n"
+     "      --resolve H:ADDR pin host H to ADDR in the bundle (curl's\n"
+     "                       H:PORT:ADDR works too); repeatable\n"
      "  -- CMD...            run CMD instead of the agent's command\n"},
     {"plan", cmd_plan, "plan [AGENT] [options] [-- CMD...]",
      "Print the plan `bottle run` would launch, and exit.\n"
@@ -51,7 +53,8 @@ static const struct command {
     {"rm", cmd_rm, "rm [-f] ID...",
      "Delete bottles' state.  -f stops a running one first.\n"},
     {"logs", cmd_logs, "logs ID [--audit]",
-     "Print a bottle's console and monitor logs (--audit: audit lines).\n"},
+     "Print a bottle's monitor, bundle and console logs; --audit: the\n"
+     "bundle's audit lines (one JSON object per request).\n"},
     {"cleanup", cmd_cleanup, "cleanup [-y]",
      "Find runtime pieces whose owner is dead (processes, cgroups,\n"
      "sockets, temp files) and remove them after y/N.\n"

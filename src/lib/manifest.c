@@ -370,7 +370,7 @@ static void free_kv(struct kv *kv, size_t n)
 	free(kv);
 }
 
-static void free_egress(struct egress *e)
+void egress_release(struct egress *e)
 {
 	size_t i;
 
@@ -395,6 +395,58 @@ static void free_egress(struct egress *e)
 	free(e->patterns);
 	free_kv(e->resolve, e->n_resolve);
 	free(e->ca_file);
+	memset(e, 0, sizeof(*e));
+}
+
+static char **dup_strv(char *const *v, size_t n)
+{
+	char **d = xcalloc(n + 1, sizeof(char *));
+
+	for (size_t i = 0; i < n; i++)
+		d[i] = xstrdup(v[i]);
+	return d;
+}
+
+static char *dup_or_null(const char *s)
+{
+	return s ? xstrdup(s) : NULL;
+}
+
+void egress_copy(struct egress *dst, const struct egress *src)
+{
+	size_t i;
+
+	memset(dst, 0, sizeof(*dst));
+	dst->allow = dup_strv(src->allow, src->n_allow);
+	dst->n_allow = src->n_allow;
+	dst->inspect = dup_strv(src->inspect, src->n_inspect);
+	dst->n_inspect = src->n_inspect;
+	dst->routes = xcalloc(src->n_routes + 1, sizeof(*dst->routes));
+	for (i = 0; i < src->n_routes; i++) {
+		const struct egress_route *r = &src->routes[i];
+		dst->routes[i] = (struct egress_route){
+		    dup_or_null(r->host), dup_or_null(r->header),
+		    dup_or_null(r->value), dup_or_null(r->placeholder_env),
+		    r->pos};
+	}
+	dst->n_routes = src->n_routes;
+	dst->dlp_builtin = src->dlp_builtin;
+	dst->patterns = xcalloc(src->n_patterns + 1, sizeof(*dst->patterns));
+	for (i = 0; i < src->n_patterns; i++) {
+		const struct dlp_pattern *pt = &src->patterns[i];
+		dst->patterns[i] =
+		    (struct dlp_pattern){dup_or_null(pt->name),
+					 dup_or_null(pt->regex), pt->action,
+					 pt->pos};
+	}
+	dst->n_patterns = src->n_patterns;
+	dst->resolve = xcalloc(src->n_resolve + 1, sizeof(*dst->resolve));
+	for (i = 0; i < src->n_resolve; i++)
+		dst->resolve[i] = (struct kv){dup_or_null(src->resolve[i].key),
+					      dup_or_null(src->resolve[i].value),
+					      src->resolve[i].pos};
+	dst->n_resolve = src->n_resolve;
+	dst->ca_file = dup_or_null(src->ca_file);
 }
 
 static void free_upstream(struct git_upstream *u)
@@ -420,7 +472,7 @@ static void free_bottle(struct bottle_def *b)
 		free(b->mounts[i].target);
 	}
 	free(b->mounts);
-	free_egress(&b->egress);
+	egress_release(&b->egress);
 	for (i = 0; b->upstreams && i < b->n_upstreams; i++)
 		free_upstream(&b->upstreams[i]);
 	free(b->upstreams);

@@ -182,4 +182,10 @@ int parse_size(const char *s, uint64_t *out);
 
 void manifest_free(struct manifest *m);
 
+/* Deep-copy an egress section (dst is overwritten, not released first);
+ * release one built by egress_copy() or by the parser.  Route templates
+ * are wiped on release. */
+void egress_copy(struct egress *dst, const struct egress *src);
+void egress_release(struct egress *e);
+
 #endif

@@ -271,11 +271,12 @@ static int add_user_ops(struct ops_builder *b, const struct spec *spec,
 	if (h->probe_path)
 		op_add(b, SETUP_RO_BIND, h->probe_path, BOTTLE_PROBE)->flags =
 		    SETUP_OPTIONAL;
-	if (h->ca_bundle) {
+	{
+		/* Always there: it carries the bundle's CA even when the host
+		 * has no bundle of its own. */
 		_cleanup_free_ char *ca =
 		    xasprintf("%s/ca-bundle.crt", p->run_dir);
-		op_add(b, SETUP_RO_BIND, ca, CA_BUNDLE_PATH)->flags =
-		    SETUP_OPTIONAL;
+		op_add(b, SETUP_RO_BIND, ca, BOTTLE_CA_BUNDLE);
 	}
 	return 0;
 }
@@ -313,6 +314,61 @@ static void env_set(struct env_builder *e, const char *name, const char *value)
 	e->v[e->n] = NULL;
 }
 
+/* The one way out (DESIGN.md): every client inside is pointed at the
+ * bundle's proxy and trusts its CA through the bottle's CA bundle.  A
+ * routed credential's env var holds only a placeholder; the bundle swaps
+ * in the real value on the host side. */
+static void add_proxy_env(struct env_builder *e, const struct plan *p)
+{
+	static const char *const proxy_vars[] = {"HTTP_PROXY", "HTTPS_PROXY",
+						 "http_proxy", "https_proxy"};
+	static const char *const ca_vars[] = {
+	    "NODE_EXTRA_CA_CERTS", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE",
+	    "CURL_CA_BUNDLE", "GIT_SSL_CAINFO"};
+	_cleanup_free_ char *url =
+	    xasprintf("http://%s:%u", PROXY_ADDR, p->ports[ENDPOINT_PROXY]);
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(proxy_vars); i++)
+		env_set(e, proxy_vars[i], url);
+	env_set(e, "NO_PROXY", "localhost,127.0.0.1,::1");
+	env_set(e, "no_proxy", "localhost,127.0.0.1,::1");
+	for (i = 0; i < ARRAY_SIZE(ca_vars); i++)
+		env_set(e, ca_vars[i], BOTTLE_CA_BUNDLE);
+	for (i = 0; i < p->egress.n_routes; i++) {
+		const char *name = p->egress.routes[i].placeholder_env;
+		_cleanup_free_ char *v = NULL;
+		if (!name)
+			continue;
+		v = xasprintf(PLACEHOLDER_PREFIX "%s", name);
+		env_set(e, name, v);
+	}
+}
+
+/* The manifest's egress, with the command line's --resolve on top. */
+static void build_egress(struct plan *p, const struct spec *spec)
+{
+	struct egress *e = &p->egress;
+
+	egress_copy(e, &spec->bottle->egress);
+	for (size_t i = 0; i < spec->n_resolve; i++) {
+		const struct kv *o = &spec->resolve[i];
+		size_t k;
+		for (k = 0; k < e->n_resolve; k++)
+			if (strcmp(e->resolve[k].key, o->key) == 0)
+				break;
+		if (k == e->n_resolve) {
+			e->resolve = xrealloc(e->resolve, st_mult(k + 2,
+						   sizeof(*e->resolve)));
+			e->resolve[k] = (struct kv){xstrdup(o->key), NULL,
+						    o->pos};
+			e->n_resolve++;
+		}
+		free(e->resolve[k].value);
+		e->resolve[k].value = xstrdup(o->value);
+	}
+}
+
 static void build_env(struct plan *p, const struct spec *spec,
 		      const struct host_facts *h)
 {
@@ -331,6 +387,7 @@ static void build_env(struct plan *p, const struct spec *spec,
 		env_set(&e, "TZ", h->tz);
 	env_set(&e, "BOTTLE_ID", p->id);
 	env_set(&e, "BOTTLE_BACKEND", p->backend);
+	add_proxy_env(&e, p);
 	for (i = 0; i < spec->bottle->n_env; i++)
 		env_set(&e, spec->bottle->env[i].key,
 			spec->bottle->env[i].value);
@@ -376,11 +433,12 @@ static void add_notes(struct plan *p, const struct spec *spec,
 				      "the next run; read it before saying yes",
 				      mf));
 
-	if (e->n_allow || e->n_inspect || e->n_routes || e->n_resolve ||
-	    e->n_patterns)
-		add_note(p, xstrdup("egress is declared but this version has "
-				    "no sidecar bundle: the bottle reaches no "
-				    "network at all"));
+	if (!h->bundle_path)
+		add_note(p, xstrdup("bottle-bundle is not installed next to "
+				    "bottle: the launch will fail"));
+	else if (!e->n_allow && !e->n_routes)
+		add_note(p, xstrdup("egress allows no host: every request "
+				    "through the proxy gets a 403"));
 	if (h->uid == 0) {
 		bool rw = !spec->copy_cwd;
 		for (size_t i = 0; i < bd->n_mounts; i++)
@@ -450,6 +508,9 @@ int plan_build(const struct spec *spec, const struct host_facts *h,
 	p->cpu = limit(bd->limits.cpus_milli, h->cpu_mech);
 	p->tmp_size =
 	    bd->limits.tmp_size ? bd->limits.tmp_size : DEFAULT_TMP_SIZE;
+	p->bundle_path = h->bundle_path ? xstrdup(h->bundle_path) : NULL;
+	p->ports[ENDPOINT_PROXY] = PROXY_PORT;
+	build_egress(p, spec);
 	build_argv(p, spec);
 	build_env(p, spec, h);
 	add_notes(p, spec, h);
@@ -485,6 +546,8 @@ void plan_free(struct plan *p)
 	strv_free(p->argv);
 	strv_free(p->env);
 	strv_free(p->notes);
+	egress_release(&p->egress);
+	free(p->bundle_path);
 	free(p->id);
 	free(p->agent);
 	free(p->bottle);
@@ -629,6 +692,25 @@ void plan_print(const struct plan *p, FILE *f)
 
 /* ---- host facts -------------------------------------------------------- */
 
+/* A helper executable next to ours (the build tree) or in
+ * ../libexec/bottle (an installed tree), canonical; NULL if neither. */
+static char *find_sibling(const char *dir, const char *name)
+{
+	_cleanup_free_ char *here = xasprintf("%s/%s", dir, name);
+	_cleanup_free_ char *lx =
+	    xasprintf("%s/../libexec/bottle/%s", dir, name);
+	char *p;
+
+	if (access(here, X_OK) == 0)
+		return canonical_path(here);
+	p = canonical_path(lx);
+	if (p && access(p, X_OK) != 0) {
+		free(p);
+		p = NULL;
+	}
+	return p;
+}
+
 void host_facts_gather(struct host_facts *h)
 {
 	static const char *const roots[] = {"bin",   "sbin",  "lib",
@@ -658,19 +740,9 @@ void host_facts_gather(struct host_facts *h)
 		self[n] = '\0';
 		slash = strrchr(self, '/');
 		if (slash) {
-			struct stat st;
 			*slash = '\0';
-			h->probe_path = xasprintf("%s/bottle-probe", self);
-			if (stat(h->probe_path, &st) != 0) {
-				free(h->probe_path);
-				_cleanup_free_ char *lx = xasprintf(
-				    "%s/../libexec/bottle/bottle-probe", self);
-				h->probe_path = canonical_path(lx);
-				if (stat(h->probe_path, &st) != 0) {
-					free(h->probe_path);
-					h->probe_path = NULL;
-				}
-			}
+			h->probe_path = find_sibling(self, "bottle-probe");
+			h->bundle_path = find_sibling(self, "bottle-bundle");
 		}
 	}
 	if (access(CA_BUNDLE_PATH, R_OK) == 0)
@@ -704,6 +776,7 @@ void host_facts_release(struct host_facts *h)
 	size_t i;
 	free(h->state_home);
 	free(h->probe_path);
+	free(h->bundle_path);
 	free(h->ca_bundle);
 	for (i = 0; i < ARRAY_SIZE(h->usr_links); i++)
 		free(h->usr_links[i]);

@@ -28,6 +28,21 @@
 #define BOTTLE_PROBE	 "/run/bottle/bottle-probe"
 #define DEFAULT_TMP_SIZE (1024ull << 20)
 
+/* The endpoints the bundle serves inside every bottle (DESIGN.md, "The one
+ * network invariant"); the backend creates their listening sockets on the
+ * bottle side, in this order, and hands them to the bundle. */
+enum endpoint {
+	ENDPOINT_PROXY = 0,
+	ENDPOINT_COUNT,
+};
+#define PROXY_PORT 8888
+#define PROXY_ADDR "127.0.0.1"
+/* The CA bundle the bottle's TLS clients use: the host's plus the
+ * bundle's own CA, generated into run/ca-bundle.crt. */
+#define BOTTLE_CA_BUNDLE "/etc/ssl/certs/ca-certificates.crt"
+/* What the agent holds instead of a routed credential. */
+#define PLACEHOLDER_PREFIX "bottle-placeholder-"
+
 /* As root the agent is mapped to this unprivileged host uid/gid, never to
  * host root: a file the agent creates is owned by nobody on the host. */
 #define ROOT_AGENT_HOST_ID 1879048192u
@@ -90,6 +105,7 @@ struct host_facts {
 	gid_t gid;
 	char *state_home;   /* $XDG_STATE_HOME/bottle */
 	char *probe_path;   /* host path of bottle-probe, or NULL */
+	char *bundle_path;  /* host path of bottle-bundle, or NULL */
 	char *ca_bundle;    /* host CA bundle to expose, or NULL */
 	char *usr_links[8]; /* merged-usr symlinks at /: "bin=usr/bin" */
 	/* What each limit would be enforced with here. */
@@ -112,6 +128,9 @@ struct spec {
 	char **cmd; /* overrides agent->command when non-NULL */
 	size_t n_cmd;
 	bool detach;
+	/* --resolve host=addr overrides, merged over the manifest's. */
+	const struct kv *resolve;
+	size_t n_resolve;
 };
 
 struct plan {
@@ -143,6 +162,11 @@ struct plan {
 
 	struct limit_plan memory, pids, cpu;
 	uint64_t tmp_size;
+
+	/* The bundle: what it enforces and where it listens inside. */
+	char *bundle_path;
+	struct egress egress; /* manifest's, with --resolve merged */
+	uint16_t ports[ENDPOINT_COUNT];
 
 	/* Things the user should know before saying yes, e.g. manifest
 	 * sections this version parses but does not act on. */

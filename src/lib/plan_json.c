@@ -21,6 +21,47 @@ static void w_limit(struct json_writer *w, const char *k,
 	json_writer_end_object(w);
 }
 
+static void w_egress(struct json_writer *w, const struct egress *e)
+{
+	size_t i;
+
+	json_writer_key(w, "egress");
+	json_writer_begin_object(w);
+	json_writer_kv_strv(w, "allow", e->allow);
+	json_writer_kv_strv(w, "inspect", e->inspect);
+	json_writer_key(w, "routes");
+	json_writer_begin_array(w);
+	for (i = 0; i < e->n_routes; i++) {
+		const struct egress_route *r = &e->routes[i];
+		json_writer_begin_object(w);
+		json_writer_kv_string(w, "host", r->host);
+		json_writer_kv_string(w, "header", r->header);
+		/* The template ("Bearer ${env:X}"), never the secret. */
+		json_writer_kv_string(w, "value", r->value);
+		json_writer_kv_string(w, "placeholder_env", r->placeholder_env);
+		json_writer_end_object(w);
+	}
+	json_writer_end_array(w);
+	json_writer_kv_bool(w, "dlp_builtin", e->dlp_builtin);
+	json_writer_key(w, "patterns");
+	json_writer_begin_array(w);
+	for (i = 0; i < e->n_patterns; i++) {
+		json_writer_begin_object(w);
+		json_writer_kv_string(w, "name", e->patterns[i].name);
+		json_writer_kv_string(w, "regex", e->patterns[i].regex);
+		json_writer_kv_bool(w, "log", e->patterns[i].action == DLP_LOG);
+		json_writer_end_object(w);
+	}
+	json_writer_end_array(w);
+	json_writer_key(w, "resolve");
+	json_writer_begin_object(w);
+	for (i = 0; i < e->n_resolve; i++)
+		json_writer_kv_string(w, e->resolve[i].key, e->resolve[i].value);
+	json_writer_end_object(w);
+	json_writer_kv_string(w, "ca", e->ca_file);
+	json_writer_end_object(w);
+}
+
 int plan_save(const struct plan *p, const char *path, struct error *err)
 {
 	struct strbuf sb = STRBUF_INIT;
@@ -49,6 +90,9 @@ int plan_save(const struct plan *p, const char *path, struct error *err)
 	w_limit(&w, "pids", &p->pids);
 	w_limit(&w, "cpu", &p->cpu);
 	json_writer_kv_uint64(&w, "tmp_size", p->tmp_size);
+	json_writer_kv_string(&w, "bundle_path", p->bundle_path);
+	json_writer_kv_uint64(&w, "proxy_port", p->ports[ENDPOINT_PROXY]);
+	w_egress(&w, &p->egress);
 	json_writer_key(&w, "ops");
 	json_writer_begin_array(&w);
 	for (size_t i = 0; i < p->n_ops; i++) {
@@ -105,6 +149,60 @@ static void r_limit(const struct json_value *o, const char *k,
 	l->mech = (enum limit_mech)(uint64_t)json_obj_int64(x, "mech");
 }
 
+static void r_egress(const struct json_value *o, struct egress *e)
+{
+	const struct json_value *a;
+	size_t i;
+
+	e->allow = json_obj_strv(o, "allow", &e->n_allow);
+	e->inspect = json_obj_strv(o, "inspect", &e->n_inspect);
+	a = json_obj_get(o, "routes");
+	e->n_routes = json_array_len(a);
+	e->routes = xcalloc(e->n_routes + 1, sizeof(*e->routes));
+	for (i = 0; i < e->n_routes; i++) {
+		const struct json_value *r = json_array_get(a, i);
+		e->routes[i].host = r_s(r, "host", NULL);
+		e->routes[i].header = r_s(r, "header", NULL);
+		e->routes[i].value = r_s(r, "value", NULL);
+		e->routes[i].placeholder_env = r_s(r, "placeholder_env", NULL);
+	}
+	e->dlp_builtin = json_obj_bool(o, "dlp_builtin");
+	a = json_obj_get(o, "patterns");
+	e->n_patterns = json_array_len(a);
+	e->patterns = xcalloc(e->n_patterns + 1, sizeof(*e->patterns));
+	for (i = 0; i < e->n_patterns; i++) {
+		const struct json_value *pt = json_array_get(a, i);
+		e->patterns[i].name = r_s(pt, "name", NULL);
+		e->patterns[i].regex = r_s(pt, "regex", NULL);
+		e->patterns[i].action =
+		    json_obj_bool(pt, "log") ? DLP_LOG : DLP_BLOCK;
+	}
+	a = json_obj_get(o, "resolve");
+	e->n_resolve = json_obj_len(a);
+	e->resolve = xcalloc(e->n_resolve + 1, sizeof(*e->resolve));
+	for (i = 0; i < e->n_resolve; i++) {
+		size_t kl = 0, vl = 0;
+		const char *k = json_obj_key(a, i, &kl);
+		const char *v = json_as_string(json_obj_value(a, i), &vl);
+		e->resolve[i].key = xstrndup(k ? k : "", kl);
+		e->resolve[i].value = xstrndup(v ? v : "", vl);
+	}
+	e->ca_file = r_s(o, "ca", NULL);
+}
+
+/* Every route and pattern field the bundle dereferences is present. */
+static bool egress_complete(const struct egress *e)
+{
+	for (size_t i = 0; i < e->n_routes; i++)
+		if (!e->routes[i].host || !e->routes[i].header ||
+		    !e->routes[i].value)
+			return false;
+	for (size_t i = 0; i < e->n_patterns; i++)
+		if (!e->patterns[i].name || !e->patterns[i].regex)
+			return false;
+	return true;
+}
+
 int plan_load(const char *path, struct plan **out, struct error *err)
 {
 	_cleanup_free_ char *buf = NULL;
@@ -139,6 +237,10 @@ int plan_load(const char *path, struct plan **out, struct error *err)
 	r_limit(root, "pids", &p->pids);
 	r_limit(root, "cpu", &p->cpu);
 	p->tmp_size = (uint64_t)json_obj_int64(root, "tmp_size");
+	p->bundle_path = r_s(root, "bundle_path", NULL);
+	p->ports[ENDPOINT_PROXY] =
+	    (uint16_t)json_obj_int64(root, "proxy_port");
+	r_egress(json_obj_get(root, "egress"), &p->egress);
 	ops = json_obj_get(root, "ops");
 	p->n_ops = json_array_len(ops);
 	p->ops = xcalloc(p->n_ops ? p->n_ops : 1, sizeof(*p->ops));
@@ -161,7 +263,7 @@ int plan_load(const char *path, struct plan **out, struct error *err)
 		}
 	}
 	json_value_free(root);
-	if (!p->id || !p->argc) {
+	if (!p->id || !p->argc || !egress_complete(&p->egress)) {
 		plan_free(p);
 		return err_set(err, EINVAL, "%s: incomplete plan", path);
 	}

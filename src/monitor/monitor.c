@@ -292,9 +292,9 @@ int monitor_run(const struct monitor_opts *o)
 		fcntl(input_fd(&rl), F_SETFL,
 		      fcntl(input_fd(&rl), F_GETFL) | O_NONBLOCK);
 	while (init_alive || rl.out_open || rl.err_open) {
-		struct pollfd p[7 + MAX_CLIENTS];
+		struct pollfd p[8 + MAX_CLIENTS];
 		int n = 0, i_out = -1, i_err = -1, i_in = -1, i_pid = -1,
-		    i_sig = -1, i_lis = -1, i_q = -1, first_cl;
+		    i_sig = -1, i_lis = -1, i_q = -1, i_bun = -1, first_cl;
 		bool room = inq_has_room(&rl);
 
 #define ADD(idx, fd_, ev)                                                      \
@@ -316,6 +316,8 @@ int monitor_run(const struct monitor_opts *o)
 			ADD(i_pid, o->proc->pidfd, POLLIN);
 		if (rl.sig_fd >= 0)
 			ADD(i_sig, rl.sig_fd, POLLIN);
+		if (init_alive && bundle_sup_fd(o->bundle) >= 0)
+			ADD(i_bun, bundle_sup_fd(o->bundle), POLLIN);
 		if (rl.listen_fd >= 0)
 			ADD(i_lis, rl.listen_fd, POLLIN);
 		first_cl = n;
@@ -355,6 +357,8 @@ int monitor_run(const struct monitor_opts *o)
 			init_alive = false;
 		if (i_sig >= 0 && p[i_sig].revents)
 			on_signal(&rl);
+		if (i_bun >= 0 && p[i_bun].revents)
+			bundle_sup_on_exit(o->bundle);
 		/* Clients before accepting: a new client may reuse a closed
 		 * one's fd number, and the revents here are for the old. */
 		for (int j = first_cl; j < n; j++) {

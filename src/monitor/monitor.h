@@ -10,6 +10,7 @@
 #define BOTTLE_MONITOR_H
 
 #include "backend/backend.h"
+#include "monitor/bundle_sup.h"
 
 struct monitor_opts {
 	const struct bottle_proc *proc;
@@ -17,6 +18,7 @@ struct monitor_opts {
 	bool foreground;	 /* relay to our own stdin/stdout/stderr */
 	const char *attach_path; /* unix socket to serve, or NULL */
 	int console_fd;		 /* append the agent's output here, or -1 */
+	struct bundle_sup *bundle; /* restarted when it dies; may be NULL */
 };
 
 /* Run until the bottle's init exits; returns the agent's exit code

@@ -8,8 +8,9 @@
  *             agent, then reaps and forwards signals until the agent exits;
  *   agent     drops every privilege (jail.c) and execs the command.
  *
- * They talk over a SOCK_SEQPACKET pair: "G" (launcher: go), "E<msg>" (init:
- * setup failed), "R" + pty master fd (init: running).
+ * They talk over a SOCK_SEQPACKET pair: "G" (launcher: go), "L" + the
+ * endpoint listeners (init), "B" (launcher: the bundle serves them),
+ * "E<msg>" (init: setup failed), "R" + pty master fd (init: running).
  */
 #include "backend/ns/jail.h"
 #include "backend/ns/limits.h"
@@ -24,6 +25,7 @@
 #include <linux/sched.h>
 #include <grp.h>
 #include <net/if.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -57,24 +59,29 @@ struct init_ctx {
 
 /* ---- small helpers shared with exec.c ---------------------------------- */
 
-int ns_send_msg(int sock, const void *buf, size_t len, int fd)
+#define NS_MAX_FDS 8
+
+int ns_send_fds(int sock, const void *buf, size_t len, const int *fds,
+		size_t n_fds)
 {
 	struct iovec iov = {(void *)buf, len};
 	union {
-		char b[CMSG_SPACE(sizeof(int))];
+		char b[CMSG_SPACE(sizeof(int) * NS_MAX_FDS)];
 		struct cmsghdr align;
 	} u;
 	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
 
-	if (fd >= 0) {
+	if (n_fds > NS_MAX_FDS)
+		return -EINVAL;
+	if (n_fds) {
 		struct cmsghdr *c;
 		mh.msg_control = u.b;
-		mh.msg_controllen = sizeof(u.b);
+		mh.msg_controllen = CMSG_SPACE(sizeof(int) * n_fds);
 		c = CMSG_FIRSTHDR(&mh);
 		c->cmsg_level = SOL_SOCKET;
 		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(c), &fd, sizeof(int));
+		c->cmsg_len = CMSG_LEN(sizeof(int) * n_fds);
+		memcpy(CMSG_DATA(c), fds, sizeof(int) * n_fds);
 	}
 	while (sendmsg(sock, &mh, MSG_NOSIGNAL) < 0) {
 		if (errno != EINTR)
@@ -83,21 +90,26 @@ int ns_send_msg(int sock, const void *buf, size_t len, int fd)
 	return 0;
 }
 
-ssize_t ns_recv_msg(int sock, void *buf, size_t len, int *fd)
+int ns_send_msg(int sock, const void *buf, size_t len, int fd)
+{
+	return ns_send_fds(sock, buf, len, &fd, fd >= 0 ? 1 : 0);
+}
+
+ssize_t ns_recv_fds(int sock, void *buf, size_t len, int *fds, size_t max,
+		    size_t *n_fds)
 {
 	struct iovec iov = {buf, len};
 	union {
-		char b[CMSG_SPACE(sizeof(int))];
+		char b[CMSG_SPACE(sizeof(int) * NS_MAX_FDS)];
 		struct cmsghdr align;
 	} u;
 	struct msghdr mh = {.msg_iov = &iov,
 			    .msg_iovlen = 1,
 			    .msg_control = u.b,
 			    .msg_controllen = sizeof(u.b)};
+	size_t got = 0;
 	ssize_t n;
 
-	if (fd)
-		*fd = -1;
 	do
 		n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
 	while (n < 0 && errno == EINTR);
@@ -105,15 +117,31 @@ ssize_t ns_recv_msg(int sock, void *buf, size_t len, int *fd)
 		return -errno;
 	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c;
 	     c = CMSG_NXTHDR(&mh, c)) {
-		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
-			int got;
-			memcpy(&got, CMSG_DATA(c), sizeof(int));
-			if (fd && *fd < 0)
-				*fd = got;
+		size_t k;
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (size_t i = 0; i < k; i++) {
+			int fd;
+			memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+			if (got < max)
+				fds[got++] = fd;
 			else
-				close(got);
+				close(fd);
 		}
 	}
+	*n_fds = got;
+	return n;
+}
+
+ssize_t ns_recv_msg(int sock, void *buf, size_t len, int *fd)
+{
+	int tmp = -1;
+	size_t n_fds = 0;
+	ssize_t n = ns_recv_fds(sock, buf, len, &tmp, fd ? 1 : 0, &n_fds);
+
+	if (fd)
+		*fd = n_fds ? tmp : -1;
 	return n;
 }
 
@@ -244,6 +272,48 @@ static int init_loopback(struct init_ctx *c, struct error *err)
 	return 0;
 }
 
+/* The bundle's endpoints (DESIGN.md, "The one network invariant"): the
+ * listening sockets are made here, in the bottle's network namespace, and
+ * handed to the launcher, which serves them from the host side.  A socket
+ * stays in the namespace it was created in, so the bottle reaches the
+ * bundle through lo and nothing else.  The agent starts only after the
+ * launcher says the bundle is up ("B"). */
+static int init_endpoints(struct init_ctx *c, struct error *err)
+{
+	int fds[ENDPOINT_COUNT], r = 0;
+	size_t n = 0;
+	char b = 0;
+
+	for (; n < ENDPOINT_COUNT; n++) {
+		struct sockaddr_in sa = {.sin_family = AF_INET,
+					 .sin_port = htons(c->plan->ports[n]),
+					 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+		int one = 1;
+
+		fds[n] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fds[n] < 0 ||
+		    setsockopt(fds[n], SOL_SOCKET, SO_REUSEADDR, &one,
+			       sizeof(one)) < 0 ||
+		    bind(fds[n], (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+		    listen(fds[n], 1024) < 0) {
+			r = err_sys(err, errno, "listening on %s:%u",
+				    PROXY_ADDR, c->plan->ports[n]);
+			if (fds[n] >= 0)
+				close(fds[n]);
+			break;
+		}
+	}
+	if (r == 0 && (r = ns_send_fds(c->sock, "L", 1, fds, n)) < 0)
+		err_sys(err, -r, "handing the endpoints over");
+	for (size_t i = 0; i < n; i++)
+		close(fds[i]);
+	if (r < 0)
+		return r;
+	if (ns_recv_msg(c->sock, &b, 1, NULL) != 1 || b != 'B')
+		return err_set(err, EPIPE, "the bundle did not start");
+	return 0;
+}
+
 static int init_mounts(struct init_ctx *c, struct error *err)
 {
 	int r = ns_mounts_setup(c->plan->ops, c->src_fds, c->plan->n_ops, err);
@@ -263,6 +333,7 @@ static const struct init_step {
     {"entering a cgroup namespace", init_cgroupns},
     {"setting the hostname", init_uts},
     {"bringing up lo", init_loopback},
+    {"serving the bundle's endpoints", init_endpoints},
     {"building the filesystem", init_mounts},
 };
 
@@ -590,6 +661,41 @@ void ns_io_take_pipes(struct bottle_io *io, int parent[3])
 	parent[0] = parent[1] = parent[2] = -1;
 }
 
+/* Take the listeners from the init and have the caller start the bundle
+ * on them, then let the init go on to the agent. */
+static int start_bundle(int sock, const struct launch_hooks *hooks,
+			struct error *err)
+{
+	char msg[ERR_MSG_MAX + 2];
+	int fds[ENDPOINT_COUNT];
+	size_t n = 0;
+	ssize_t len = ns_recv_fds(sock, msg, sizeof(msg) - 1, fds,
+				  ENDPOINT_COUNT, &n);
+	int r;
+
+	if (len <= 0)
+		return err_set(err, EPIPE, "the bottle's init exited during "
+					   "setup");
+	msg[len] = '\0';
+	if (msg[0] != 'L' || n != ENDPOINT_COUNT) {
+		for (size_t i = 0; i < n; i++)
+			close(fds[i]);
+		if (msg[0] == 'E')
+			return err_set(err, EIO, "%s", msg + 1);
+		return err_set(err, EPROTO, "unexpected message from init");
+	}
+	if (!hooks || !hooks->endpoints) {
+		for (size_t i = 0; i < n; i++)
+			close(fds[i]);
+		r = 0;
+	} else if ((r = hooks->endpoints(hooks->ctx, fds, err)) < 0) {
+		return r;
+	}
+	if ((r = ns_send_msg(sock, "B", 1, -1)) < 0)
+		return err_sys(err, -r, "resuming init");
+	return 0;
+}
+
 int ns_launch(const struct plan *p, const struct launch_hooks *hooks,
 	      struct bottle_io *io, struct bottle_proc *out, struct error *err)
 {
@@ -656,7 +762,8 @@ int ns_launch(const struct plan *p, const struct launch_hooks *hooks,
 		r = err_sys(err, -r, "starting init");
 		goto fail;
 	}
-	if ((r = ns_wait_ready(sp[0], io, "the bottle's init", err)) < 0)
+	if ((r = start_bundle(sp[0], hooks, err)) < 0 ||
+	    (r = ns_wait_ready(sp[0], io, "the bottle's init", err)) < 0)
 		goto fail;
 	ns_io_take_pipes(io, parent_io);
 	r = 0;

@@ -1,0 +1,151 @@
+/* Building the bundle's stages from an egress section.  See bundle.h. */
+#include "bundle/bundle.h"
+
+#include "bundle/audit.h"
+#include "bundle/dlp.h"
+#include "bundle/inject.h"
+#include "bundle/policy.h"
+#include "bundle/tls.h"
+
+#include "lib/ca.h"
+#include "lib/fsutil.h"
+#include "lib/log.h"
+#include "lib/util.h"
+
+#include <errno.h>
+#include <event2/dns.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int init_policy(struct bundle *b, const struct egress *e,
+		       struct error *err)
+{
+	_cleanup_free_ const char **hosts =
+	    xcalloc(e->n_routes + 1, sizeof(char *));
+	_cleanup_free_ const char **rh =
+	    xcalloc(e->n_resolve + 1, sizeof(char *));
+	_cleanup_free_ const char **ra =
+	    xcalloc(e->n_resolve + 1, sizeof(char *));
+	struct policy_config pc = {0};
+
+	for (size_t i = 0; i < e->n_routes; i++)
+		hosts[i] = e->routes[i].host;
+	for (size_t i = 0; i < e->n_resolve; i++) {
+		rh[i] = e->resolve[i].key;
+		ra[i] = e->resolve[i].value;
+	}
+	pc.allow = (const char *const *)e->allow;
+	pc.n_allow = e->n_allow;
+	pc.inspect = (const char *const *)e->inspect;
+	pc.n_inspect = e->n_inspect;
+	pc.route_hosts = hosts;
+	pc.n_route_hosts = e->n_routes;
+	pc.resolve_host = rh;
+	pc.resolve_addr = ra;
+	pc.n_resolve = e->n_resolve;
+	return policy_new(&pc, &b->policy, err);
+}
+
+static int init_dlp(struct bundle *b, const struct egress *e,
+		    struct error *err)
+{
+	_cleanup_free_ struct dlp_rule_src *custom =
+	    xcalloc(e->n_patterns + 1, sizeof(*custom));
+	struct dlp_config dc = {0};
+	_cleanup_free_ char *cache = NULL;
+	const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+	uint64_t t0 = now_ns();
+	int r;
+
+	for (size_t i = 0; i < e->n_patterns; i++)
+		custom[i] = (struct dlp_rule_src){e->patterns[i].name,
+						  e->patterns[i].regex,
+						  e->patterns[i].action};
+	/* Compiled databases are cached per user, keyed by the pattern set
+	 * (never by the secrets: those are compiled apart, uncached). */
+	if (xdg && xdg[0] == '/')
+		cache = xasprintf("%s/bottle/dlp", xdg);
+	else if (home && home[0] == '/')
+		cache = xasprintf("%s/.cache/bottle/dlp", home);
+	if (cache && mkdir_p(cache, 0700, err) < 0) {
+		log_warnx("dlp cache: %s", err->msg);
+		err_clear(err);
+		free(cache);
+		cache = NULL;
+	}
+	dc.builtin = e->dlp_builtin;
+	dc.custom = custom;
+	dc.n_custom = e->n_patterns;
+	dc.secrets = inject_secrets(b->inject, &dc.n_secrets);
+	dc.cache_dir = cache;
+	if ((r = dlp_db_new(&dc, &b->dlp, err)) < 0)
+		return r;
+	log_info("dlp: %zu rules, %s in %.1f ms", dlp_db_count(b->dlp),
+		 dlp_db_from_cache(b->dlp) ? "cached" : "compiled",
+		 (double)(now_ns() - t0) / 1e6);
+	return 0;
+}
+
+static int init_tls(struct bundle *b, const struct egress *e,
+		    const char *state_dir, const char *id, struct error *err)
+{
+	_cleanup_free_ char *dir = xasprintf("%s/ca", state_dir);
+	int r;
+
+	if ((r = mkdir_p(dir, 0700, err)) < 0 ||
+	    (r = ca_ensure(dir, id, err)) < 0 ||
+	    (r = tls_ca_load(dir, &b->ca, err)) < 0)
+		return r;
+	b->client_ctx = tls_client_ctx_new(e->ca_file, err);
+	return b->client_ctx ? 0 : -EINVAL;
+}
+
+int bundle_init(struct bundle *b, struct event_base *base,
+		const struct egress *e, const char *state_dir,
+		const char *bottle_id, struct error *err)
+{
+	struct bundle_limits lim = BUNDLE_LIMITS_DEFAULT;
+	_cleanup_free_ char *logs = xasprintf("%s/logs", state_dir);
+	_cleanup_free_ char *audit = xasprintf("%s/audit.jsonl", logs);
+	int r;
+
+	memset(b, 0, sizeof(*b));
+	b->base = base;
+	b->bottle_id = bottle_id;
+	b->limits = lim;
+	if ((r = init_policy(b, e, err)) < 0)
+		return err_prefix(err, "egress policy");
+	if ((r = inject_new(e, &b->inject, err)) < 0)
+		return err_prefix(err, "credential routes");
+	if ((r = init_dlp(b, e, err)) < 0)
+		return err_prefix(err, "dlp");
+	if ((r = init_tls(b, e, state_dir, bottle_id, err)) < 0)
+		return err_prefix(err, "tls");
+	if ((r = mkdir_p(logs, 0700, err)) < 0 ||
+	    (r = audit_open(audit, bottle_id, &b->audit, err)) < 0)
+		return err_prefix(err, "audit");
+	b->dns = evdns_base_new(base, EVDNS_BASE_INITIALIZE_NAMESERVERS |
+					  EVDNS_BASE_DISABLE_WHEN_INACTIVE);
+	if (!b->dns) {
+		/* No resolv.conf: names resolve through overrides only. */
+		b->dns = evdns_base_new(base, 0);
+		if (!b->dns)
+			return err_set(err, ENOMEM, "dns");
+		log_warnx("dns: no name servers; only resolve overrides work");
+	}
+	return 0;
+}
+
+void bundle_release(struct bundle *b)
+{
+	if (b->dns)
+		evdns_base_free(b->dns, 1);
+	audit_close(b->audit);
+	if (b->client_ctx)
+		SSL_CTX_free(b->client_ctx);
+	tls_ca_free(b->ca);
+	dlp_db_free(b->dlp);
+	inject_free(b->inject);
+	policy_free(b->policy);
+	memset(b, 0, sizeof(*b));
+}

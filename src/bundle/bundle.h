@@ -1,0 +1,67 @@
+/* The sidecar bundle's shared state: one per process, built by main.c from
+ * the bottle's plan (or a manifest, standalone) and handed explicitly to
+ * every connection; nothing here is global.
+ *
+ * The stages it wires together (DESIGN.md, "The proxy pipeline"):
+ *   policy   policy.h   allowlist, address rules, resolve overrides
+ *   dlp      dlp.h      the compiled pattern set
+ *   inject   inject.h   credential routes with their real values
+ *   audit    audit.h    one JSON line per request
+ * plus TLS (tls.h: the bottle's CA, leaf cache, upstream context). */
+#ifndef BOTTLE_BUNDLE_BUNDLE_H
+#define BOTTLE_BUNDLE_BUNDLE_H
+
+#include "lib/err.h"
+#include "lib/manifest.h"
+
+#include <openssl/ssl.h>
+#include <stdint.h>
+
+struct event_base;
+struct evdns_base;
+
+/* Limits and timeouts, per connection. */
+struct bundle_limits {
+	unsigned head_timeout_ms;    /* a request head must arrive in this */
+	unsigned connect_timeout_ms; /* upstream connect + TLS handshake */
+	unsigned idle_timeout_ms;    /* no byte either way */
+	unsigned total_timeout_ms;   /* whole connection */
+	size_t buffer_max;	     /* per direction, then read stops */
+	unsigned max_conns;	     /* accepted at once */
+};
+
+#define BUNDLE_LIMITS_DEFAULT                                                  \
+	{                                                                      \
+		30000, 10000, 300000, 3600000, 256u << 10, 4096                \
+	}
+
+struct bundle {
+	struct event_base *base;
+	struct evdns_base *dns;
+	const char *bottle_id;
+	struct bundle_limits limits;
+	struct policy *policy;
+	struct dlp_db *dlp;
+	struct inject *inject;
+	struct audit *audit;
+	struct tls_ca *ca;
+	SSL_CTX *client_ctx;
+	unsigned n_conns;
+	/* Counters for the log line at exit. */
+	uint64_t n_requests, n_denied, n_blocked;
+};
+
+/* Build the stages from an egress section.  state_dir holds ca/ (the CA,
+ * made by `bottle run`; created here when missing), logs/audit.jsonl and
+ * the DLP cache.  0 or -errno with err naming the stage. */
+int bundle_init(struct bundle *b, struct event_base *base,
+		const struct egress *e, const char *state_dir,
+		const char *bottle_id, struct error *err)
+    __attribute__((warn_unused_result));
+void bundle_release(struct bundle *b);
+
+/* Serve the proxy on an already listening socket (taken). */
+int proxy_serve(struct bundle *b, int listen_fd, struct error *err)
+    __attribute__((warn_unused_result));
+
+#endif

@@ -1,0 +1,173 @@
+/* Rendering and finding credential routes.  See inject.h. */
+#include "bundle/inject.h"
+
+#include "lib/fsutil.h"
+#include "lib/strbuf.h"
+#include "lib/util.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* A secret file larger than this is a mistake, not a token. */
+#define SECRET_FILE_MAX (64u << 10)
+
+struct inject {
+	struct inject_route *routes;
+	size_t n_routes;
+	char **secrets;
+	size_t n_secrets;
+};
+
+static void wipe_free(char *s)
+{
+	if (s) {
+		secure_zero(s, strlen(s));
+		free(s);
+	}
+}
+
+/* One ${env:NAME} or ${file:PATH} expansion (spec without "${" and "}"). */
+static char *expand(const char *spec, size_t n, struct error *err)
+{
+	_cleanup_free_ char *arg = NULL;
+
+	if (n > 4 && memcmp(spec, "env:", 4) == 0) {
+		const char *v;
+		arg = xstrndup(spec + 4, n - 4);
+		v = getenv(arg);
+		if (!v || !*v) {
+			err_set(err, ENOENT, "${env:%s} is not set", arg);
+			return NULL;
+		}
+		return xstrdup(v);
+	}
+	if (n > 5 && memcmp(spec, "file:", 5) == 0) {
+		char *buf = NULL;
+		size_t len = 0;
+		arg = xstrndup(spec + 5, n - 5);
+		if (read_file(arg, &buf, &len, SECRET_FILE_MAX, err) < 0) {
+			err_prefix(err, "${file:%s}", arg);
+			return NULL;
+		}
+		/* A token file ends with a newline more often than not. */
+		while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
+			buf[--len] = '\0';
+		if (!len || memchr(buf, '\n', len) || strlen(buf) != len) {
+			secure_zero(buf, len);
+			free(buf);
+			err_set(err, EINVAL,
+				"${file:%s}: expected one line of text", arg);
+			return NULL;
+		}
+		return buf;
+	}
+	err_set(err, EINVAL, "${%.*s}: expected ${env:NAME} or ${file:PATH}",
+		(int)n, spec);
+	return NULL;
+}
+
+char *inject_render(const char *tmpl, char ***secrets, size_t *n_secrets,
+		    struct error *err)
+{
+	struct strbuf sb = STRBUF_INIT;
+	const char *p = tmpl;
+
+	while (*p) {
+		const char *open = strstr(p, "${"), *close;
+		char *v;
+		if (!open) {
+			strbuf_add(&sb, p, strlen(p));
+			break;
+		}
+		strbuf_add(&sb, p, (size_t)(open - p));
+		close = strchr(open, '}');
+		if (!close) {
+			err_set(err, EINVAL, "unterminated ${ in the value");
+			goto fail;
+		}
+		v = expand(open + 2, (size_t)(close - open - 2), err);
+		if (!v)
+			goto fail;
+		if (strpbrk(v, "\r\n")) {
+			wipe_free(v);
+			err_set(err, EINVAL, "a secret contains a line break");
+			goto fail;
+		}
+		strbuf_add(&sb, v, strlen(v));
+		*secrets = xrealloc(*secrets,
+				    st_mult(*n_secrets + 1, sizeof(char *)));
+		(*secrets)[(*n_secrets)++] = v;
+		p = close + 1;
+	}
+	return strbuf_detach(&sb, NULL);
+fail:
+	secure_zero(sb.buf, sb.len);
+	strbuf_release(&sb);
+	return NULL;
+}
+
+int inject_new(const struct egress *e, struct inject **out, struct error *err)
+{
+	struct inject *in = xcalloc(1, sizeof(*in));
+
+	in->routes = xcalloc(e->n_routes + 1, sizeof(*in->routes));
+	for (size_t i = 0; i < e->n_routes; i++) {
+		const struct egress_route *r = &e->routes[i];
+		char *v = inject_render(r->value, &in->secrets,
+					&in->n_secrets, err);
+		if (!v) {
+			err_prefix(err, "route %s", r->host);
+			inject_free(in);
+			return -EINVAL;
+		}
+		in->routes[i] = (struct inject_route){xstrdup(r->host),
+						      xstrdup(r->header), v};
+		in->n_routes++;
+	}
+	*out = in;
+	return 0;
+}
+
+/* "*.example.com" matches a.example.com and a.b.example.com only. */
+static bool host_match(const char *pattern, const char *host)
+{
+	size_t hl, pl;
+
+	if (strncmp(pattern, "*.", 2) != 0)
+		return strcasecmp(pattern, host) == 0;
+	hl = strlen(host);
+	pl = strlen(pattern + 1); /* ".example.com" */
+	return hl > pl && strcasecmp(host + hl - pl, pattern + 1) == 0;
+}
+
+const struct inject_route *inject_find(const struct inject *in,
+				       const char *host)
+{
+	for (size_t i = 0; in && i < in->n_routes; i++)
+		if (host_match(in->routes[i].host, host))
+			return &in->routes[i];
+	return NULL;
+}
+
+const char *const *inject_secrets(const struct inject *in, size_t *n)
+{
+	*n = in->n_secrets;
+	return (const char *const *)in->secrets;
+}
+
+void inject_free(struct inject *in)
+{
+	if (!in)
+		return;
+	for (size_t i = 0; i < in->n_routes; i++) {
+		free((char *)in->routes[i].host);
+		free((char *)in->routes[i].header);
+		wipe_free((char *)in->routes[i].value);
+	}
+	free(in->routes);
+	for (size_t i = 0; i < in->n_secrets; i++)
+		wipe_free(in->secrets[i]);
+	free(in->secrets);
+	free(in);
+}

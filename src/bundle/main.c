@@ -1,0 +1,245 @@
+/* bottle-bundle: the per-bottle sidecar daemon (DESIGN.md, "Inside the
+ * bundle").  One process, one event loop.
+ *
+ * Under `bottle run` (the monitor starts and supervises it):
+ *   bottle-bundle --state DIR --inherit N
+ * serves the N endpoint listeners it inherits as fds 3.. (enum endpoint
+ * order) with the egress of DIR/plan.json, and reports readiness on fd 3+N
+ * ("R", or an error message).
+ *
+ * Standalone, for benchmarks and tests of the proxy alone:
+ *   bottle-bundle --manifest FILE [--bottle NAME] --state DIR
+ *                 --listen ADDR:PORT
+ */
+#include "bundle/audit.h"
+#include "bundle/bundle.h"
+
+#include "lib/fsutil.h"
+#include "lib/log.h"
+#include "lib/manifest.h"
+#include "lib/plan.h"
+#include "lib/state.h"
+#include "lib/util.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <event2/event.h>
+#include <getopt.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define AUDIT_FLUSH_MS 200
+
+struct opts {
+	const char *state;
+	const char *manifest;
+	const char *bottle;
+	const char *listen;
+	int inherit; /* number of inherited listeners, -1 = none */
+	bool debug;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: bottle-bundle --state DIR --inherit N\n"
+		"       bottle-bundle --manifest FILE [--bottle NAME] "
+		"--state DIR --listen ADDR:PORT\n"
+		"The per-bottle sidecar: the egress proxy with allowlist, DLP "
+		"and credential\ninjection.  `bottle run` starts it; see "
+		"bottle(1).\n");
+}
+
+static int parse_args(int argc, char **argv, struct opts *o)
+{
+	static const struct option lo[] = {
+	    {"state", required_argument, NULL, 's'},
+	    {"manifest", required_argument, NULL, 'm'},
+	    {"bottle", required_argument, NULL, 'b'},
+	    {"listen", required_argument, NULL, 'l'},
+	    {"inherit", required_argument, NULL, 'i'},
+	    {"debug", no_argument, NULL, 'd'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	int c;
+
+	memset(o, 0, sizeof(*o));
+	o->inherit = -1;
+	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		switch (c) {
+		case 's': o->state = optarg; break;
+		case 'm': o->manifest = optarg; break;
+		case 'b': o->bottle = optarg; break;
+		case 'l': o->listen = optarg; break;
+		case 'i': o->inherit = atoi(optarg); break;
+		case 'd': o->debug = true; break;
+		case 'h': usage(stdout); exit(0);
+		default: usage(stderr); return -1;
+		}
+	}
+	if (!o->state || optind != argc ||
+	    (o->inherit < 0) == !(o->manifest && o->listen) ||
+	    o->inherit > ENDPOINT_COUNT) {
+		usage(stderr);
+		return -1;
+	}
+	return 0;
+}
+
+/* ADDR:PORT -> a listening TCP socket. */
+static int listen_on(const char *spec, struct error *err)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET};
+	const char *colon = strrchr(spec, ':');
+	_cleanup_free_ char *host = NULL;
+	int fd, one = 1;
+
+	if (!colon || atoi(colon + 1) <= 0 || atoi(colon + 1) > 65535)
+		return err_set(err, EINVAL, "--listen %s: expected ADDR:PORT",
+			       spec);
+	host = xstrndup(spec, (size_t)(colon - spec));
+	if (inet_pton(AF_INET, host, &sa.sin_addr) != 1)
+		return err_set(err, EINVAL, "--listen %s: not an IPv4 address",
+			       spec);
+	sa.sin_port = htons((uint16_t)atoi(colon + 1));
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return err_sys(err, errno, "socket");
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    listen(fd, 1024) < 0) {
+		int e = errno;
+		close(fd);
+		return err_sys(err, e, "listening on %s", spec);
+	}
+	return fd;
+}
+
+/* The egress to enforce: the plan's, or a manifest bottle's. */
+static int load_egress(const struct opts *o, struct egress *e, char **id,
+		       struct error *err)
+{
+	if (o->inherit >= 0) {
+		_cleanup_free_ char *path = xasprintf("%s/plan.json", o->state);
+		struct plan *p;
+		int r = plan_load(path, &p, err);
+		if (r < 0)
+			return r;
+		egress_copy(e, &p->egress);
+		*id = xstrdup(p->id);
+		plan_free(p);
+		return 0;
+	}
+	struct manifest *m;
+	const struct bottle_def *bd;
+	int r = manifest_load(o->manifest, &m, err);
+
+	if (r < 0)
+		return r;
+	bd = o->bottle ? manifest_bottle(m, o->bottle)
+		       : (m->n_bottles == 1 ? &m->bottles[0] : NULL);
+	if (!bd) {
+		manifest_free(m);
+		return err_set(err, EINVAL,
+			       o->bottle ? "no bottle named %s"
+					 : "the manifest has several bottles: "
+					   "pick one with --bottle%s",
+			       o->bottle ? o->bottle : "");
+	}
+	egress_copy(e, &bd->egress);
+	*id = xstrdup(bd->name);
+	manifest_free(m);
+	return 0;
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	(void)what;
+	log_info("signal %d: stopping", (int)sig);
+	event_base_loopexit(arg, NULL);
+}
+
+static void on_flush(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	audit_flush(((struct bundle *)arg)->audit);
+}
+
+static void report(int ready_fd, const char *msg)
+{
+	if (ready_fd < 0)
+		return;
+	if (write_all(ready_fd, msg, strlen(msg)) < 0)
+		log_debug("ready pipe closed");
+	close(ready_fd);
+}
+
+int main(int argc, char **argv)
+{
+	struct error err = ERROR_INIT;
+	struct egress e = {0};
+	struct bundle b;
+	struct event_base *base;
+	struct event *sig_term, *sig_int, *flush;
+	struct timeval tv = {0, AUDIT_FLUSH_MS * 1000};
+	_cleanup_free_ char *id = NULL;
+	struct opts o;
+	int ready = -1, fds[ENDPOINT_COUNT], n = 0;
+
+	if (parse_args(argc, argv, &o) < 0)
+		return 2;
+	log_init("bottle-bundle", o.debug ? LOG_DEBUG : LOG_INFO);
+	signal(SIGPIPE, SIG_IGN);
+	if (o.inherit >= 0) {
+		for (n = 0; n < o.inherit; n++)
+			fds[n] = 3 + n;
+		ready = 3 + o.inherit;
+	}
+	base = event_base_new();
+	if (!base)
+		die("event_base_new failed");
+	if (load_egress(&o, &e, &id, &err) < 0 ||
+	    bundle_init(&b, base, &e, o.state, id, &err) < 0)
+		goto fail;
+	if (o.listen) {
+		fds[0] = listen_on(o.listen, &err);
+		if (fds[0] < 0)
+			goto fail;
+		n = 1;
+	}
+	if (n > ENDPOINT_PROXY && proxy_serve(&b, fds[ENDPOINT_PROXY], &err) < 0)
+		goto fail;
+	sig_term = evsignal_new(base, SIGTERM, on_signal, base);
+	sig_int = evsignal_new(base, SIGINT, on_signal, base);
+	flush = event_new(base, -1, EV_PERSIST, on_flush, &b);
+	if (!sig_term || !sig_int || !flush)
+		die("out of memory");
+	evsignal_add(sig_term, NULL);
+	evsignal_add(sig_int, NULL);
+	evtimer_add(flush, &tv);
+	log_info("serving %s (pid %d)", id, (int)getpid());
+	report(ready, "R");
+	event_base_dispatch(base);
+	log_info("%llu requests, %llu denied, %llu blocked",
+		 (unsigned long long)b.n_requests,
+		 (unsigned long long)b.n_denied,
+		 (unsigned long long)b.n_blocked);
+	event_free(sig_term);
+	event_free(sig_int);
+	event_free(flush);
+	bundle_release(&b);
+	egress_release(&e);
+	event_base_free(base);
+	return 0;
+fail:
+	log_warnx("%s", err.msg);
+	report(ready, err.msg);
+	return 1;
+}
