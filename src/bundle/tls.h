@@ -56,8 +56,10 @@ SSL_CTX *tls_client_ctx_new(const char *extra_ca_file, struct error *err);
 /* A client SSL (caller owns it: SSL_free) for host (a DNS name, or an IP
  * literal, IPv6 with or without brackets): SNI (not for IP literals),
  * hostname verification (IP address check for literals), SSL_VERIFY_PEER,
- * and a cached session for host if there is one.  NULL on ENOMEM or an
- * unusable host (empty, too long). */
+ * and a cached session for host if there is one (sessions are kept only
+ * from connections that verified their peer and, as OpenSSL has it, were
+ * closed with SSL_shutdown()).  NULL on ENOMEM or an unusable host (not a
+ * DNS name of [A-Za-z0-9.-_] nor an IP literal). */
 SSL *tls_client_ssl_new(SSL_CTX *ctx, const char *host);
 
 /* A human reason for a failed handshake on ssl, for the 502 the agent
