@@ -1,0 +1,769 @@
+/* The DLP stage: pattern databases and streaming scans (see dlp.h).
+ *
+ * Three Hyperscan databases:
+ *   main    built-in + custom rules, stream mode;
+ *   redact  the same rules, block mode with start-of-match, for
+ *           dlp_redact(); main and redact are cached on disk together;
+ *   sec     the literal secrets and their encoded forms, stream mode;
+ *           never cached, so a secret never reaches the disk.
+ * A stream scans up to four "lanes": the raw bytes and the base64, hex and
+ * URL-decoded bytes the decoders produce.  Each lane carries a Hyperscan
+ * stream over main and one over sec, opened on first use, and the last
+ * HIST bytes of its input so that a verifier (Luhn, entropy) can look at a
+ * match that began in an earlier feed.
+ */
+#include "bundle/dlp.h"
+
+#include "bundle/dlp_builtin.h"
+#include "bundle/dlp_cache.h"
+#include "bundle/dlp_decode.h"
+#include "lib/log.h"
+#include "lib/util.h"
+
+#include <limits.h>
+
+/* A custom pattern's longest match, in bytes. */
+#define DLP_MAX_WIDTH 256
+/* Shortest secret value we accept: shorter ones match everywhere. */
+#define DLP_MIN_SECRET 8
+#define HIST	       256
+#define SECRET_RULE    "injected-secret"
+
+struct dlp_rule {
+	char *name;
+	const char *category;
+	enum dlp_action action;
+	enum dlp_check check;
+};
+
+/* One literal form of a secret (plain, hex, base64 core, %XX). */
+struct dlp_form {
+	uint8_t *bytes;
+	size_t len;
+	enum dlp_encoding enc;
+};
+
+struct dlp_db {
+	hs_database_t *main, *redact, *sec;
+	hs_scratch_t *scratch;
+	struct dlp_rule *rules;
+	size_t n_rules;
+	struct dlp_form *forms;
+	size_t n_forms, n_forms_alloc;
+	size_t n_secrets;
+	size_t max_span;
+	bool from_cache;
+};
+
+struct lane {
+	hs_stream_t *hs[2]; /* over db->main, db->sec */
+	bool open;
+	unsigned long long off; /* stream offset of cur[0] */
+	const uint8_t *cur;
+	size_t cur_n;
+	size_t hist_n;
+	uint8_t hist[HIST];
+};
+
+struct dlp_stream {
+	const struct dlp_db *db;
+	struct dlp_decoder *dec;
+	struct lane lane[DLP_ENC_COUNT];
+	bool blocked, finished, has_logged;
+	struct dlp_hit hit, logged;
+};
+
+/* ---- building ---- */
+
+static int hs_fail(struct error *err, const char *name, hs_compile_error_t *ce)
+{
+	int r = err_set(err, EINVAL, "dlp pattern %s: %s", name,
+			ce ? ce->message : "cannot compile");
+
+	hs_free_compile_error(ce);
+	return r;
+}
+
+/* The rules' expressions, flags and ids in id order (borrowed). */
+struct exprs {
+	const char **re;
+	unsigned *flags, *ids;
+	size_t n;
+};
+
+static int add_rules(struct dlp_db *db, const struct dlp_config *c,
+		     struct exprs *x)
+{
+	size_t nb = c->builtin ? dlp_builtin_count : 0;
+	size_t n = st_add(nb, c->n_custom);
+
+	db->rules = calloc(n ? n : 1, sizeof(*db->rules));
+	x->re = calloc(n ? n : 1, sizeof(*x->re));
+	x->flags = calloc(n ? n : 1, sizeof(*x->flags));
+	x->ids = calloc(n ? n : 1, sizeof(*x->ids));
+	if (!db->rules || !x->re || !x->flags || !x->ids)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		struct dlp_rule *r = &db->rules[i];
+
+		if (i < nb) {
+			const struct dlp_builtin *b = &dlp_builtin_rules[i];
+
+			r->name = strdup(b->name);
+			r->category = b->category;
+			r->action = b->action;
+			r->check = b->check;
+			x->re[i] = b->regex;
+			x->flags[i] = b->flags;
+		} else {
+			const struct dlp_rule_src *u = &c->custom[i - nb];
+
+			r->name = strdup(u->name ? u->name : "(unnamed)");
+			r->category = "custom";
+			r->action = u->action;
+			x->re[i] = u->regex ? u->regex : "";
+		}
+		if (!r->name)
+			return -ENOMEM;
+		x->ids[i] = (unsigned)i;
+		db->n_rules = i + 1;
+	}
+	x->n = n;
+	return 0;
+}
+
+/* Validate every expression and find the longest match any can make. */
+static int max_width(const struct dlp_db *db, const struct exprs *x,
+		     size_t *out, struct error *err)
+{
+	hs_expr_info_t *info;
+	hs_compile_error_t *ce = NULL;
+	size_t w = 0;
+
+	for (size_t i = 0; i < x->n; i++) {
+		const char *name = db->rules[i].name;
+
+		if (hs_expression_info(x->re[i], x->flags[i], &info, &ce) !=
+		    HS_SUCCESS)
+			return hs_fail(err, name, ce);
+		if (info->max_width == UINT_MAX ||
+		    info->max_width > DLP_MAX_WIDTH) {
+			dlp_hs_free(info);
+			return err_set(err, EINVAL,
+				       "dlp pattern %s: a match can be longer "
+				       "than %d bytes; bound every repeat "
+				       "(e.g. {0,64} instead of *)",
+				       name, DLP_MAX_WIDTH);
+		}
+		if (info->max_width > w)
+			w = info->max_width;
+		dlp_hs_free(info); /* from the misc allocator */
+	}
+	*out = w;
+	return 0;
+}
+
+static int compile(const struct dlp_db *db, const struct exprs *x,
+		   unsigned extra_flags, unsigned mode, hs_database_t **out,
+		   struct error *err)
+{
+	_cleanup_free_ unsigned *flags = calloc(x->n, sizeof(*flags));
+	hs_compile_error_t *ce = NULL;
+
+	if (!flags)
+		return -ENOMEM;
+	for (size_t i = 0; i < x->n; i++)
+		flags[i] = x->flags[i] | extra_flags;
+	if (hs_compile_multi(x->re, flags, x->ids, (unsigned)x->n, mode, NULL,
+			     out, &ce) == HS_SUCCESS)
+		return 0;
+	if (ce && ce->expression >= 0 && (size_t)ce->expression < x->n)
+		return hs_fail(err, db->rules[ce->expression].name, ce);
+	return hs_fail(err, "set", ce);
+}
+
+static int build_main(struct dlp_db *db, const struct dlp_config *c,
+		      struct error *err)
+{
+	struct exprs x = {0};
+	uint8_t key[DLP_CACHE_KEY_LEN];
+	struct error cerr = ERROR_INIT;
+	size_t w = 0;
+	int r = add_rules(db, c, &x);
+
+	if (r < 0 || x.n == 0)
+		goto out;
+	if (c->cache_dir) {
+		dlp_cache_key(x.re, x.flags, x.n, key);
+		r = dlp_cache_load(c->cache_dir, key, &db->main, &db->redact,
+				   &db->max_span, &cerr);
+		if (r == 0) {
+			db->from_cache = true;
+			goto out;
+		}
+		if (r != -ENOENT)
+			log_warnx("dlp cache: %s; recompiling", cerr.msg);
+	}
+	r = max_width(db, &x, &w, err);
+	if (r == 0)
+		r = compile(db, &x, 0, HS_MODE_STREAM, &db->main, err);
+	if (r == 0)
+		r = compile(db, &x, HS_FLAG_SOM_LEFTMOST, HS_MODE_BLOCK,
+			    &db->redact, err);
+	if (r < 0)
+		goto out;
+	/* A match of width w spans at most 3w raw bytes in its encoded forms
+	 * (%XX triples each byte; hex doubles; base64 is 4/3 plus wrapping). */
+	db->max_span = 3 * w;
+	if (c->cache_dir &&
+	    dlp_cache_store(c->cache_dir, key, db->main, db->redact,
+			    db->max_span, &cerr) < 0)
+		log_warnx("dlp cache: %s", cerr.msg);
+out:
+	free(x.re);
+	free(x.flags);
+	free(x.ids);
+	return r == -ENOMEM ? err_set(err, ENOMEM, "dlp: out of memory") : r;
+}
+
+/* ---- secrets ---- */
+
+static uint8_t *memdup(const void *p, size_t n)
+{
+	uint8_t *q = malloc(n ? n : 1);
+
+	if (q)
+		memcpy(q, p, n);
+	return q;
+}
+
+static int add_form(struct dlp_db *db, uint8_t *bytes, size_t len,
+		    enum dlp_encoding enc)
+{
+	if (!bytes)
+		return -ENOMEM;
+	if (db->n_forms == db->n_forms_alloc) {
+		size_t na = db->n_forms_alloc ? 2 * db->n_forms_alloc : 16;
+		struct dlp_form *f =
+		    realloc(db->forms, st_mult(na, sizeof(*f)));
+
+		if (!f) {
+			secure_zero(bytes, len);
+			free(bytes);
+			return -ENOMEM;
+		}
+		db->forms = f;
+		db->n_forms_alloc = na;
+	}
+	db->forms[db->n_forms++] = (struct dlp_form){bytes, len, enc};
+	return 0;
+}
+
+static const char b64_std[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/* The base64 characters of s that do not depend on its neighbours when s
+ * starts k bytes (0..2) into a 3-byte group: bits [8k, 8k + 8n) of the
+ * encoded stream, whole 6-bit characters only.  url-safe if asked. */
+static uint8_t *b64_core(const uint8_t *s, size_t n, unsigned k, bool url,
+			 size_t *out_len)
+{
+	size_t first = (8 * k + 5) / 6, end = (8 * k + 8 * n) / 6;
+	uint8_t *o = malloc(end - first + 1);
+	size_t m = 0;
+
+	if (!o)
+		return NULL;
+	for (size_t ci = first; ci < end; ci++) {
+		unsigned v = 0;
+
+		for (unsigned b = 0; b < 6; b++) {
+			size_t bit = 6 * ci + b - 8 * k; /* bit of s */
+
+			v = v << 1 | ((s[bit / 8] >> (7 - bit % 8)) & 1);
+		}
+		o[m] = (uint8_t)b64_std[v];
+		if (url && o[m] == '+')
+			o[m] = '-';
+		else if (url && o[m] == '/')
+			o[m] = '_';
+		m++;
+	}
+	*out_len = m;
+	return o;
+}
+
+static bool url_unreserved(uint8_t c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	       (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' ||
+	       c == '~';
+}
+
+/* Hex (digits = "0123456789abcdef" or upper) or %XX (all bytes, or only
+ * the reserved ones) form of s. */
+static uint8_t *hex_form(const uint8_t *s, size_t n, const char *digits,
+			 bool pct, bool all, size_t *out_len)
+{
+	uint8_t *o = malloc(st_mult(n, 3) + 1);
+	size_t m = 0;
+
+	if (!o)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		if (pct && !all && url_unreserved(s[i])) {
+			o[m++] = s[i];
+			continue;
+		}
+		if (pct)
+			o[m++] = '%';
+		o[m++] = (uint8_t)digits[s[i] >> 4];
+		o[m++] = (uint8_t)digits[s[i] & 15];
+	}
+	*out_len = m;
+	return o;
+}
+
+static int add_secret(struct dlp_db *db, const uint8_t *s, size_t n)
+{
+	static const char lo[] = "0123456789abcdef", up[] = "0123456789ABCDEF";
+	size_t len = n;
+	uint8_t *f;
+	int r;
+
+	r = add_form(db, memdup(s, n), len, DLP_ENC_PLAIN);
+	for (int i = 0; i < 2 && r == 0; i++) {
+		f = hex_form(s, n, i ? up : lo, false, true, &len);
+		r = add_form(db, f, len, DLP_ENC_HEX);
+	}
+	for (int i = 0; i < 3 && r == 0; i++) {
+		f = hex_form(s, n, i == 1 ? lo : up, true, i < 2, &len);
+		r = add_form(db, f, len, DLP_ENC_URL);
+	}
+	for (unsigned k = 0; k < 3 && r == 0; k++) {
+		for (int url = 0; url < 2 && r == 0; url++) {
+			f = b64_core(s, n, k, url, &len);
+			r = add_form(db, f, len, DLP_ENC_BASE64);
+		}
+	}
+	return r;
+}
+
+static int build_secrets(struct dlp_db *db, const struct dlp_config *c,
+			 struct error *err)
+{
+	_cleanup_free_ const char **lits = NULL;
+	_cleanup_free_ unsigned *ids = NULL, *flags = NULL;
+	_cleanup_free_ size_t *lens = NULL;
+	hs_compile_error_t *ce = NULL;
+	size_t span = 0;
+	int r;
+
+	for (size_t i = 0; i < c->n_secrets; i++) {
+		size_t n = c->secrets[i] ? strlen(c->secrets[i]) : 0;
+
+		if (n < DLP_MIN_SECRET)
+			return err_set(err, EINVAL,
+				       "dlp: injected secret #%zu is shorter "
+				       "than %d bytes and would match anywhere",
+				       i + 1, DLP_MIN_SECRET);
+		if (add_secret(db, (const uint8_t *)c->secrets[i], n) < 0)
+			return err_set(err, ENOMEM, "dlp: out of memory");
+		if (3 * n > span)
+			span = 3 * n;
+	}
+	db->n_secrets = c->n_secrets;
+	if (db->n_forms == 0)
+		return 0;
+	lits = calloc(db->n_forms, sizeof(*lits));
+	ids = calloc(db->n_forms, sizeof(*ids));
+	flags = calloc(db->n_forms, sizeof(*flags));
+	lens = calloc(db->n_forms, sizeof(*lens));
+	if (!lits || !ids || !flags || !lens)
+		return err_set(err, ENOMEM, "dlp: out of memory");
+	for (size_t i = 0; i < db->n_forms; i++) {
+		lits[i] = (const char *)db->forms[i].bytes;
+		lens[i] = db->forms[i].len;
+		ids[i] = (unsigned)i;
+	}
+	r = hs_compile_lit_multi(lits, flags, ids, lens, (unsigned)db->n_forms,
+				 HS_MODE_STREAM, NULL, &db->sec, &ce);
+	if (r != HS_SUCCESS)
+		return hs_fail(err, SECRET_RULE, ce);
+	if (span > db->max_span)
+		db->max_span = span;
+	return 0;
+}
+
+static int alloc_scratch(struct dlp_db *db, struct error *err)
+{
+	hs_database_t *dbs[] = {db->main, db->redact, db->sec};
+
+	for (size_t i = 0; i < ARRAY_SIZE(dbs); i++)
+		if (dbs[i] && hs_alloc_scratch(dbs[i], &db->scratch) !=
+				  HS_SUCCESS)
+			return err_set(err, ENOMEM,
+				       "dlp: cannot allocate Hyperscan scratch");
+	return 0;
+}
+
+int dlp_db_new(const struct dlp_config *c, struct dlp_db **out,
+	       struct error *err)
+{
+	struct dlp_db *db;
+	int r;
+
+	dlp_hs_allocator_init();
+	db = calloc(1, sizeof(*db));
+	if (!db)
+		return err_set(err, ENOMEM, "dlp: out of memory");
+	r = build_main(db, c, err);
+	if (r == 0)
+		r = build_secrets(db, c, err);
+	if (r == 0)
+		r = alloc_scratch(db, err);
+	if (r < 0) {
+		dlp_db_free(db);
+		return r;
+	}
+	*out = db;
+	return 0;
+}
+
+void dlp_db_free(struct dlp_db *db)
+{
+	if (!db)
+		return;
+	hs_free_scratch(db->scratch);
+	hs_free_database(db->main);
+	hs_free_database(db->redact);
+	hs_free_database(db->sec);
+	for (size_t i = 0; i < db->n_rules; i++)
+		free(db->rules[i].name);
+	free(db->rules);
+	for (size_t i = 0; i < db->n_forms; i++) {
+		secure_zero(db->forms[i].bytes, db->forms[i].len);
+		free(db->forms[i].bytes);
+	}
+	free(db->forms);
+	free(db);
+}
+
+size_t dlp_db_count(const struct dlp_db *db)
+{
+	return db->n_rules + db->n_secrets;
+}
+
+bool dlp_db_from_cache(const struct dlp_db *db)
+{
+	return db->from_cache;
+}
+
+size_t dlp_db_max_span(const struct dlp_db *db)
+{
+	return db->max_span;
+}
+
+/* ---- streams ---- */
+
+struct match_ctx {
+	struct dlp_stream *s;
+	struct lane *l;
+	enum dlp_encoding enc;
+};
+
+static __attribute__((noreturn)) void oom(void)
+{
+	die("out of memory");
+}
+
+/* Copy the (up to n) bytes of l that end at stream offset to into win. */
+static size_t lane_window(const struct lane *l, unsigned long long to,
+			  uint8_t *win, size_t n)
+{
+	unsigned long long start = to > n ? to - n : 0, lo;
+	size_t m = 0;
+
+	lo = l->off > l->hist_n ? l->off - l->hist_n : 0;
+	if (start < lo)
+		start = lo;
+	for (unsigned long long o = start; o < to; o++)
+		win[m++] = o >= l->off ? l->cur[o - l->off]
+				       : l->hist[l->hist_n - (l->off - o)];
+	return m;
+}
+
+static int report(struct dlp_stream *s, const char *rule,
+		  const char *category, enum dlp_action action,
+		  enum dlp_encoding enc)
+{
+	struct dlp_hit h = {rule, category, action, dlp_encoding_name(enc)};
+
+	if (action == DLP_BLOCK) {
+		s->blocked = true;
+		s->hit = h;
+		return 1; /* stops the scan */
+	}
+	if (!s->has_logged) {
+		s->has_logged = true;
+		s->logged = h;
+	}
+	return 0;
+}
+
+static int on_main(unsigned id, unsigned long long from,
+		   unsigned long long to, unsigned flags, void *ctx)
+{
+	struct match_ctx *m = ctx;
+	const struct dlp_rule *r = &m->s->db->rules[id];
+	uint8_t win[DLP_CHECK_WINDOW];
+	size_t n;
+
+	(void)from;
+	(void)flags;
+	if (r->check != DLP_CHECK_NONE) {
+		n = lane_window(m->l, to, win, sizeof(win));
+		if (!dlp_check_ok(r->check, win, n))
+			return 0;
+	}
+	return report(m->s, r->name, r->category, r->action, m->enc);
+}
+
+static int on_secret(unsigned id, unsigned long long from,
+		     unsigned long long to, unsigned flags, void *ctx)
+{
+	struct match_ctx *m = ctx;
+	enum dlp_encoding enc = m->s->db->forms[id].enc;
+
+	(void)from;
+	(void)to;
+	(void)flags;
+	return report(m->s, SECRET_RULE, SECRET_RULE, DLP_BLOCK,
+		      m->enc != DLP_ENC_PLAIN ? m->enc : enc);
+}
+
+static void lane_open(struct dlp_stream *s, struct lane *l)
+{
+	const hs_database_t *dbs[2] = {s->db->main, s->db->sec};
+
+	for (int i = 0; i < 2; i++)
+		if (dbs[i] && hs_open_stream(dbs[i], 0, &l->hs[i]) !=
+				  HS_SUCCESS)
+			oom();
+	l->open = true;
+}
+
+static void hist_keep(struct lane *l, const uint8_t *p, size_t n)
+{
+	size_t keep;
+
+	if (n >= HIST) {
+		memcpy(l->hist, p + n - HIST, HIST);
+		l->hist_n = HIST;
+		return;
+	}
+	keep = HIST - n < l->hist_n ? HIST - n : l->hist_n;
+	memmove(l->hist, l->hist + l->hist_n - keep, keep);
+	memcpy(l->hist + keep, p, n);
+	l->hist_n = keep + n;
+}
+
+/* Any Hyperscan failure other than our own stop fails closed. */
+static void scan_failed(struct dlp_stream *s, hs_error_t rc)
+{
+	if (rc != HS_SUCCESS && rc != HS_SCAN_TERMINATED && !s->blocked)
+		report(s, "dlp-scan-error", "internal", DLP_BLOCK,
+		       DLP_ENC_PLAIN);
+}
+
+static void lane_scan(struct dlp_stream *s, enum dlp_encoding enc,
+		      const uint8_t *p, size_t n)
+{
+	static match_event_handler const cb[2] = {on_main, on_secret};
+	struct lane *l = &s->lane[enc];
+	struct match_ctx m = {s, l, enc};
+
+	if (s->blocked || n == 0)
+		return;
+	if (!l->open)
+		lane_open(s, l);
+	l->cur = p;
+	l->cur_n = n;
+	for (int i = 0; i < 2 && !s->blocked; i++)
+		if (l->hs[i])
+			scan_failed(s, hs_scan_stream(l->hs[i], (const char *)p,
+						      (unsigned)n, 0,
+						      s->db->scratch, cb[i],
+						      &m));
+	l->off += n;
+	hist_keep(l, p, n);
+}
+
+static void on_decoded(void *ctx, enum dlp_encoding enc, const uint8_t *p,
+		       size_t n)
+{
+	lane_scan(ctx, enc, p, n);
+}
+
+struct dlp_stream *dlp_stream_new(const struct dlp_db *db)
+{
+	struct dlp_stream *s = xcalloc(1, sizeof(*s));
+
+	s->db = db;
+	s->dec = dlp_decoder_new(on_decoded, s);
+	if (!s->dec)
+		oom();
+	return s;
+}
+
+static int verdict(const struct dlp_stream *s, struct dlp_hit *hit)
+{
+	if (!s->blocked)
+		return 0;
+	if (hit)
+		*hit = s->hit;
+	return 1;
+}
+
+int dlp_stream_feed(struct dlp_stream *s, const void *buf, size_t len,
+		    struct dlp_hit *hit)
+{
+	const uint8_t *p = buf;
+
+	/* Hyperscan takes unsigned lengths. */
+	while (len > 0 && !s->blocked && !s->finished) {
+		size_t n = len > (1u << 30) ? (1u << 30) : len;
+
+		lane_scan(s, DLP_ENC_PLAIN, p, n);
+		if (!s->blocked)
+			dlp_decoder_feed(s->dec, p, n);
+		p += n;
+		len -= n;
+	}
+	return verdict(s, hit);
+}
+
+static void lane_close(struct dlp_stream *s, struct lane *l,
+		       enum dlp_encoding enc, bool report_eod)
+{
+	static match_event_handler const cb[2] = {on_main, on_secret};
+	struct match_ctx m = {s, l, enc};
+
+	for (int i = 0; i < 2; i++) {
+		if (!l->hs[i])
+			continue;
+		if (report_eod && !s->blocked)
+			scan_failed(s, hs_close_stream(l->hs[i], s->db->scratch,
+						       cb[i], &m));
+		else
+			hs_close_stream(l->hs[i], NULL, NULL, NULL);
+		l->hs[i] = NULL;
+	}
+}
+
+int dlp_stream_finish(struct dlp_stream *s, struct dlp_hit *hit)
+{
+	if (s->finished)
+		return verdict(s, hit);
+	s->finished = true;
+	if (!s->blocked)
+		dlp_decoder_finish(s->dec);
+	for (int e = 0; e < DLP_ENC_COUNT; e++) {
+		/* A line break ends patterns that need a delimiter after the
+		 * value (generic-secret) at the end of the data. */
+		if (s->lane[e].open)
+			lane_scan(s, (enum dlp_encoding)e,
+				  (const uint8_t *)"\n", 1);
+		lane_close(s, &s->lane[e], (enum dlp_encoding)e, true);
+	}
+	return verdict(s, hit);
+}
+
+const struct dlp_hit *dlp_stream_logged(const struct dlp_stream *s)
+{
+	return s->has_logged ? &s->logged : NULL;
+}
+
+void dlp_stream_free(struct dlp_stream *s)
+{
+	if (!s)
+		return;
+	for (int e = 0; e < DLP_ENC_COUNT; e++)
+		lane_close(s, &s->lane[e], (enum dlp_encoding)e, false);
+	dlp_decoder_free(s->dec);
+	free(s);
+}
+
+int dlp_scan(const struct dlp_db *db, const void *buf, size_t len,
+	     struct dlp_hit *hit)
+{
+	struct dlp_stream *s = dlp_stream_new(db);
+	int r = dlp_stream_feed(s, buf, len, hit);
+
+	if (r == 0)
+		r = dlp_stream_finish(s, hit);
+	dlp_stream_free(s);
+	return r;
+}
+
+/* ---- redaction ---- */
+
+struct redact_ctx {
+	const struct dlp_db *db;
+	const uint8_t *copy; /* what Hyperscan scans */
+	char *buf;	     /* what we overwrite */
+	size_t len;
+};
+
+static bool token_char(uint8_t c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	       (c >= '0' && c <= '9') || c == '_' || c == '-';
+}
+
+static int on_redact(unsigned id, unsigned long long from,
+		     unsigned long long to, unsigned flags, void *ctx)
+{
+	struct redact_ctx *c = ctx;
+	const struct dlp_rule *r = &c->db->rules[id];
+	size_t n = to > DLP_CHECK_WINDOW ? DLP_CHECK_WINDOW : (size_t)to;
+
+	(void)flags;
+	if (!dlp_check_ok(r->check, c->copy + to - n, n))
+		return 0;
+	if (r->check == DLP_CHECK_ENTROPY)
+		to--; /* keep the delimiter after the value */
+	else	/* patterns match a token's prefix: hide all of it */
+		while (to < c->len && token_char(c->copy[to]))
+			to++;
+	memset(c->buf + from, '*', to - from);
+	return 0;
+}
+
+void dlp_redact(const struct dlp_db *db, char *buf, size_t len)
+{
+	_cleanup_free_ uint8_t *copy = NULL;
+	struct redact_ctx c = {db, NULL, buf, len};
+
+	if (len == 0)
+		return;
+	copy = xmalloc(len);
+	memcpy(copy, buf, len);
+	c.copy = copy;
+	if (db->redact &&
+	    (len > UINT_MAX ||
+	     hs_scan(db->redact, (const char *)copy, (unsigned)len, 0,
+		     db->scratch, on_redact, &c) != HS_SUCCESS))
+		memset(buf, '*', len); /* cannot tell: hide it all */
+	for (size_t i = 0; i < db->n_forms; i++) {
+		const struct dlp_form *f = &db->forms[i];
+		const uint8_t *p = copy, *q;
+
+		while ((q = memmem(p, len - (size_t)(p - copy), f->bytes,
+				   f->len))) {
+			memset(buf + (q - copy), '*', f->len);
+			p = q + 1;
+		}
+	}
+	secure_zero(copy, len);
+}
