@@ -100,6 +100,44 @@ static int init_tls(struct bundle *b, const struct egress *e,
 	return b->client_ctx ? 0 : -EINVAL;
 }
 
+/* The host's resolver configuration (/etc/resolv.conf and /etc/hosts), or
+ * $BOTTLE_RESOLV_CONF: tests point it at a resolver that can only fail, so
+ * no query ever leaves the machine. */
+static int init_dns(struct bundle *b, struct error *err)
+{
+	const char *conf = getenv("BOTTLE_RESOLV_CONF");
+	int r;
+
+	b->dns = evdns_base_new(b->base, EVDNS_BASE_DISABLE_WHEN_INACTIVE);
+	if (!b->dns)
+		return err_set(err, ENOMEM, "dns");
+	r = evdns_base_resolv_conf_parse(b->dns, DNS_OPTIONS_ALL,
+					 conf ? conf : "/etc/resolv.conf");
+	if (r != 0)
+		log_warnx("dns: cannot use %s (%d); only resolve overrides and "
+			  "/etc/hosts work",
+			  conf ? conf : "/etc/resolv.conf", r);
+	if (evdns_base_load_hosts(b->dns, "/etc/hosts") != 0)
+		log_warnx("dns: cannot read /etc/hosts");
+	return 0;
+}
+
+/* Environment knobs for tests and tuning, in milliseconds. */
+static void env_ms(const char *name, unsigned *v)
+{
+	const char *s = getenv(name);
+	char *end;
+	unsigned long x;
+
+	if (!s)
+		return;
+	x = strtoul(s, &end, 10);
+	if (*s && !*end && x > 0 && x < 86400000ul)
+		*v = (unsigned)x;
+	else
+		log_warnx("ignoring %s=%s: expected milliseconds", name, s);
+}
+
 int bundle_init(struct bundle *b, struct event_base *base,
 		const struct egress *e, const char *state_dir,
 		const char *bottle_id, struct error *err)
@@ -112,6 +150,9 @@ int bundle_init(struct bundle *b, struct event_base *base,
 	memset(b, 0, sizeof(*b));
 	b->base = base;
 	b->bottle_id = bottle_id;
+	env_ms("BOTTLE_HEAD_TIMEOUT_MS", &lim.head_timeout_ms);
+	env_ms("BOTTLE_IDLE_TIMEOUT_MS", &lim.idle_timeout_ms);
+	env_ms("BOTTLE_CONNECT_TIMEOUT_MS", &lim.connect_timeout_ms);
 	b->limits = lim;
 	if ((r = init_policy(b, e, err)) < 0)
 		return err_prefix(err, "egress policy");
@@ -124,16 +165,7 @@ int bundle_init(struct bundle *b, struct event_base *base,
 	if ((r = mkdir_p(logs, 0700, err)) < 0 ||
 	    (r = audit_open(audit, bottle_id, &b->audit, err)) < 0)
 		return err_prefix(err, "audit");
-	b->dns = evdns_base_new(base, EVDNS_BASE_INITIALIZE_NAMESERVERS |
-					  EVDNS_BASE_DISABLE_WHEN_INACTIVE);
-	if (!b->dns) {
-		/* No resolv.conf: names resolve through overrides only. */
-		b->dns = evdns_base_new(base, 0);
-		if (!b->dns)
-			return err_set(err, ENOMEM, "dns");
-		log_warnx("dns: no name servers; only resolve overrides work");
-	}
-	return 0;
+	return init_dns(b, err);
 }
 
 void bundle_release(struct bundle *b)

@@ -13,8 +13,8 @@ enum rule_kind { RULE_NAME, RULE_SUFFIX, RULE_NET };
 
 struct rule {
 	enum rule_kind kind;
-	char *entry;	 /* as the user wrote it, for audit lines */
-	char *name;	 /* RULE_NAME: host; RULE_SUFFIX: ".example.com" */
+	char *entry; /* as the user wrote it, for audit lines */
+	char *name;  /* RULE_NAME: host; RULE_SUFFIX: ".example.com" */
 	size_t name_len;
 	uint16_t port;	 /* 0: ports 80 and 443 */
 	bool any_port;	 /* CIDR entries */
@@ -189,8 +189,8 @@ static int override_add(struct policy *p, const char *host, const char *addr,
 	struct addr a;
 	bool is_ip;
 
-	if (http_authority_parse(host, strlen(host), false, name, &port,
-				 &is_ip, &why) < 0 ||
+	if (http_authority_parse(host, strlen(host), false, name, &port, &is_ip,
+				 &why) < 0 ||
 	    port || is_ip)
 		return err_set(err, EINVAL, "resolve entry \"%s\": %s", host,
 			       port || is_ip ? "not a host name" : why);
@@ -272,8 +272,8 @@ int policy_allow_add(struct policy *p, const char *entry, struct error *err)
 	return set_add(&p->allow, entry, "allow", err);
 }
 
-static bool rule_host_match(const struct rule *r, const char *host,
-			    size_t hlen, const struct addr *ip)
+static bool rule_host_match(const struct rule *r, const char *host, size_t hlen,
+			    const struct addr *ip)
 {
 	switch (r->kind) {
 	case RULE_NAME:
@@ -298,9 +298,9 @@ static bool rule_port_match(const struct rule *r, uint16_t port)
 
 /* The first rule of s matching host and port; *port_denied when some rule
  * matched the host but none the port. */
-static const struct rule *set_match(const struct rule_set *s,
-				    const char *host, const struct addr *ip,
-				    uint16_t port, bool *port_denied)
+static const struct rule *set_match(const struct rule_set *s, const char *host,
+				    const struct addr *ip, uint16_t port,
+				    bool *port_denied)
 {
 	size_t i, hlen = strlen(host);
 
@@ -314,13 +314,26 @@ static const struct rule *set_match(const struct rule_set *s,
 	return NULL;
 }
 
+/* Whether any rule of s names host, on whatever port: inspect and route
+ * rules decide interception by host; the allow rules decide the ports. */
+static bool set_has_host(const struct rule_set *s, const char *host,
+			 const struct addr *ip)
+{
+	size_t hlen = strlen(host);
+
+	for (size_t i = 0; i < s->n; i++)
+		if (rule_host_match(&s->v[i], host, hlen, ip))
+			return true;
+	return false;
+}
+
 enum policy_verdict policy_check_host(const struct policy *p, const char *host,
 				      uint16_t port, bool is_ip,
 				      const char **rule, const char **reason)
 {
 	static _Thread_local char why[320];
 	const struct rule *allow, *route;
-	bool port_denied = false, unused = false;
+	bool port_denied = false;
 	struct addr a, *ip = NULL;
 
 	*rule = NULL;
@@ -346,7 +359,8 @@ enum policy_verdict policy_check_host(const struct policy *p, const char *host,
 		return POLICY_DENY;
 	}
 	*rule = allow ? allow->entry : route->entry;
-	if (route || set_match(&p->inspect, host, ip, port, &unused))
+	if (set_has_host(&p->route, host, ip) ||
+	    set_has_host(&p->inspect, host, ip))
 		return POLICY_INTERCEPT;
 	return POLICY_TUNNEL;
 }
@@ -408,8 +422,8 @@ static bool embedded_v4(const struct addr *a, struct addr *v4)
 	static const uint8_t mapped[12] = {[10] = 0xff, [11] = 0xff};
 	static const uint8_t nat64[12] = {0x00, 0x64, 0xff, 0x9b};
 
-	if (a->family != AF_INET6 || (memcmp(a->b, mapped, 12) != 0 &&
-				      memcmp(a->b, nat64, 12) != 0))
+	if (a->family != AF_INET6 ||
+	    (memcmp(a->b, mapped, 12) != 0 && memcmp(a->b, nat64, 12) != 0))
 		return false;
 	memset(v4, 0, sizeof(*v4));
 	v4->family = AF_INET;
@@ -454,8 +468,7 @@ static bool sockaddr_addr(const struct sockaddr *sa, struct addr *a)
 	if (sa->sa_family == AF_INET)
 		memcpy(a->b, &((const struct sockaddr_in *)sa)->sin_addr, 4);
 	else if (sa->sa_family == AF_INET6)
-		memcpy(a->b, &((const struct sockaddr_in6 *)sa)->sin6_addr,
-		       16);
+		memcpy(a->b, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
 	else
 		return false;
 	return true;

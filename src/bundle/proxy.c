@@ -79,6 +79,9 @@ struct conn {
 	bool closing; /* free when refs drops to 0 */
 	bool cli_throttled, up_throttled;
 	bool cli_eof; /* the agent half-closed */
+	bool cli_tls; /* cli is our TLS server end (intercept) */
+	bool lingering; /* closing: draining the agent's input */
+	size_t drained;
 	struct event *timer; /* the head deadline, then the total limit */
 	bool timer_is_head;
 	uint64_t started, last_io;
@@ -228,6 +231,46 @@ static void conn_free(struct conn *c)
 
 /* ---- answering the agent ---------------------------------------------- */
 
+/* How long a closing connection keeps reading (and discarding) what the
+ * agent still sends, so that closing with unread input does not reset
+ * the connection before the agent has read our answer. */
+#define LINGER_MS 2000
+#define LINGER_MAX (1u << 20)
+
+static void linger_or_close(struct conn *c)
+{
+	struct timeval tv = {LINGER_MS / 1000, (LINGER_MS % 1000) * 1000};
+
+	struct bufferevent *under = bufferevent_get_underlying(c->cli);
+
+	if (under && evbuffer_get_length(bufferevent_get_output(under)) &&
+	    c->drained++ < LINGER_MS / 50) {
+		/* A TLS filter: its output is flushed when the plain
+		 * bufferevent under it is; check again shortly. */
+		struct timeval poll = {0, 50000};
+		c->lingering = true;
+		evtimer_add(c->timer, &poll);
+		return;
+	}
+	if (c->cli_tls || (c->lingering && !under)) {
+		conn_close(c);
+		return;
+	}
+	c->lingering = true;
+	shutdown(bufferevent_getfd(c->cli), SHUT_WR);
+	bufferevent_enable(c->cli, EV_READ);
+	evtimer_add(c->timer, &tv);
+}
+
+/* Stop handling requests: send what is queued, then close. */
+static void close_after_flush(struct conn *c)
+{
+	drop_up(c);
+	set_state(c, CS_CLOSING);
+	if (evbuffer_get_length(bufferevent_get_output(c->cli)) == 0)
+		linger_or_close(c);
+}
+
 /* Send a short error the agent can read, audit it, close after flushing.
  * verdict: "deny" (policy), "block" (DLP), "error" (everything else). */
 static void respond_error(struct conn *c, int status, const char *verdict,
@@ -280,10 +323,7 @@ static void respond_error(struct conn *c, int status, const char *verdict,
 				    status, status_text(status),
 				    strlen(c->reason) + 9, verdict, c->reason);
 	}
-	bufferevent_disable(c->cli, EV_READ);
-	set_state(c, CS_CLOSING);
-	if (evbuffer_get_length(bufferevent_get_output(c->cli)) == 0)
-		conn_close(c);
+	close_after_flush(c);
 }
 
 /* ---- relaying with backpressure ---------------------------------------- */
@@ -429,6 +469,35 @@ static void add_addr(struct conn *c, const struct sockaddr *sa,
 
 static void install_cli_callbacks(struct conn *c);
 
+/* Answer the CONNECT and put our TLS server end on the agent's socket.
+ * Normally the bufferevent is rebuilt on the socket itself (one copy less
+ * per byte); if the agent already sent bytes past the CONNECT head, they
+ * sit in the plain bufferevent, and a filter over it reads them first. */
+static struct bufferevent *tls_over_cli(struct conn *c, SSL *ssl)
+{
+	static const char ok[] = "HTTP/1.1 200 Connection established\r\n\r\n";
+	evutil_socket_t fd = bufferevent_getfd(c->cli);
+	struct bufferevent *tls;
+
+	if (evbuffer_get_length(bufferevent_get_input(c->cli)) ||
+	    evbuffer_get_length(bufferevent_get_output(c->cli)) ||
+	    send(fd, ok, sizeof(ok) - 1, MSG_NOSIGNAL) != sizeof(ok) - 1) {
+		evbuffer_add(bufferevent_get_output(c->cli), ok, sizeof(ok) - 1);
+		return bufferevent_openssl_filter_new(
+		    c->b->base, c->cli, ssl, BUFFEREVENT_SSL_ACCEPTING,
+		    BEV_OPT_CLOSE_ON_FREE);
+	}
+	tls = bufferevent_openssl_socket_new(c->b->base, fd, ssl,
+					     BUFFEREVENT_SSL_ACCEPTING,
+					     BEV_OPT_CLOSE_ON_FREE);
+	if (tls) {
+		/* The fd now belongs to tls: detach it from the plain one. */
+		bufferevent_setfd(c->cli, -1);
+		bufferevent_free(c->cli);
+	}
+	return tls;
+}
+
 static void resolved(struct conn *c)
 {
 	set_state(c, CS_CONNECT);
@@ -448,19 +517,15 @@ static void resolved(struct conn *c)
 				      "for %s: %s", c->host, err.msg);
 			return;
 		}
-		evbuffer_add(bufferevent_get_output(c->cli),
-			     "HTTP/1.1 200 Connection established\r\n\r\n",
-			     39);
 		c->status = 200;
-		tls = bufferevent_openssl_filter_new(
-		    c->b->base, c->cli, ssl, BUFFEREVENT_SSL_ACCEPTING,
-		    BEV_OPT_CLOSE_ON_FREE);
+		tls = tls_over_cli(c, ssl);
 		if (!tls) {
 			SSL_free(ssl);
 			respond_error(c, 502, "error", "TLS setup failed");
 			return;
 		}
 		c->cli = tls;
+		c->cli_tls = true;
 		set_state(c, CS_TLS);
 		install_cli_callbacks(c);
 		return;
@@ -742,10 +807,7 @@ static void response_done(struct conn *c)
 	if (!c->resp_keep_alive || !c->req_done)
 		drop_up(c);
 	if (!again) {
-		bufferevent_disable(c->cli, EV_READ);
-		set_state(c, CS_CLOSING);
-		if (evbuffer_get_length(bufferevent_get_output(c->cli)) == 0)
-			conn_close(c);
+		close_after_flush(c);
 		return;
 	}
 	set_state(c, CS_HEAD);
@@ -914,6 +976,14 @@ static void handle_cli(struct conn *c)
 	case CS_EXCHANGE:
 		forward_body(c);
 		break;
+	case CS_CLOSING: {
+		struct evbuffer *in = bufferevent_get_input(c->cli);
+		c->drained += evbuffer_get_length(in);
+		evbuffer_drain(in, evbuffer_get_length(in));
+		if (c->drained > LINGER_MAX)
+			conn_close(c);
+		break;
+	}
 	default:
 		/* Not reading now: the input waits under its watermark. */
 		break;
@@ -953,7 +1023,7 @@ static void cli_write(struct bufferevent *bev, void *arg)
 	conn_hold(c);
 	if (c->state == CS_CLOSING &&
 	    evbuffer_get_length(bufferevent_get_output(bev)) == 0)
-		conn_close(c);
+		linger_or_close(c);
 	else
 		unthrottle(c, bev);
 	conn_unhold(c);
@@ -989,7 +1059,9 @@ static void cli_eof(struct conn *c)
 			shutdown(bufferevent_getfd(c->up), SHUT_WR);
 		return;
 	}
-	if (c->state == CS_EXCHANGE && c->req_done)
+	if ((c->state == CS_RESOLVE || c->state == CS_CONNECT ||
+	     c->state == CS_EXCHANGE) &&
+	    c->req_done && c->req.form != TARGET_AUTHORITY)
 		return;
 	if (c->state == CS_EXCHANGE && !c->resp_head)
 		snprintf(c->reason, sizeof(c->reason),
@@ -1136,10 +1208,7 @@ static void up_event(struct bufferevent *bev, short what, void *arg)
 		if (c->state == CS_TUNNEL || c->state == CS_SNI) {
 			pump_tunnel(c, c->up);
 			drop_up(c);
-			bufferevent_disable(c->cli, EV_READ);
-			set_state(c, CS_CLOSING);
-			if (!evbuffer_get_length(bufferevent_get_output(c->cli)))
-				conn_close(c);
+			close_after_flush(c);
 		} else if (c->resp_head && c->resp_body == BODY_UNTIL_CLOSE) {
 			forward_response(c);
 			drop_up(c);
@@ -1217,7 +1286,12 @@ static void on_total_timeout(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	conn_hold(c);
-	if (c->timer_is_head) {
+	if (c->lingering) {
+		if (bufferevent_get_underlying(c->cli))
+			linger_or_close(c);
+		else
+			conn_close(c);
+	} else if (c->timer_is_head) {
 		c->req_started = now_ns();
 		respond_error(c, 408, "error", "request head not received in "
 			      "%u s", c->b->limits.head_timeout_ms / 1000);

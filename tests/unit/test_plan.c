@@ -33,6 +33,7 @@ static void facts(struct host_facts *h, uid_t uid)
 	h->gid = uid;
 	h->state_home = (char *)"/state";
 	h->probe_path = (char *)"/opt/bottle-probe";
+	h->bundle_path = (char *)"/opt/bottle-bundle";
 	h->ca_bundle = (char *)"/etc/ssl/certs/ca-certificates.crt";
 	h->usr_links[0] = (char *)"bin=usr/bin";
 	h->usr_links[1] = (char *)"lib64";
@@ -209,9 +210,8 @@ static void test_limits_and_notes(void **state)
 	assert_int_equal(p->memory.mech, LIMIT_CGROUP1);
 	assert_int_equal(p->pids.mech, LIMIT_RLIMIT);
 	assert_int_equal(p->cpu.mech, LIMIT_NONE); /* not asked for */
-	assert_int_equal(p->n_notes, 2);
-	assert_non_null(strstr(p->notes[0], "egress"));
-	assert_non_null(strstr(p->notes[1], "per process"));
+	assert_int_equal(p->n_notes, 1);
+	assert_non_null(strstr(p->notes[0], "per process"));
 	plan_free(p);
 	manifest_free(m);
 }
@@ -299,6 +299,74 @@ static void test_save_load_roundtrip(void **state)
 	manifest_free(m);
 }
 
+/* The bundle's side of the plan: proxy env, CA env, placeholders, the
+ * egress copied with --resolve merged over the manifest's, and all of it
+ * through plan.json. */
+static void test_egress(void **state)
+{
+	struct host_facts h;
+	struct error err = ERROR_INIT;
+	struct manifest *m = parse(
+	    "agents:\n  a:\n    command: [sh]\n    bottle: b\n"
+	    "bottles:\n  b:\n    egress:\n"
+	    "      allow: [example.com]\n"
+	    "      routes: [{host: api.x.com, header: x-api-key, "
+	    "value: \"${env:K}\", placeholder_env: API_KEY}]\n"
+	    "      resolve: {a.com: 10.0.0.1, b.com: 10.0.0.2}\n"
+	    "      dlp: {patterns: [{name: p, regex: \"X[0-9]+\", action: "
+	    "log}]}\n");
+	struct kv cli[] = {{(char *)"b.com", (char *)"10.9.9.9", {0, 0}},
+			   {(char *)"c.com", (char *)"::1", {0, 0}}};
+	const struct agent_def *a = &m->agents[0];
+	struct spec s = {.manifest = m,
+			 .agent = a,
+			 .bottle = manifest_bottle(m, a->bottle),
+			 .id = "a-1",
+			 .cwd = "/p",
+			 .copy_cwd = true,
+			 .resolve = cli,
+			 .n_resolve = 2};
+	struct plan *p = NULL, *q = NULL;
+	char dir[] = "/tmp/test-plan-XXXXXX", path[64];
+
+	(void)state;
+	facts(&h, 1000);
+	assert_int_equal(plan_build(&s, &h, &p, &err), 0);
+	assert_string_equal(plan_getenv(p, "HTTPS_PROXY"),
+			    "http://127.0.0.1:8888");
+	assert_string_equal(plan_getenv(p, "no_proxy"),
+			    "localhost,127.0.0.1,::1");
+	assert_string_equal(plan_getenv(p, "NODE_EXTRA_CA_CERTS"),
+			    BOTTLE_CA_BUNDLE);
+	assert_string_equal(plan_getenv(p, "API_KEY"),
+			    PLACEHOLDER_PREFIX "API_KEY");
+	assert_int_equal(p->egress.n_resolve, 3);
+	assert_string_equal(p->egress.resolve[1].value, "10.9.9.9");
+	assert_string_equal(p->egress.resolve[2].key, "c.com");
+	assert_non_null(find_op(p, SETUP_RO_BIND, BOTTLE_CA_BUNDLE));
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/plan.json", dir);
+	assert_int_equal(plan_save(p, path, &err), 0);
+	assert_int_equal(plan_load(path, &q, &err), 0);
+	assert_int_equal(q->ports[ENDPOINT_PROXY], PROXY_PORT);
+	assert_string_equal(q->bundle_path, "/opt/bottle-bundle");
+	assert_int_equal(q->egress.n_allow, 1);
+	assert_int_equal(q->egress.n_routes, 1);
+	assert_string_equal(q->egress.routes[0].value, "${env:K}");
+	assert_string_equal(q->egress.routes[0].header, "x-api-key");
+	assert_true(q->egress.dlp_builtin);
+	assert_int_equal(q->egress.n_patterns, 1);
+	assert_int_equal(q->egress.patterns[0].action, DLP_LOG);
+	assert_int_equal(q->egress.n_resolve, 3);
+	assert_string_equal(q->egress.resolve[2].value, "::1");
+	unlink(path);
+	rmdir(dir);
+	plan_free(p);
+	plan_free(q);
+	manifest_free(m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -309,6 +377,7 @@ int main(void)
 	    cmocka_unit_test(test_bad_mount_targets),
 	    cmocka_unit_test(test_unsupported_backend),
 	    cmocka_unit_test(test_save_load_roundtrip),
+	    cmocka_unit_test(test_egress),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
