@@ -12,13 +12,13 @@
 #include <stdbool.h>
 #include <string.h>
 
-#define REC_HANDSHAKE	    22
-#define REC_MAX		    16384 /* TLSPlaintext.length <= 2^14 */
-#define HS_CLIENT_HELLO	    1
-#define HELLO_MAX	    65536 /* real hellos are < 2 KiB; bound the wait */
-#define EXT_SERVER_NAME	    0
-#define EXT_ALPN	    16
-#define SNI_HOST_NAME	    0
+#define REC_HANDSHAKE	22
+#define REC_MAX		16384 /* TLSPlaintext.length <= 2^14 */
+#define HS_CLIENT_HELLO 1
+#define HELLO_MAX	65536 /* real hellos are < 2 KiB; bound the wait */
+#define EXT_SERVER_NAME 0
+#define EXT_ALPN	16
+#define SNI_HOST_NAME	0
 
 enum st { ST_OK, ST_MORE, ST_BAD };
 
@@ -248,8 +248,8 @@ enum sni_result sni_parse(const uint8_t *buf, size_t len, char name[256],
 	*alpn = 0;
 	name[0] = '\0';
 	/* The first record header decides whether this is TLS at all. */
-	if ((len >= 1 && buf[0] != REC_HANDSHAKE) || (len >= 2 && buf[1] != 3) ||
-	    (len >= 3 && buf[2] > 4))
+	if ((len >= 1 && buf[0] != REC_HANDSHAKE) ||
+	    (len >= 2 && buf[1] != 3) || (len >= 3 && buf[2] > 4))
 		return SNI_NOT_TLS;
 	if (parse_hello(&r, name, alpn, &found))
 		return found ? SNI_FOUND : SNI_NONE;

@@ -26,17 +26,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define LEAF_DAYS    30
-#define HOST_MAX     255 /* RFC 1035; also fits any IP literal */
-#define BUCKETS	     2048 /* > TLS_CA_CACHE_MAX: chains stay short */
-#define SESS_SLOTS   256
-#define ALPN_HTTP11  "\x08http/1.1"
+#define LEAF_DAYS   30
+#define HOST_MAX    255	 /* RFC 1035; also fits any IP literal */
+#define BUCKETS	    2048 /* > TLS_CA_CACHE_MAX: chains stay short */
+#define SESS_SLOTS  256
+#define ALPN_HTTP11 "\x08http/1.1"
 
 /* Extensions shared by every leaf of a CA, built once. */
 enum { EXT_BC, EXT_KU, EXT_EKU, EXT_AKI, EXT_COUNT };
 
 struct leaf {
-	struct leaf *hnext;	 /* hash chain */
+	struct leaf *hnext;	  /* hash chain */
 	struct leaf *prev, *next; /* LRU list, most recent first */
 	SSL_CTX *ctx;
 	char host[];
@@ -225,7 +225,7 @@ static SSL_CTX *server_ctx_new(struct tls_ca *ca, X509 *leaf)
 		return NULL;
 	}
 	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION |
-					 SSL_OP_CIPHER_SERVER_PREFERENCE);
+				     SSL_OP_CIPHER_SERVER_PREFERENCE);
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
 	SSL_CTX_set_alpn_select_cb(ctx, alpn_select, NULL);
 	return ctx;
@@ -241,8 +241,9 @@ int tls_ca_load(const char *dir, struct tls_ca **out, struct error *err)
 
 	*out = NULL;
 	if (!ca)
-		return err_set(err, ENOMEM, "loading the bottle CA: "
-					    "out of memory");
+		return err_set(err, ENOMEM,
+			       "loading the bottle CA: "
+			       "out of memory");
 	r = ca_load(dir, &ca->key, &ca->cert, err);
 	if (r < 0) {
 		free(ca);
@@ -409,8 +410,8 @@ static void sess_cache_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad,
 
 static void sess_idx_init(void)
 {
-	sess_idx = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL,
-					    sess_cache_free);
+	sess_idx =
+	    SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, sess_cache_free);
 }
 
 static size_t sess_slot(const char *host)
@@ -495,8 +496,8 @@ SSL_CTX *tls_client_ctx_new(const char *extra_ca_file, struct error *err)
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
 	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION);
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
-	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT |
-						SSL_SESS_CACHE_NO_INTERNAL_STORE);
+	SSL_CTX_set_session_cache_mode(
+	    ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
 	SSL_CTX_sess_set_new_cb(ctx, on_new_session);
 	return ctx;
 }

@@ -17,10 +17,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#define CA_DAYS	       3650
-#define CA_PEM_MAX     16384 /* a P-256 key or cert PEM is < 1 KiB */
-#define CA_MIN_LEFT    86400 /* replace a CA that expires within a day */
-#define CA_CN_PREFIX   "bot-bottle CA "
+#define CA_DAYS	     3650
+#define CA_PEM_MAX   16384 /* a P-256 key or cert PEM is < 1 KiB */
+#define CA_MIN_LEFT  86400 /* replace a CA that expires within a day */
+#define CA_CN_PREFIX "bot-bottle CA "
 
 const char *ca_ssl_error(char *buf, size_t len)
 {
@@ -132,8 +132,8 @@ static int load_key(const char *dir, EVP_PKEY **key, struct error *err)
 		r = read_pem(path, true, pem, &len, err);
 	if (r == 0) {
 		bio = BIO_new_mem_buf(pem, (int)len);
-		*key = bio ? PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL)
-			   : NULL;
+		*key =
+		    bio ? PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL) : NULL;
 		BIO_free(bio);
 		if (!*key)
 			r = ssl_fail(err, EINVAL, "%s: not a PEM private key",
@@ -188,8 +188,8 @@ int ca_load(const char *dir, EVP_PKEY **key, X509 **cert, struct error *err)
 		r = ssl_fail(err, EINVAL, "%s: %s does not match %s", dir,
 			     CA_CERT_FILE, CA_KEY_FILE);
 	if (r == 0 && seconds_left(*cert) <= 0)
-		r = err_set(err, EINVAL, "%s/%s: expired or not yet valid",
-			    dir, CA_CERT_FILE);
+		r = err_set(err, EINVAL, "%s/%s: expired or not yet valid", dir,
+			    CA_CERT_FILE);
 	if (r < 0) {
 		EVP_PKEY_free(steal_ptr(key));
 		X509_free(steal_ptr(cert));
@@ -221,11 +221,10 @@ static X509 *make_cert(EVP_PKEY *key, const char *id)
 	if (!x || !X509_set_version(x, X509_VERSION_3) ||
 	    ca_random_serial(x) < 0 || !(name = X509_get_subject_name(x)) ||
 	    !X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC,
-					(const unsigned char *)"bot-bottle",
-					-1, -1, 0) ||
+					(const unsigned char *)"bot-bottle", -1,
+					-1, 0) ||
 	    !X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
-					(const unsigned char *)cn, -1, -1,
-					0) ||
+					(const unsigned char *)cn, -1, -1, 0) ||
 	    !X509_set_issuer_name(x, name) ||
 	    !X509_gmtime_adj(X509_getm_notBefore(x), -3600) ||
 	    !X509_time_adj_ex(X509_getm_notAfter(x), CA_DAYS, 0, NULL) ||

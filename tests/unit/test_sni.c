@@ -38,8 +38,10 @@ static struct bytes client_hello(const char *sni, const char *alpn_wire,
 	if (sni)
 		assert_int_equal(SSL_set_tlsext_host_name(ssl, sni), 1);
 	if (alpn_wire)
-		assert_int_equal(SSL_set_alpn_protos(ssl,
-			(const unsigned char *)alpn_wire, (unsigned)alpn_len), 0);
+		assert_int_equal(
+		    SSL_set_alpn_protos(ssl, (const unsigned char *)alpn_wire,
+					(unsigned)alpn_len),
+		    0);
 	assert_int_equal(SSL_do_handshake(ssl), -1);
 	n = BIO_get_mem_data(wb, &data);
 	assert_true(n > 50);
@@ -77,8 +79,8 @@ static void every_prefix_needs_more(const struct bytes *b)
 
 static void test_sni_and_alpn(void **state)
 {
-	struct bytes b = client_hello("Api.Example.COM", "\x02h2\x08http/1.1",
-				      12);
+	struct bytes b =
+	    client_hello("Api.Example.COM", "\x02h2\x08http/1.1", 12);
 	char name[256];
 	unsigned alpn = 99;
 
@@ -179,7 +181,8 @@ static void test_not_tls(void **state)
 {
 	const char *plain[] = {"GET / HTTP/1.1\r\nHost: x\r\n\r\n",
 			       "CONNECT example.com:443 HTTP/1.1\r\n\r\n",
-			       "\x80\x2e\x01\x00\x02", "\x16\x02", "\x16\x03\x09"};
+			       "\x80\x2e\x01\x00\x02", "\x16\x02",
+			       "\x16\x03\x09"};
 	char name[256];
 	unsigned alpn;
 
@@ -191,9 +194,9 @@ static void test_not_tls(void **state)
 	assert_int_equal(sni_parse((const uint8_t *)"", 0, name, &alpn),
 			 SNI_NEED_MORE);
 	assert_int_equal(sni_parse(NULL, 0, name, &alpn), SNI_NEED_MORE);
-	assert_int_equal(sni_parse((const uint8_t *)"\x16\x03\x01", 3, name,
-				   &alpn),
-			 SNI_NEED_MORE);
+	assert_int_equal(
+	    sni_parse((const uint8_t *)"\x16\x03\x01", 3, name, &alpn),
+	    SNI_NEED_MORE);
 }
 
 /* A hand-built hello: record + handshake header around body. */
@@ -219,7 +222,7 @@ static struct bytes hello_with_exts(const uint8_t *ext, size_t len)
 	uint8_t body[2048] = {3, 3};
 	size_t n = 2 + 32;
 
-	body[n++] = 0;			/* session id */
+	body[n++] = 0;				 /* session id */
 	memcpy(body + n, "\x00\x02\x13\x01", 4); /* cipher_suites */
 	n += 4;
 	memcpy(body + n, "\x01\x00", 2); /* compression */
@@ -276,19 +279,19 @@ static void test_hand_built(void **state)
 	assert_int_equal(parse_exts(EXTS("\x00\x04\x00\x00\x00\x00"), name),
 			 SNI_MALFORMED);
 	/* two server_name extensions */
-	assert_int_equal(parse_exts(EXTS("\x00\x14"
-					 "\x00\x00\x00\x06\x00\x04\x00\x00\x01x"
-					 "\x00\x00\x00\x06\x00\x04\x00\x00\x01y"),
-				    name),
-			 SNI_MALFORMED);
+	assert_int_equal(
+	    parse_exts(EXTS("\x00\x14"
+			    "\x00\x00\x00\x06\x00\x04\x00\x00\x01x"
+			    "\x00\x00\x00\x06\x00\x04\x00\x00\x01y"),
+		       name),
+	    SNI_MALFORMED);
 	/* an inner length overrunning its extension */
 	assert_int_equal(parse_exts(EXTS("\x00\x0a\x00\x00\x00\x06\x00\x05\x00"
 					 "\x00\x01x"),
 				    name),
 			 SNI_MALFORMED);
 	/* extensions block shorter than the rest of the message */
-	assert_int_equal(parse_exts(EXTS("\x00\x00\x00"), name),
-			 SNI_MALFORMED);
+	assert_int_equal(parse_exts(EXTS("\x00\x00\x00"), name), SNI_MALFORMED);
 	/* names of 255 (ok) and 256 (too long) bytes */
 	for (i = 255; i <= 256; i++) {
 		size_t n = 2 + 2 + 2 + 2 + 1 + 2 + i;
@@ -318,12 +321,12 @@ static void test_bad_headers(void **state)
 						    "\x02\x00\x00\x00",
 				   9, name, &alpn),
 			 SNI_MALFORMED);
-	assert_int_equal(sni_parse((const uint8_t *)"\x16\x03\x01\x00\x00", 5,
-				   name, &alpn),
-			 SNI_MALFORMED);
-	assert_int_equal(sni_parse((const uint8_t *)"\x16\x03\x01\x40\x01", 5,
-				   name, &alpn),
-			 SNI_MALFORMED);
+	assert_int_equal(
+	    sni_parse((const uint8_t *)"\x16\x03\x01\x00\x00", 5, name, &alpn),
+	    SNI_MALFORMED);
+	assert_int_equal(
+	    sni_parse((const uint8_t *)"\x16\x03\x01\x40\x01", 5, name, &alpn),
+	    SNI_MALFORMED);
 	/* a handshake message longer than any real hello */
 	assert_int_equal(sni_parse((const uint8_t *)"\x16\x03\x01\x00\x04"
 						    "\x01\x7f\x00\x00",

@@ -99,8 +99,9 @@ static void test_ca_ensure(void **state)
 	assert_int_equal(tls_ca_load(sub, &other, &err), -EACCES);
 	assert_non_null(strstr(err.msg, "symlink"));
 	/* and an id that does not fit a CN */
-	assert_int_equal(ca_ensure(sub, "0123456789012345678901234567890123456"
-					"789012345678901234567890",
+	assert_int_equal(ca_ensure(sub,
+				   "0123456789012345678901234567890123456"
+				   "789012345678901234567890",
 				   &err),
 			 -EINVAL);
 }
@@ -163,9 +164,9 @@ static void test_leaf_verifies(void **state)
 	assert_false(verifies(leaf, "other.example.com", NULL));
 	assert_int_equal(X509_check_purpose(leaf, X509_PURPOSE_SSL_SERVER, 0),
 			 1);
-	assert_int_equal(X509_get_ext_by_NID(leaf, NID_authority_key_identifier,
-					     -1) >= 0,
-			 1);
+	assert_int_equal(
+	    X509_get_ext_by_NID(leaf, NID_authority_key_identifier, -1) >= 0,
+	    1);
 
 	leaf = leaf_for("192.0.2.7");
 	assert_true(verifies(leaf, NULL, "192.0.2.7"));
@@ -234,12 +235,14 @@ static bool handshake(SSL *c, SSL *s)
 	for (int i = 0; i < 50 && (rc != 1 || rs != 1); i++) {
 		if (rc != 1) {
 			rc = SSL_do_handshake(c);
-			if (rc <= 0 && SSL_get_error(c, rc) != SSL_ERROR_WANT_READ)
+			if (rc <= 0 &&
+			    SSL_get_error(c, rc) != SSL_ERROR_WANT_READ)
 				return false;
 		}
 		if (rs != 1) {
 			rs = SSL_do_handshake(s);
-			if (rs <= 0 && SSL_get_error(s, rs) != SSL_ERROR_WANT_READ)
+			if (rs <= 0 &&
+			    SSL_get_error(s, rs) != SSL_ERROR_WANT_READ)
 				return false;
 		}
 	}
@@ -342,9 +345,8 @@ static void test_h2_only_client(void **state)
 	assert_non_null(sctx);
 	c = tls_client_ssl_new(cctx, "h2.test");
 	s = SSL_new(sctx);
-	assert_int_equal(SSL_set_alpn_protos(c, (const unsigned char *)"\x02h2",
-					     3),
-			 0);
+	assert_int_equal(
+	    SSL_set_alpn_protos(c, (const unsigned char *)"\x02h2", 3), 0);
 	assert_true(handshake(c, s));
 	assert_alpn(c, NULL);
 	SSL_free(c);
