@@ -16,8 +16,8 @@
 static struct policy *policy(void)
 {
 	static const char *const allow[] = {
-	    "*.example.com", "api.test:8443", "10.0.0.0/8", "::1",
-	    "[2001:db8::1]:443",
+	    "*.example.com", "api.test:8443",	  "10.0.0.0/8",
+	    "::1",	     "[2001:db8::1]:443",
 	};
 	static const char *const inspect[] = {"*.example.com"};
 	static const char *const routes[] = {"llm.test"};

@@ -6,6 +6,7 @@
 #include <string.h>
 
 /* Generated: see the HC_* bits in http_int.h. */
+/* clang-format off */
 const unsigned char http_chars[256] = {
 	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
 	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
@@ -24,6 +25,7 @@ const unsigned char http_chars[256] = {
 	0x06, 0x06, 0x06, 0x06, 0x06, 0x06, 0x06, 0x06, 0x06, 0x06, 0x06, 0x06, 0x06, 0x06, 0x06, 0x06,
 	0x06, 0x06, 0x06, 0x06, 0x06, 0x06, 0x06, 0x06, 0x06, 0x06, 0x06, 0x06, 0x06, 0x06, 0x06, 0x06,
 };
+/* clang-format on */
 
 static bool is_ows(char c)
 {
@@ -94,8 +96,8 @@ static enum http_parse parse_header_line(const char *p, size_t n,
 		i++;
 	if (i == n || p[i] != ':' || i == 0) {
 		*error = (i < n && i > 0 && is_ows(p[i]))
-				 ? "whitespace before colon in header"
-				 : "invalid header name";
+			     ? "whitespace before colon in header"
+			     : "invalid header name";
 		return HTTP_BAD;
 	}
 	h->name = (struct slice){p, i};
@@ -199,8 +201,8 @@ struct framing {
 };
 
 static enum http_parse framing_header(const struct http_header *h,
-				      struct framing *f, bool *close,
-				      bool *ka, const char **error)
+				      struct framing *f, bool *close, bool *ka,
+				      const char **error)
 {
 	struct slice list, tok;
 	uint64_t v = 0;
@@ -431,11 +433,12 @@ static void request_reset(struct http_request *req)
 }
 
 /* After a complete parse, or HTTP_INCOMPLETE with no room left. */
-static enum http_parse incomplete(size_t len, const char **error)
+static enum http_parse incomplete(size_t len, const char **error,
+				  const char *too_large)
 {
 	if (len < HTTP_MAX_HEAD)
 		return HTTP_INCOMPLETE;
-	*error = "message head larger than 64 KiB";
+	*error = too_large;
 	return HTTP_TOO_LARGE;
 }
 
@@ -454,7 +457,8 @@ enum http_parse http_request_parse(const char *buf, size_t len,
 		r = parse_headers(buf, lim, eol + 2, req->headers,
 				  &req->n_headers, &req->head_len, &req->error);
 	if (r == HTTP_INCOMPLETE)
-		return incomplete(len, &req->error);
+		return incomplete(len, &req->error,
+				  "request head larger than 64 KiB");
 	if (r == HTTP_OK)
 		r = parse_target(req);
 	if (r == HTTP_OK)
@@ -488,8 +492,8 @@ static enum http_parse parse_status_line(const char *p, size_t n,
 	for (i = 13; i < n; i++)
 		if (!hc_is(p[i], HC_FVAL))
 			goto bad;
-	resp->reason = n > 13 ? (struct slice){p + 13, n - 13}
-			      : (struct slice){p + n, 0};
+	resp->reason =
+	    n > 13 ? (struct slice){p + 13, n - 13} : (struct slice){p + n, 0};
 	return HTTP_OK;
 bad:
 	resp->error = "malformed status line";
@@ -514,7 +518,8 @@ enum http_parse http_response_parse(const char *buf, size_t len,
 				  &resp->n_headers, &resp->head_len,
 				  &resp->error);
 	if (r == HTTP_INCOMPLETE)
-		return incomplete(len, &resp->error);
+		return incomplete(len, &resp->error,
+				  "response head larger than 64 KiB");
 	if (r == HTTP_OK)
 		r = derive_framing(resp->headers, resp->n_headers, resp->minor,
 				   &f, &resp->error);
@@ -564,8 +569,14 @@ const struct http_header *http_header_find(const struct http_header *h,
 }
 
 static const char *const hop_headers[] = {
-    "connection", "keep-alive",	 "proxy-connection",  "proxy-authorization",
-    "proxy-authenticate",	 "te", "trailer", "transfer-encoding",
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "proxy-authorization",
+    "proxy-authenticate",
+    "te",
+    "trailer",
+    "transfer-encoding",
     "upgrade",
 };
 

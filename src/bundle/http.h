@@ -10,8 +10,10 @@
  * server behind it is a request-smuggling hole.  So lines end in CRLF only
  * (a bare LF or a bare CR is an error, never a line end), obs-fold and
  * whitespace before ':' are errors, Transfer-Encoding must be exactly
- * "chunked", and Content-Length together with Transfer-Encoding is an
- * error rather than "TE wins".
+ * "chunked" (in responses too: the proxy forwards no other coding), and
+ * Content-Length together with Transfer-Encoding is an error rather than
+ * "TE wins".  A request target may carry obs-text (raw UTF-8 that some
+ * clients send) but no '#' and no control characters.
  */
 #ifndef BOTTLE_BUNDLE_HTTP_H
 #define BOTTLE_BUNDLE_HTTP_H

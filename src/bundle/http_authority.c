@@ -80,8 +80,7 @@ bad_label:
 }
 
 /* The inside of "[...]": an IPv6 address, no zone identifier. */
-static int host_ipv6(const char *h, size_t n, char out[256],
-		     const char **error)
+static int host_ipv6(const char *h, size_t n, char out[256], const char **error)
 {
 	struct in6_addr a;
 	size_t i;
@@ -161,7 +160,8 @@ int http_authority_parse_raw(const char *s, size_t n, bool require_port,
 	if (r < 0)
 		return -1;
 	if (sep < end)
-		return parse_port(sep + 1, (size_t)(end - sep - 1), port, error);
+		return parse_port(sep + 1, (size_t)(end - sep - 1), port,
+				  error);
 	if (require_port) {
 		*error = "port required";
 		return -1;
@@ -191,8 +191,8 @@ size_t http_percent_decode(const char *in, size_t n, char *out)
 	size_t i = 0, o = 0;
 
 	while (i < n) {
-		if (in[i] == '%' && i + 2 < n &&
-		    hc_is(in[i + 1], HC_HEX) && hc_is(in[i + 2], HC_HEX)) {
+		if (in[i] == '%' && i + 2 < n && hc_is(in[i + 1], HC_HEX) &&
+		    hc_is(in[i + 2], HC_HEX)) {
 			out[o++] = (char)(hex_value(in[i + 1]) * 16 +
 					  hex_value(in[i + 2]));
 			i += 3;

@@ -7,8 +7,8 @@
 #include <limits.h>
 #include <string.h>
 
-#define CHUNK_SIZE_MAX	 ((uint64_t)1 << 40)
-#define CHUNK_LINE_MAX	 4096
+#define CHUNK_SIZE_MAX	  ((uint64_t)1 << 40)
+#define CHUNK_LINE_MAX	  4096
 #define CHUNK_TRAILER_MAX (16 * 1024)
 
 void http_chunked_init(struct http_chunked *st)
@@ -44,8 +44,9 @@ static int size_line_byte(struct http_chunked *st, char c)
 		return 0;
 	}
 	if (hc_is(c, HC_HEX)) {
-		unsigned d = hc_is(c, HC_DIGIT) ? (unsigned)(c - '0')
-						: (unsigned)(hc_lower(c) - 'a' + 10);
+		unsigned d = hc_is(c, HC_DIGIT)
+				 ? (unsigned)(c - '0')
+				 : (unsigned)(hc_lower(c) - 'a' + 10);
 		if (st->remaining > (CHUNK_SIZE_MAX - d) / 16)
 			return fail(st, "chunk size larger than 2^40");
 		st->remaining = st->remaining * 16 + d;

@@ -102,8 +102,7 @@ static void request_absolute(void **state)
 
 	bad("GET ftp://a.b/ HTTP/1.1\r\n\r\n", HTTP_BAD, "scheme");
 	bad("GET http://u:p@a.b/ HTTP/1.1\r\n\r\n", HTTP_BAD, "userinfo");
-	bad("GET http://a.b@evil.com/ HTTP/1.1\r\n\r\n", HTTP_BAD,
-	    "userinfo");
+	bad("GET http://a.b@evil.com/ HTTP/1.1\r\n\r\n", HTTP_BAD, "userinfo");
 	bad("GET http:/a.b/ HTTP/1.1\r\n\r\n", HTTP_BAD, "target");
 	bad("GET http:// HTTP/1.1\r\n\r\n", HTTP_BAD, "empty host");
 	bad("GET http://a.b?x HTTP/1.1\r\n\r\n", HTTP_BAD, "target");
@@ -139,14 +138,22 @@ static void request_connect(void **state)
 static void request_line_bad(void **state)
 {
 	static const char *const lines[] = {
-	    "GET  / HTTP/1.1\r\n\r\n",	  "GET /  HTTP/1.1\r\n\r\n",
-	    "GET / HTTP/1.1 \r\n\r\n",	  "GET\t/ HTTP/1.1\r\n\r\n",
-	    "GET / HTTP/1.2\r\n\r\n",	  "GET / HTTP/2.0\r\n\r\n",
-	    "GET / http/1.1\r\n\r\n",	  "GET / HTTP/1.1x\r\n\r\n",
-	    "GET /\r\n\r\n",		  " GET / HTTP/1.1\r\n\r\n",
-	    "G(T / HTTP/1.1\r\n\r\n",	  "GET /a\x01 HTTP/1.1\r\n\r\n",
-	    "GET /a\rb HTTP/1.1\r\n\r\n", "\r\nGET / HTTP/1.1\r\n\r\n",
-	    "GET * HTTP/1.1\r\n\r\n",	  "GET /\x7f HTTP/1.1\r\n\r\n",
+	    "GET  / HTTP/1.1\r\n\r\n",
+	    "GET /  HTTP/1.1\r\n\r\n",
+	    "GET / HTTP/1.1 \r\n\r\n",
+	    "GET\t/ HTTP/1.1\r\n\r\n",
+	    "GET / HTTP/1.2\r\n\r\n",
+	    "GET / HTTP/2.0\r\n\r\n",
+	    "GET / http/1.1\r\n\r\n",
+	    "GET / HTTP/1.1x\r\n\r\n",
+	    "GET /\r\n\r\n",
+	    " GET / HTTP/1.1\r\n\r\n",
+	    "G(T / HTTP/1.1\r\n\r\n",
+	    "GET /a\x01 HTTP/1.1\r\n\r\n",
+	    "GET /a\rb HTTP/1.1\r\n\r\n",
+	    "\r\nGET / HTTP/1.1\r\n\r\n",
+	    "GET * HTTP/1.1\r\n\r\n",
+	    "GET /\x7f HTTP/1.1\r\n\r\n",
 	    "GET HTTP/1.1\r\n\r\n",
 	};
 	size_t i;
@@ -216,8 +223,8 @@ static void request_smuggling(void **state)
 	    HTTP_BAD, "Content-Length");
 	bad("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3 3\r\n\r\n",
 	    HTTP_BAD, "Content-Length");
-	bad("POST / HTTP/1.1\r\nHost: a\r\nContent-Length:\r\n\r\n",
-	    HTTP_BAD, "Content-Length");
+	bad("POST / HTTP/1.1\r\nHost: a\r\nContent-Length:\r\n\r\n", HTTP_BAD,
+	    "Content-Length");
 	bad("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3,,3\r\n\r\n",
 	    HTTP_BAD, "Content-Length");
 	bad("POST / HTTP/1.1\r\nHost: a\r\n"
@@ -240,8 +247,8 @@ static void request_smuggling(void **state)
 	bad("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding : chunked\r\n"
 	    "\r\n",
 	    HTTP_BAD, "whitespace before colon");
-	bad("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n",
-	    HTTP_BAD, "HTTP/1.0");
+	bad("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", HTTP_BAD,
+	    "HTTP/1.0");
 
 	assert_int_equal(preq("POST / HTTP/1.1\r\nHost: a\r\n"
 			      "transfer-encoding: CHUNKED\r\n\r\n"),
@@ -297,9 +304,9 @@ static void request_hop(void **state)
 	x.name = (struct slice){"Upgrade", 7};
 	assert_true(http_header_is_hop(NULL, &x));
 
-	assert_ptr_equal(http_header_find(req.headers, req.n_headers,
-					  "x-secret"),
-			 &req.headers[2]);
+	assert_ptr_equal(
+	    http_header_find(req.headers, req.n_headers, "x-secret"),
+	    &req.headers[2]);
 	assert_null(http_header_find(req.headers, req.n_headers, "x-secre"));
 }
 
@@ -460,8 +467,8 @@ static void on_data(void *ctx, const char *p, size_t n)
 }
 
 /* Feed body in two parts split at k; return bytes consumed (or -1). */
-static ssize_t feed_split(const char *body, size_t n, size_t k,
-			  struct sink *s, struct http_chunked *st)
+static ssize_t feed_split(const char *body, size_t n, size_t k, struct sink *s,
+			  struct http_chunked *st)
 {
 	ssize_t a, b;
 
@@ -499,13 +506,14 @@ static void chunked_good(void **state)
 	memset(&s, 0, sizeof(s));
 	http_chunked_init(&st);
 	for (k = 0; k < n; k++)
-		assert_int_equal(http_chunked_feed(&st, body + k, 1, on_data, &s),
-				 1);
+		assert_int_equal(
+		    http_chunked_feed(&st, body + k, 1, on_data, &s), 1);
 	assert_true(st.done);
 	assert_int_equal(http_chunked_feed(&st, "x", 1, on_data, &s), 0);
 	/* Uppercase hex, no trailers. */
 	http_chunked_init(&st);
-	assert_int_equal(http_chunked_feed(&st, "F\r\n0123456789abcde\r\n0\r\n\r\n",
+	assert_int_equal(http_chunked_feed(&st,
+					   "F\r\n0123456789abcde\r\n0\r\n\r\n",
 					   25, NULL, NULL),
 			 25);
 	assert_true(st.done);
@@ -545,15 +553,13 @@ static void chunked_bad(void **state)
 			if (feed_split(bads[i], n, k, &s, &st) != -1 ||
 			    !st.error)
 				fail_msg("accepted %zu at %zu", i, k);
-		assert_int_equal(http_chunked_feed(&st, "0\r\n\r\n", 5, NULL,
-						   NULL),
-				 -1);
+		assert_int_equal(
+		    http_chunked_feed(&st, "0\r\n\r\n", 5, NULL, NULL), -1);
 	}
 	/* Exactly 2^40 is the largest size. */
 	http_chunked_init(&st);
-	assert_int_equal(http_chunked_feed(&st, "10000000000\r\nab", 15, NULL,
-					   NULL),
-			 15);
+	assert_int_equal(
+	    http_chunked_feed(&st, "10000000000\r\nab", 15, NULL, NULL), 15);
 	assert_true(st.remaining == ((uint64_t)1 << 40) - 2);
 }
 
@@ -668,15 +674,52 @@ static void authority_good(void **state)
 static void authority_bad(void **state)
 {
 	static const char *const bads[] = {
-	    "", ":80", "example.com:", "example.com:0", "example.com:65536",
-	    "example.com:80a", "example.com:080", "example.com:+80",
-	    "example.com:99999999", "a..b", ".a", "a.b..", "-a.b", "a-.b",
-	    "a.b-", "a b", "a/b", "a@b", "*.a.b", "a%2eb", "exa\x01mple",
-	    "2130706433", "017700000001", "0x7f000001", "0x7f.1",
-	    "0x7f.0.0.1", "010.1.1.1", "127.1", "127.0.1", "1.2.3.4.5",
-	    "256.1.1.1", "1.2.3.04", "1.2.3", "01.2.3.4", "0.0.0.0x1",
-	    "::1", "[::1", "::1]", "[::1]x", "[::1]:", "[]",
-	    "[1.2.3.4]", "[fe80::1%eth0]", "[::g]", "a:b:c", "[::1]:0",
+	    "",
+	    ":80",
+	    "example.com:",
+	    "example.com:0",
+	    "example.com:65536",
+	    "example.com:80a",
+	    "example.com:080",
+	    "example.com:+80",
+	    "example.com:99999999",
+	    "a..b",
+	    ".a",
+	    "a.b..",
+	    "-a.b",
+	    "a-.b",
+	    "a.b-",
+	    "a b",
+	    "a/b",
+	    "a@b",
+	    "*.a.b",
+	    "a%2eb",
+	    "exa\x01mple",
+	    "2130706433",
+	    "017700000001",
+	    "0x7f000001",
+	    "0x7f.1",
+	    "0x7f.0.0.1",
+	    "010.1.1.1",
+	    "127.1",
+	    "127.0.1",
+	    "1.2.3.4.5",
+	    "256.1.1.1",
+	    "1.2.3.04",
+	    "1.2.3",
+	    "01.2.3.4",
+	    "0.0.0.0x1",
+	    "::1",
+	    "[::1",
+	    "::1]",
+	    "[::1]x",
+	    "[::1]:",
+	    "[]",
+	    "[1.2.3.4]",
+	    "[fe80::1%eth0]",
+	    "[::g]",
+	    "a:b:c",
+	    "[::1]:0",
 	    "foo.123",
 	};
 	char host[256];

@@ -36,7 +36,7 @@ static struct policy *make(const char *const *allow, size_t n_allow,
 }
 
 static const char *const allow[] = {
-    "*.example.com", "api.test", "db.test:5432", "*.wild.test:8080",
+    "*.example.com", "api.test",  "db.test:5432",	"*.wild.test:8080",
     "10.0.0.0/8",    "192.0.2.7", "[2001:db8::1]:8443", "fd12::/16",
 };
 static const char *const inspect[] = {"api.test", "*.deep.example.com"};
@@ -72,30 +72,28 @@ static void host_globs(void **state)
 	assert_int_equal(check(p, "a.example.com", 443, false, &rule, &reason),
 			 POLICY_TUNNEL);
 	assert_string_equal(rule, "*.example.com");
-	assert_int_equal(check(p, "a.b.example.com", 80, false, &rule,
-			       &reason),
+	assert_int_equal(check(p, "a.b.example.com", 80, false, &rule, &reason),
 			 POLICY_TUNNEL);
 	assert_int_equal(check(p, "example.com", 443, false, &rule, &reason),
 			 POLICY_DENY);
 	assert_string_equal(reason, "host not in allowlist");
-	assert_int_equal(check(p, "badexample.com", 443, false, &rule,
-			       &reason),
+	assert_int_equal(check(p, "badexample.com", 443, false, &rule, &reason),
 			 POLICY_DENY);
-	assert_int_equal(check(p, "example.com.evil", 443, false, &rule,
-			       &reason),
-			 POLICY_DENY);
+	assert_int_equal(
+	    check(p, "example.com.evil", 443, false, &rule, &reason),
+	    POLICY_DENY);
 	assert_int_equal(check(p, "x.api.test", 443, false, &rule, &reason),
 			 POLICY_DENY);
 	/* inspect */
 	assert_int_equal(check(p, "api.test", 443, false, &rule, &reason),
 			 POLICY_INTERCEPT);
 	assert_string_equal(rule, "api.test");
-	assert_int_equal(check(p, "x.deep.example.com", 443, false, &rule,
-			       &reason),
-			 POLICY_INTERCEPT);
-	assert_int_equal(check(p, "deep.example.com", 443, false, &rule,
-			       &reason),
-			 POLICY_TUNNEL);
+	assert_int_equal(
+	    check(p, "x.deep.example.com", 443, false, &rule, &reason),
+	    POLICY_INTERCEPT);
+	assert_int_equal(
+	    check(p, "deep.example.com", 443, false, &rule, &reason),
+	    POLICY_TUNNEL);
 	/* Routes are allowed and intercepted. */
 	assert_int_equal(check(p, "llm.provider", 443, false, &rule, &reason),
 			 POLICY_INTERCEPT);
@@ -187,10 +185,24 @@ static void allow_add(void **state)
 static void bad_entries(void **state)
 {
 	static const char *const bads[] = {
-	    "",		    "*.",	  "*",		 "a..b",     "a.b:0",
-	    "a.b:70000",    "*.1.2.3.4",  "10.0.0.0/33", "::/129",   "10.0.0.0/",
-	    "x/8",	    "10.0.0.0/8x", "127.1",	 "0x7f.1",   "a b",
-	    "*.*.example",  "ex*mple.com", "1.2.3.4/-1",
+	    "",
+	    "*.",
+	    "*",
+	    "a..b",
+	    "a.b:0",
+	    "a.b:70000",
+	    "*.1.2.3.4",
+	    "10.0.0.0/33",
+	    "::/129",
+	    "10.0.0.0/",
+	    "x/8",
+	    "10.0.0.0/8x",
+	    "127.1",
+	    "0x7f.1",
+	    "a b",
+	    "*.*.example",
+	    "ex*mple.com",
+	    "1.2.3.4/-1",
 	};
 	struct policy_config c = {0};
 	struct error err = ERROR_INIT;
@@ -298,8 +310,8 @@ static void denied_ranges(void **state)
 		bool ok = policy_check_addr(p, "h.test", sa_of(denied[i].addr),
 					    reason, sizeof(reason));
 		if (ok != !denied[i].what)
-			fail_msg("%s: %s", denied[i].addr, ok ? "allowed"
-								: reason);
+			fail_msg("%s: %s", denied[i].addr,
+				 ok ? "allowed" : reason);
 		if (!ok && (!strstr(reason, denied[i].what) ||
 			    !strstr(reason, "resolves to a")))
 			fail_msg("%s: reason \"%s\"", denied[i].addr, reason);
@@ -340,8 +352,8 @@ static void named_addresses(void **state)
 	assert_null(policy_resolve_override(p, "pinned.example.x"));
 	assert_true(policy_check_addr(p, "other.example", sa_of("fd00::5"),
 				      reason, sizeof(reason)));
-	assert_false(policy_check_addr(p, "x.example", sa_of("fd00::5"),
-				       reason, sizeof(reason)));
+	assert_false(policy_check_addr(p, "x.example", sa_of("fd00::5"), reason,
+				       sizeof(reason)));
 	assert_false(policy_check_addr(p, "other.example", sa_of("fd00::6"),
 				       reason, sizeof(reason)));
 	policy_free(p);
@@ -358,9 +370,9 @@ static void named_addresses(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(host_globs),      cmocka_unit_test(host_ports),
+	    cmocka_unit_test(host_globs),	cmocka_unit_test(host_ports),
 	    cmocka_unit_test(host_ip_literals), cmocka_unit_test(allow_add),
-	    cmocka_unit_test(bad_entries),     cmocka_unit_test(denied_ranges),
+	    cmocka_unit_test(bad_entries),	cmocka_unit_test(denied_ranges),
 	    cmocka_unit_test(named_addresses),
 	};
 
