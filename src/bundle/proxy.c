@@ -645,9 +645,11 @@ static void on_request(struct conn *c)
 			      "absolute-form requests or CONNECT");
 		return;
 	}
-	if (!inner && !check_host(c))
-		return;
+	/* DLP first: a leak attempt is a block in the audit even when the
+	 * host would have been denied anyway. */
 	if (dlp_head(c, head, r->head_len))
+		return;
+	if (!inner && !check_host(c))
 		return;
 	if (r->form == TARGET_AUTHORITY) {
 		evbuffer_drain(in, r->head_len);

@@ -56,6 +56,8 @@ static const struct probe probes[] = {
      "only lo, no routes, no raw/netlink/packet sockets"},
     {"net-egress", probe_net_egress, 10,
      "host loopback and the internet unreachable, no DNS server"},
+    {"egress-proxy", probe_egress_proxy, 20,
+     "the bundle's proxy denies unlisted hosts, IP literals and leaks"},
     {"fork-bomb", probe_fork_bomb, 30, "pids limit stops a fork bomb"},
     {"memory-hog", probe_memory_hog, 60, "memory limit stops a hog"},
     {"tiocsti", probe_tiocsti, 5, "no terminal input injection"},

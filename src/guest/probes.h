@@ -114,6 +114,9 @@ bool status_field(const char *text, const char *key, char *out, size_t n);
 /* Monotonic milliseconds. */
 long long now_ms(void);
 
+/* probes_proxy.c */
+void probe_egress_proxy(const struct probe_opts *opts, struct probe_report *r);
+
 /* probes_proc.c */
 void probe_pid_ns(const struct probe_opts *opts, struct probe_report *r);
 void probe_caps(const struct probe_opts *opts, struct probe_report *r);

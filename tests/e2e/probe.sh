@@ -26,7 +26,7 @@ run_probe() { # run_probe LABEL OUTFILE SHELL-PREFIX
 	fi
 	for p in pid-ns host-paths ro-system writes-contained no-mount no-unshare \
 		no-setns no-ptrace no-keyctl no-bpf caps setuid net-ifaces \
-		net-egress fork-bomb ${hog:-memory-hog} tiocsti env-secrets \
+		net-egress egress-proxy fork-bomb ${hog:-memory-hog} tiocsti env-secrets \
 		host-cwd-untouched home-persisted init-scrubbed; do
 		grep -q "^PASS $p:" "$out" || fail "$label: probe $p did not pass"
 	done
