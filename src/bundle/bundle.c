@@ -14,6 +14,7 @@
 
 #include <errno.h>
 #include <event2/dns.h>
+#include <event2/listener.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -170,6 +171,9 @@ int bundle_init(struct bundle *b, struct event_base *base,
 
 void bundle_release(struct bundle *b)
 {
+	if (b->proxy)
+		evconnlistener_free(b->proxy);
+	proxy_close_all(b);
 	if (b->dns)
 		evdns_base_free(b->dns, 1);
 	audit_close(b->audit);

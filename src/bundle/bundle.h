@@ -19,6 +19,7 @@
 
 struct event_base;
 struct evdns_base;
+struct evconnlistener;
 
 /* Limits and timeouts, per connection. */
 struct bundle_limits {
@@ -46,6 +47,8 @@ struct bundle {
 	struct audit *audit;
 	struct tls_ca *ca;
 	SSL_CTX *client_ctx;
+	struct evconnlistener *proxy; /* NULL until proxy_serve() */
+	struct conn *conns;	      /* live connections, a list */
 	unsigned n_conns;
 	/* Counters for the log line at exit. */
 	uint64_t n_requests, n_denied, n_blocked;
@@ -60,8 +63,11 @@ int bundle_init(struct bundle *b, struct event_base *base,
     __attribute__((warn_unused_result));
 void bundle_release(struct bundle *b);
 
-/* Serve the proxy on an already listening socket (taken). */
+/* Serve the proxy on an already listening socket (taken; closed by
+ * bundle_release()). */
 int proxy_serve(struct bundle *b, int listen_fd, struct error *err)
     __attribute__((warn_unused_result));
+/* Close every live connection (each gets its audit line). */
+void proxy_close_all(struct bundle *b);
 
 #endif

@@ -71,6 +71,7 @@ static const char *const mode_names[] = {"http", "tunnel", "intercept"};
 
 struct conn {
 	struct bundle *b;
+	struct conn *next, *prev; /* b->conns */
 	struct bufferevent *cli; /* the agent's side */
 	struct bufferevent *up;	 /* upstream, or NULL */
 	enum conn_state state;
@@ -225,6 +226,12 @@ static void conn_free(struct conn *c)
 		evbuffer_free(c->out_head);
 	if (c->held)
 		evbuffer_free(c->held);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		c->b->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
 	c->b->n_conns--;
 	free(c);
 }
@@ -696,15 +703,16 @@ static void read_head(struct conn *c)
 		return;
 	end = evbuffer_search(in, "\r\n\r\n", 4, NULL);
 	if (end.pos < 0) {
-		if (len >= HTTP_MAX_HEAD)
-			respond_error(c, 431, "error",
-				      "request head larger than %d KiB",
-				      HTTP_MAX_HEAD / 1024);
-		return;
+		/* Not complete yet; but lines already there may be bad. */
+		if (len > HTTP_MAX_HEAD)
+			len = HTTP_MAX_HEAD;
+	} else {
+		len = (size_t)end.pos + 4;
 	}
-	len = (size_t)end.pos + 4;
 	buf = (const char *)evbuffer_pullup(in, (ssize_t)len);
 	r = http_request_parse(buf, len, &c->req);
+	if (r == HTTP_INCOMPLETE)
+		return;
 	if (r == HTTP_OK) {
 		if (c->timer_is_head) {
 			struct timeval tv = {
@@ -1326,6 +1334,10 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd,
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	c = xcalloc(1, sizeof(*c));
 	c->b = b;
+	c->next = b->conns;
+	if (b->conns)
+		b->conns->prev = c;
+	b->conns = c;
 	b->n_conns++;
 	c->started = now_ns();
 	c->out_head = evbuffer_new();
@@ -1353,6 +1365,15 @@ static void on_accept_error(struct evconnlistener *l, void *arg)
 	log_warn("accept");
 }
 
+void proxy_close_all(struct bundle *b)
+{
+	while (b->conns) {
+		snprintf(b->conns->reason, sizeof(b->conns->reason),
+			 "the bundle stopped");
+		conn_free(b->conns);
+	}
+}
+
 int proxy_serve(struct bundle *b, int listen_fd, struct error *err)
 {
 	struct evconnlistener *l;
@@ -1365,6 +1386,6 @@ int proxy_serve(struct bundle *b, int listen_fd, struct error *err)
 		return err_set(err, ENOMEM, "serving the proxy");
 	}
 	evconnlistener_set_error_cb(l, on_accept_error);
-	/* Freed with the base at exit. */
+	b->proxy = l;
 	return 0;
 }
