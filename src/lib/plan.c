@@ -651,6 +651,43 @@ static void print_op(FILE *f, const struct setup_op *op)
 	fputc('\n', f);
 }
 
+static void print_list(FILE *f, const char *label, char *const *v, size_t n)
+{
+	if (!n)
+		return;
+	fprintf(f, "  %-9s", label);
+	for (size_t i = 0; i < n; i++)
+		fprintf(f, " %s", v[i]);
+	fputc('\n', f);
+}
+
+/* The one way out, as the user should check it before saying yes. */
+static void print_egress(const struct plan *p, FILE *f)
+{
+	const struct egress *e = &p->egress;
+	size_t i;
+
+	fprintf(f, "  network   loopback only; the bundle's proxy at %s:%u is "
+		   "the way out\n",
+		PROXY_ADDR, p->ports[ENDPOINT_PROXY]);
+	if (!e->n_allow && !e->n_routes)
+		fprintf(f, "  allow     nothing (every request gets a 403)\n");
+	print_list(f, "allow", e->allow, e->n_allow);
+	print_list(f, "inspect", e->inspect, e->n_inspect);
+	for (i = 0; i < e->n_routes; i++)
+		fprintf(f, "  route     %s: %s from %s (the agent gets $%s, a "
+			   "placeholder)\n",
+			e->routes[i].host, e->routes[i].header,
+			e->routes[i].value,
+			e->routes[i].placeholder_env ? e->routes[i].placeholder_env
+						     : "nothing");
+	for (i = 0; i < e->n_resolve; i++)
+		fprintf(f, "  resolve   %s -> %s\n", e->resolve[i].key,
+			e->resolve[i].value);
+	fprintf(f, "  dlp       %s%zu pattern(s) of yours, block on a hit\n",
+		e->dlp_builtin ? "built-in patterns + " : "", e->n_patterns);
+}
+
 void plan_print(const struct plan *p, FILE *f)
 {
 	size_t i;
@@ -675,7 +712,7 @@ void plan_print(const struct plan *p, FILE *f)
 	fprintf(f, "  state     %s\n", p->state_dir);
 	fprintf(f, "  user      %s (uid %u inside, host uid %u)\n", AGENT_USER,
 		AGENT_UID, (unsigned)p->host_uid);
-	fprintf(f, "  network   loopback only; no route, no DNS\n");
+	print_egress(p, f);
 	print_limit(f, "memory", &p->memory, 0);
 	print_limit(f, "pids", &p->pids, 1);
 	print_limit(f, "cpus", &p->cpu, 2);
