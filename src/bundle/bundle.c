@@ -17,6 +17,7 @@
 #include <event2/listener.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static int init_policy(struct bundle *b, const struct egress *e,
 		       struct error *err)
@@ -97,8 +98,20 @@ static int init_tls(struct bundle *b, const struct egress *e,
 	    (r = ca_ensure(dir, id, err)) < 0 ||
 	    (r = tls_ca_load(dir, &b->ca, err)) < 0)
 		return r;
-	b->client_ctx = tls_client_ctx_new(e->ca_file, err);
-	return b->client_ctx ? 0 : -EINVAL;
+	/* The upstream context (the system's CA store, ~1 MiB) is built at
+	 * the first intercepted connection; an idle bundle does without.
+	 * The extra CA must at least be readable now. */
+	if (e->ca_file && access(e->ca_file, R_OK) != 0)
+		return err_sys(err, errno, "egress.ca %s", e->ca_file);
+	b->extra_ca = e->ca_file ? xstrdup(e->ca_file) : NULL;
+	return 0;
+}
+
+SSL_CTX *bundle_client_ctx(struct bundle *b, struct error *err)
+{
+	if (!b->client_ctx)
+		b->client_ctx = tls_client_ctx_new(b->extra_ca, err);
+	return b->client_ctx;
 }
 
 /* The host's resolver configuration (/etc/resolv.conf and /etc/hosts), or
@@ -179,6 +192,7 @@ void bundle_release(struct bundle *b)
 	audit_close(b->audit);
 	if (b->client_ctx)
 		SSL_CTX_free(b->client_ctx);
+	free(b->extra_ca);
 	tls_ca_free(b->ca);
 	dlp_db_free(b->dlp);
 	inject_free(b->inject);

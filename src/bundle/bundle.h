@@ -46,7 +46,8 @@ struct bundle {
 	struct inject *inject;
 	struct audit *audit;
 	struct tls_ca *ca;
-	SSL_CTX *client_ctx;
+	SSL_CTX *client_ctx; /* lazily: bundle_client_ctx() */
+	char *extra_ca;
 	struct evconnlistener *proxy; /* NULL until proxy_serve() */
 	struct conn *conns;	      /* live connections, a list */
 	unsigned n_conns;
@@ -62,6 +63,9 @@ int bundle_init(struct bundle *b, struct event_base *base,
 		const char *bottle_id, struct error *err)
     __attribute__((warn_unused_result));
 void bundle_release(struct bundle *b);
+
+/* The upstream TLS context, built on first use.  NULL with err. */
+SSL_CTX *bundle_client_ctx(struct bundle *b, struct error *err);
 
 /* Serve the proxy on an already listening socket (taken; closed by
  * bundle_release()). */

@@ -1255,9 +1255,12 @@ static void start_connect(struct conn *c)
 	len = sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
 					: sizeof(struct sockaddr_in);
 	if (c->mode == MODE_INTERCEPT) {
-		SSL *ssl = tls_client_ssl_new(c->b->client_ctx, c->host);
+		struct error err = ERROR_INIT;
+		SSL_CTX *ctx = bundle_client_ctx(c->b, &err);
+		SSL *ssl = ctx ? tls_client_ssl_new(ctx, c->host) : NULL;
 		if (!ssl) {
-			respond_error(c, 502, "error", "TLS setup failed");
+			respond_error(c, 502, "error", "TLS setup failed: %s",
+				      ctx ? "out of memory" : err.msg);
 			return;
 		}
 		c->up = bufferevent_openssl_socket_new(
