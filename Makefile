@@ -33,6 +33,7 @@ demo: deps all
 bench: all
 	scripts/deps.sh --bench
 	bench/launch $(BUILD)
+	bench/proxy $(BUILD)
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
