@@ -8,7 +8,8 @@
 Serves HTTPS (the test signs C for api.anthropic.com with its own CA).
 
 The script is a JSON list of turns, consumed in order, one per conversation
-turn (see is_conversation_turn):
+turn (see is_conversation_turn: the CLI's request-class header, else "offers
+tools"):
     {"text": "..."}
     {"tool_use": {"name": "Bash", "input": {"command": "..."}}}
 A turn may carry both; the text block then comes before the tool_use block.
@@ -20,6 +21,7 @@ Every request is appended to the log as one JSON object per line:
      "body": parsed JSON or raw text or null, "kind", "turn", "status"}
 kind is one of "turn" (a script turn was consumed; "turn" is its index),
 "aux" (an auxiliary /v1/messages call, answered trivially), "count_tokens",
+"hello" (/api/hello, the interactive first run's connectivity check),
 "unknown" (404) or "unauthorized" (401).
 
 --expect-token TOKEN: every request whose x-api-key and Authorization
@@ -67,16 +69,29 @@ class State:
             f.write(line)
 
 
-def is_conversation_turn(body):
-    """A real conversation turn offers the model tools; the CLI's auxiliary
-    calls (title/topic summaries with the small model, the start-up quota
-    probe with max_tokens 1) offer none."""
+# Request classes (header x-claude-code-request-class, CLI 2.1.x) of calls
+# that are not a turn of the agent's conversation.
+AUX_CLASSES = ("auxiliary", "compaction", "side_reply")
+
+
+def is_conversation_turn(headers, body):
+    """Whether a /v1/messages call is a turn of the agent's conversation (it
+    consumes a script turn) or one of the CLI's auxiliary calls (title/topic
+    summaries with the small model, compaction, the quota probe).  The CLI
+    labels each call with x-claude-code-request-class ("main", "subagent",
+    "workflow", "compaction", "auxiliary", "side_reply"); without that
+    header, a conversation turn is one that offers the model tools and more
+    than one output token."""
     if not isinstance(body, dict):
         return False
+    cls = headers.get("x-claude-code-request-class")
+    if cls is not None:
+        return cls not in AUX_CLASSES
     tools = body.get("tools")
     if not isinstance(tools, list) or not tools:
         return False
-    return body.get("max_tokens", 2) > 1
+    max_tokens = body.get("max_tokens")
+    return not isinstance(max_tokens, int) or max_tokens > 1
 
 
 def content_blocks(state, turn):
@@ -203,7 +218,7 @@ class Handler(BaseHTTPRequestHandler):
                                  "body must be a JSON object")
             return
         model = body.get("model") or MODEL_FALLBACK
-        if is_conversation_turn(body):
+        if is_conversation_turn(self.headers, body):
             entry["kind"] = "turn"
             entry["turn"], turn = self.state.take_turn()
             blocks, stop = content_blocks(self.state, turn)
@@ -238,6 +253,10 @@ class Handler(BaseHTTPRequestHandler):
                   and path == "/v1/messages/count_tokens"):
                 entry["kind"], entry["status"] = "count_tokens", 200
                 self.send_json(200, {"input_tokens": 100})
+            elif path == "/api/hello":
+                # The interactive first-run connectivity check.
+                entry["kind"], entry["status"] = "hello", 200
+                self.send_json(200, {"message": "hello"})
             else:
                 entry["status"] = 404
                 self.send_error_json(404, "not_found_error",
