@@ -125,7 +125,8 @@ uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-uint64_t proc_start_time(pid_t pid)
+/* Start time (field 22 of /proc/PID/stat) and state letter of pid. */
+static uint64_t proc_stat(pid_t pid, char *state)
 {
 	char path[64], buf[1024], *p;
 	unsigned long long start = 0;
@@ -148,15 +149,25 @@ uint64_t proc_start_time(pid_t pid)
 		return 0;
 	/* Fields after comm start at 3 (state); starttime is field 22. */
 	if (sscanf(p + 2,
-		   "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d "
+		   "%c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d "
 		   "%*d %*d %*d %*d %*d %llu",
-		   &start) != 1)
+		   state, &start) != 2)
 		return 0;
 	return start;
 }
 
+uint64_t proc_start_time(pid_t pid)
+{
+	char state;
+	return proc_stat(pid, &state);
+}
+
 bool proc_alive(pid_t pid, uint64_t start)
 {
-	uint64_t now = proc_start_time(pid);
-	return now != 0 && (start == 0 || now == start);
+	char state = '?';
+	uint64_t now = proc_stat(pid, &state);
+
+	/* A zombie has exited; only its parent has not reaped it yet. */
+	return now != 0 && (start == 0 || now == start) && state != 'Z' &&
+	       state != 'X';
 }

@@ -50,7 +50,7 @@ as_user() { # as_user CMD: run a shell command as E2E_USER with our env
 	su "$E2E_USER" -s /bin/sh -c "export BOTTLE='$BOTTLE' XDG_STATE_HOME='$T_ROOT/ustate' XDG_CONFIG_HOME='$T_ROOT/uconfig'; $1"
 }
 
-bottle_ids() { ls "$XDG_STATE_HOME" 2>/dev/null; }
+bottle_ids() { ls "$XDG_STATE_HOME/bottle" 2>/dev/null; }
 
 cleanup_root() {
 	# Remove what the test made; stop bottles left running.
