@@ -10,13 +10,16 @@
  * URL-decoded bytes the decoders produce.  Each lane carries a Hyperscan
  * stream over main and one over sec, opened on first use, and the last
  * HIST bytes of its input so that a verifier (Luhn, entropy) can look at a
- * match that began in an earlier feed.
+ * match that began in an earlier feed.  The built-in rules marked native
+ * (payment-card, generic-secret) are left out of main and matched in C on
+ * every lane (dlp_native.h); redact has them all.
  */
 #include "bundle/dlp.h"
 
 #include "bundle/dlp_builtin.h"
 #include "bundle/dlp_cache.h"
 #include "bundle/dlp_decode.h"
+#include "bundle/dlp_native.h"
 #include "lib/log.h"
 #include "lib/util.h"
 
@@ -34,6 +37,7 @@ struct dlp_rule {
 	const char *category;
 	enum dlp_action action;
 	enum dlp_check check;
+	bool native;
 };
 
 /* One literal form of a secret (plain, hex, base64 core, %XX). */
@@ -53,6 +57,7 @@ struct dlp_db {
 	size_t n_secrets;
 	size_t max_span;
 	bool from_cache;
+	int card_id, secret_id; /* native rules, or -1 */
 };
 
 struct lane {
@@ -62,6 +67,7 @@ struct lane {
 	const uint8_t *cur;
 	size_t cur_n;
 	size_t hist_n;
+	struct dlp_native nat;
 	uint8_t hist[HIST];
 };
 
@@ -113,6 +119,11 @@ static int add_rules(struct dlp_db *db, const struct dlp_config *c,
 			r->category = b->category;
 			r->action = b->action;
 			r->check = b->check;
+			r->native = b->native;
+			if (b->native && b->check == DLP_CHECK_LUHN)
+				db->card_id = (int)i;
+			else if (b->native)
+				db->secret_id = (int)i;
 			x->re[i] = b->regex;
 			x->flags[i] = b->flags;
 		} else {
@@ -163,22 +174,34 @@ static int max_width(const struct dlp_db *db, const struct exprs *x,
 	return 0;
 }
 
+/* Compile the rules (without the native ones if skip_native) into *out,
+ * which stays NULL when none is left. */
 static int compile(const struct dlp_db *db, const struct exprs *x,
-		   unsigned extra_flags, unsigned mode, hs_database_t **out,
-		   struct error *err)
+		   unsigned extra_flags, unsigned mode, bool skip_native,
+		   hs_database_t **out, struct error *err)
 {
 	_cleanup_free_ unsigned *flags = calloc(x->n, sizeof(*flags));
+	_cleanup_free_ unsigned *ids = calloc(x->n, sizeof(*ids));
+	_cleanup_free_ const char **re = calloc(x->n, sizeof(*re));
 	hs_compile_error_t *ce = NULL;
+	size_t n = 0;
 
-	if (!flags)
+	if (!flags || !ids || !re)
 		return -ENOMEM;
-	for (size_t i = 0; i < x->n; i++)
-		flags[i] = x->flags[i] | extra_flags;
-	if (hs_compile_multi(x->re, flags, x->ids, (unsigned)x->n, mode, NULL,
-			     out, &ce) == HS_SUCCESS)
+	for (size_t i = 0; i < x->n; i++) {
+		if (skip_native && db->rules[i].native)
+			continue;
+		flags[n] = x->flags[i] | extra_flags;
+		ids[n] = x->ids[i];
+		re[n++] = x->re[i];
+	}
+	if (n == 0)
 		return 0;
-	if (ce && ce->expression >= 0 && (size_t)ce->expression < x->n)
-		return hs_fail(err, db->rules[ce->expression].name, ce);
+	if (hs_compile_multi(re, flags, ids, (unsigned)n, mode, NULL, out,
+			     &ce) == HS_SUCCESS)
+		return 0;
+	if (ce && ce->expression >= 0 && (size_t)ce->expression < n)
+		return hs_fail(err, db->rules[ids[ce->expression]].name, ce);
 	return hs_fail(err, "set", ce);
 }
 
@@ -206,9 +229,9 @@ static int build_main(struct dlp_db *db, const struct dlp_config *c,
 	}
 	r = max_width(db, &x, &w, err);
 	if (r == 0)
-		r = compile(db, &x, 0, HS_MODE_STREAM, &db->main, err);
+		r = compile(db, &x, 0, HS_MODE_STREAM, true, &db->main, err);
 	if (r == 0)
-		r = compile(db, &x, HS_FLAG_SOM_LEFTMOST, HS_MODE_BLOCK,
+		r = compile(db, &x, HS_FLAG_SOM_LEFTMOST, HS_MODE_BLOCK, false,
 			    &db->redact, err);
 	if (r < 0)
 		goto out;
@@ -417,6 +440,7 @@ int dlp_db_new(const struct dlp_config *c, struct dlp_db **out,
 	db = calloc(1, sizeof(*db));
 	if (!db)
 		return err_set(err, ENOMEM, "dlp: out of memory");
+	db->card_id = db->secret_id = -1;
 	r = build_main(db, c, err);
 	if (r == 0)
 		r = build_secrets(db, c, err);
@@ -542,6 +566,20 @@ static int on_secret(unsigned id, unsigned long long from,
 		      m->enc != DLP_ENC_PLAIN ? m->enc : enc);
 }
 
+static int on_native(void *ctx, enum dlp_check check, size_t to)
+{
+	struct match_ctx *m = ctx;
+	int id = check == DLP_CHECK_LUHN ? m->s->db->card_id
+					 : m->s->db->secret_id;
+	const struct dlp_rule *r = &m->s->db->rules[id];
+	uint8_t win[DLP_CHECK_WINDOW];
+	size_t n = lane_window(m->l, m->l->off + to, win, sizeof(win));
+
+	if (!dlp_native_ok(check, win, n))
+		return 0;
+	return report(m->s, r->name, r->category, r->action, m->enc);
+}
+
 static void lane_open(struct dlp_stream *s, struct lane *l)
 {
 	const hs_database_t *dbs[2] = {s->db->main, s->db->sec};
@@ -580,6 +618,7 @@ static void lane_scan(struct dlp_stream *s, enum dlp_encoding enc,
 		      const uint8_t *p, size_t n)
 {
 	static match_event_handler const cb[2] = {on_main, on_secret};
+	const struct dlp_db *db = s->db;
 	struct lane *l = &s->lane[enc];
 	struct match_ctx m = {s, l, enc};
 
@@ -595,6 +634,9 @@ static void lane_scan(struct dlp_stream *s, enum dlp_encoding enc,
 						      (unsigned)n, 0,
 						      s->db->scratch, cb[i],
 						      &m));
+	if (!s->blocked && (db->card_id >= 0 || db->secret_id >= 0))
+		(void)dlp_native_scan(&l->nat, p, n, db->card_id >= 0,
+				      db->secret_id >= 0, on_native, &m);
 	l->off += n;
 	hist_keep(l, p, n);
 }

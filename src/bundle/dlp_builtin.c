@@ -138,7 +138,7 @@ const struct dlp_builtin dlp_builtin_rules[] = {
 	{"payment-card", "payment-card",
 	 "\\b(?:[2-6]\\d{12,18}|[2-6]\\d{3}[ \\-]\\d{4}[ \\-]\\d{4}[ \\-]"
 	 "\\d{1,7}|3[47]\\d{2}[ \\-]\\d{6}[ \\-]\\d{5})\\b",
-	 0, L, DLP_CHECK_LUHN},
+	 0, L, DLP_CHECK_LUHN, true},
 	/* Keys and tokens of any origin */
 	{"pem-private-key", "private-key",
 	 "-----BEGIN (?:RSA |DSA |EC |ENCRYPTED )?PRIVATE KEY-----", 0, B, 0},
@@ -159,7 +159,7 @@ const struct dlp_builtin dlp_builtin_rules[] = {
 	 "(?i:api_?key|apikey|secret|token|passw(?:or)?d|access_?key|"
 	 "private_?key|credential)[A-Za-z0-9_\\-]{0,20}[\"']?\\s{0,4}[:=]{1,2}"
 	 "\\s{0,4}[\"']?[A-Za-z0-9/+_\\-]{20,80}[^A-Za-z0-9/+_\\-]",
-	 0, L, DLP_CHECK_ENTROPY},
+	 0, L, DLP_CHECK_ENTROPY, true},
 };
 
 const size_t dlp_builtin_count =

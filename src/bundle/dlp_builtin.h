@@ -26,6 +26,9 @@ struct dlp_builtin {
 	unsigned flags;	    /* HS_FLAG_* */
 	enum dlp_action action;
 	enum dlp_check check;
+	/* Streams match it in C (dlp_native.h), not with the regex; the
+	 * regex still serves dlp_redact() and the span. */
+	bool native;
 };
 
 extern const struct dlp_builtin dlp_builtin_rules[];

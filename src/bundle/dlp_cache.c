@@ -58,7 +58,7 @@ void dlp_hs_allocator_init(void)
 void dlp_cache_key(const char *const *exprs, const unsigned *flags, size_t n,
 		   uint8_t key[DLP_CACHE_KEY_LEN])
 {
-	static const char tag[] = "bot-bottle dlp cache v1";
+	static const char tag[] = "bot-bottle dlp cache v2";
 	const char *ver = hs_version();
 	hs_platform_info_t plat;
 	EVP_MD_CTX *md = EVP_MD_CTX_new();

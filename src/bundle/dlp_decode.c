@@ -2,15 +2,15 @@
  * dlp_decode.h for which runs are decoded).
  *
  * Speed matters: every byte of every request body passes through here.
- * Base64 runs are found with a skip scan: a run of >= MIN_RUN alphabet
- * characters must cover position i + MIN_RUN - 1, so when that byte is not
- * in the alphabet the scan jumps past it, and otherwise it walks back only
- * to the last non-alphabet byte.  Ordinary text (words of a few letters)
- * costs a few table lookups per MIN_RUN bytes; only long runs are decoded
- * byte by byte.  Hex runs are a subset of base64-alphabet runs, so they are
- * found inside the long runs.  '%' is found with memchr().
+ * Runs are found 64 bytes at a time: the bytes are classified into bit
+ * masks (dlp_simd.h, SSE2/AVX2) and a run of >= MIN_RUN shows up as
+ * MIN_RUN consecutive set bits, so ordinary text costs a few instructions
+ * per 64 bytes and only long runs are decoded, one stretch of class bytes
+ * at a time.  '%' is found with memchr().
  */
 #include "bundle/dlp_decode.h"
+
+#include "bundle/dlp_simd.h"
 
 #include <stdbool.h>
 #include <stdlib.h>
@@ -189,44 +189,89 @@ static bool b64_break(struct dlp_decoder *d, uint8_t c)
 	return false;
 }
 
-static inline void b64_byte(struct dlp_decoder *d, uint8_t c)
+static inline uint64_t class_mask(enum run_kind k, const uint8_t *b,
+				  size_t n)
 {
-	d->nl = 0;
-	d->nl_lf = false;
-	d->b64_acc = d->b64_acc << 6 | b64v[c];
-	d->b64_bits += 6;
-	if (d->b64_bits >= 8) {
-		d->b64_bits -= 8;
-		emit(d, DLP_ENC_BASE64, (uint8_t)(d->b64_acc >> d->b64_bits));
-	}
+	struct dlp_masks m;
+
+	dlp_classify(b, n, &m);
+	return k == RUN_B64 ? m.b64 : m.hex;
 }
 
-static inline void hex_byte(struct dlp_decoder *d, uint8_t c)
+/* Room for n more bytes of output without a check per byte. */
+static uint8_t *out_room(struct dlp_decoder *d, enum dlp_encoding enc,
+			 size_t n)
 {
-	if (d->hex_odd)
-		emit(d, DLP_ENC_HEX, (uint8_t)(d->hex_hi << 4 | hex_value(c)));
-	else
-		d->hex_hi = (uint8_t)hex_value(c);
-	d->hex_odd = !d->hex_odd;
+	if (d->out[enc].n + n > OUT_MAX)
+		flush(d, enc);
+	return d->out[enc].buf + d->out[enc].n;
+}
+
+/* Decode b[0..n) (n <= 64, all in the alphabet) into the base64 lane. */
+static void b64_stretch(struct dlp_decoder *d, const uint8_t *b, size_t n)
+{
+	uint8_t *o = out_room(d, DLP_ENC_BASE64, n);
+	uint32_t acc = d->b64_acc;
+	unsigned bits = d->b64_bits;
+	size_t m = 0;
+
+	d->nl = 0;
+	d->nl_lf = false;
+	for (size_t i = 0; i < n; i++) {
+		acc = acc << 6 | b64v[b[i]];
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			o[m++] = (uint8_t)(acc >> bits);
+		}
+	}
+	d->b64_acc = acc;
+	d->b64_bits = bits;
+	d->out[DLP_ENC_BASE64].n += m;
+}
+
+/* Decode b[0..n) (n <= 64, all hex digits) into the hex lane. */
+static void hex_stretch(struct dlp_decoder *d, const uint8_t *b, size_t n)
+{
+	uint8_t *o = out_room(d, DLP_ENC_HEX, n);
+	size_t m = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (d->hex_odd)
+			o[m++] = (uint8_t)(d->hex_hi << 4 | hex_value(b[i]));
+		else
+			d->hex_hi = (uint8_t)hex_value(b[i]);
+		d->hex_odd = !d->hex_odd;
+	}
+	d->out[DLP_ENC_HEX].n += m;
 }
 
 /* Decode b[i..) until the long run ends; the index after its end. */
 static size_t long_span(struct dlp_decoder *d, enum run_kind k,
 			const uint8_t *b, size_t i, size_t len)
 {
-	for (; i < len; i++) {
-		uint8_t c = b[i];
+	while (i < len) {
+		size_t n = len - i < 64 ? len - i : 64;
+		uint64_t stop = ~class_mask(k, b + i, n);
+		size_t run = stop ? (size_t)__builtin_ctzll(stop) : 64;
 
-		if (__builtin_expect(!(cls[c] & run_class[k]), 0)) {
-			if (k == RUN_B64 && b64_break(d, c))
-				continue;
-			long_end(d, k);
-			return i + 1;
+		if (run > n)
+			run = n;
+		if (run > 0) {
+			if (k == RUN_B64)
+				b64_stretch(d, b + i, run);
+			else
+				hex_stretch(d, b + i, run);
 		}
-		if (k == RUN_B64)
-			b64_byte(d, c);
-		else
-			hex_byte(d, c);
+		i += run;
+		if (run == n)
+			continue;
+		if (k == RUN_B64 && b64_break(d, b[i])) {
+			i++;
+			continue;
+		}
+		long_end(d, k);
+		return i + 1;
 	}
 	return len;
 }
@@ -258,13 +303,35 @@ static size_t carry_resume(struct dlp_decoder *d, enum run_kind k,
 	return n + 1;
 }
 
+/* The start of the first run of >= MIN_RUN class-k bytes in b[i..len),
+ * given that b[i - 1] (if any) is outside the class; or len, with *tail
+ * set to the length of the (shorter) class run that ends at len. */
+static size_t find_long(enum run_kind k, const uint8_t *b, size_t i,
+			size_t len, size_t *tail)
+{
+	uint64_t last = 0; /* the class mask of the 64 bytes before base */
+
+	for (size_t base = i; base < len; base += 64) {
+		size_t n = len - base < 64 ? len - base : 64;
+		uint64_t cur = class_mask(k, b + base, n);
+		uint64_t ends = dlp_run_ends(dlp_join(cur, last),
+					     DLP_DECODE_MIN_RUN);
+
+		if (ends)
+			return base + (size_t)__builtin_ctzll(ends) + 1 -
+			       DLP_DECODE_MIN_RUN;
+		last = n == 64 ? cur : last >> n | cur << (64 - n);
+	}
+	*tail = ~last ? (size_t)__builtin_clzll(~last) : 64;
+	return len;
+}
+
 /* Find the runs of >= MIN_RUN bytes of class k in b and decode them. */
 static void runs_feed(struct dlp_decoder *d, enum run_kind k,
 		      const uint8_t *b, size_t len)
 {
 	struct dlp_runs *r = &d->runs[k];
-	const uint8_t m = run_class[k];
-	size_t i = 0, j, p, t;
+	size_t i = 0, t = 0;
 
 	if (r->in_long)
 		i = long_span(d, k, b, 0, len);
@@ -272,25 +339,11 @@ static void runs_feed(struct dlp_decoder *d, enum run_kind k,
 		i = carry_resume(d, k, b, len);
 	/* Invariant: i == 0 with no open run, or b[i - 1] ends a run. */
 	while (i < len) {
-		if (len - i < DLP_DECODE_MIN_RUN) {
-			t = len;
-			while (t > i && (cls[b[t - 1]] & m))
-				t--;
-			memcpy(r->carry, b + t, len - t);
-			r->run = len - t;
+		i = find_long(k, b, i, len, &t);
+		if (i == len) {
+			memcpy(r->carry, b + len - t, t);
+			r->run = t;
 			return;
-		}
-		p = i + DLP_DECODE_MIN_RUN - 1;
-		if (!(cls[b[p]] & m)) {
-			i = p + 1;
-			continue;
-		}
-		j = p;
-		while (j > i && (cls[b[j - 1]] & m))
-			j--;
-		if (j > i) {
-			i = j;
-			continue;
 		}
 		long_start(d, k);
 		i = long_span(d, k, b, i, len);

@@ -1,0 +1,216 @@
+/* Built-in rules matched in C (see dlp_native.h).
+ *
+ * Candidates come from 64-byte masks: a card can only end where a digit is
+ * followed by a non-word byte after a chain of >= 13 digits and single
+ * separators; a generic secret only where a run of 20 or more base64
+ * characters (the value class) ends.  Both are rare in ordinary text, and
+ * each is then matched exactly against the rule's regex, read backwards
+ * from its end (every repeat in them is bounded and the parts' character
+ * classes are disjoint, so the backward reading is deterministic).
+ */
+#include "bundle/dlp_native.h"
+
+#include "bundle/dlp_simd.h"
+
+#include <string.h>
+
+/* A chain of digits and separators this long ends every card match
+ * ("4 digits, 4, 4, 1" with separators is 16; 13 bare digits). */
+#define CARD_MIN_CHAIN 13
+#define SECRET_MIN     20 /* the value: [A-Za-z0-9/+_\-]{20,80} */
+#define SECRET_MAX     80
+
+static inline uint64_t shifted_in(uint64_t cur, uint64_t prev)
+{
+	return cur << 1 | prev >> 63;
+}
+
+/* The masks of the last 64 bytes after n more bytes with masks m. */
+static inline uint64_t keep_last(uint64_t prev, uint64_t m, size_t n)
+{
+	return n >= 64 ? m : prev >> n | m << (64 - n);
+}
+
+int dlp_native_scan(struct dlp_native *st, const uint8_t *p, size_t n,
+		    bool card, bool secret, dlp_native_fn fn, void *ctx)
+{
+	struct dlp_masks m;
+
+	for (size_t base = 0; base < n; base += 64) {
+		size_t k = n - base < 64 ? n - base : 64;
+		uint64_t valid = k == 64 ? ~0ull : (1ull << k) - 1;
+		uint64_t prevd, chain, ec = 0, es = 0, e;
+
+		dlp_classify(p + base, k, &m);
+		prevd = shifted_in(m.digit, st->digit);
+		chain = m.digit | (m.sep & prevd);
+		if (card)
+			ec = dlp_run_ends(dlp_join(chain, st->chain) << 1,
+					  CARD_MIN_CHAIN) &
+			     prevd & ~m.word & valid;
+		if (secret)
+			es = dlp_run_ends(dlp_join(m.b64, st->b64) << 1,
+					  SECRET_MIN) &
+			     ~m.b64 & valid;
+		st->digit = keep_last(st->digit, m.digit, k);
+		st->b64 = keep_last(st->b64, m.b64, k);
+		st->chain = keep_last(st->chain, chain, k);
+		for (e = ec | es; e; e &= e - 1) {
+			size_t i = (size_t)__builtin_ctzll(e);
+
+			if ((ec >> i & 1) && fn(ctx, DLP_CHECK_LUHN, base + i))
+				return 1;
+			if ((es >> i & 1) &&
+			    fn(ctx, DLP_CHECK_ENTROPY, base + i + 1))
+				return 1;
+		}
+	}
+	return 0;
+}
+
+/* ---- exact matching, backwards from the end ---- */
+
+static bool is_digit(uint8_t c)
+{
+	return c >= '0' && c <= '9';
+}
+
+static bool is_word(uint8_t c)
+{
+	return is_digit(c) || c == '_' || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z');
+}
+
+static bool is_value(uint8_t c)
+{
+	return is_word(c) || c == '/' || c == '+' || c == '-';
+}
+
+static bool is_name(uint8_t c) /* [A-Za-z0-9_\-] */
+{
+	return is_word(c) || c == '-';
+}
+
+static bool is_space(uint8_t c) /* \s */
+{
+	return c == ' ' || (c >= '\t' && c <= '\r');
+}
+
+/* "\b(?:[2-6]\d{12,18}|[2-6]\d{3}[ \-]\d{4}[ \-]\d{4}[ \-]\d{1,7}|
+ * 3[47]\d{2}[ \-]\d{6}[ \-]\d{5})" ending at win + n (the byte after is
+ * not a word byte: the scan checked). */
+static bool card_shape(const uint8_t *w, size_t n)
+{
+	size_t len[4], at[4], ng = 0, i = n;
+	bool left[4];
+
+	while (ng < 4) {
+		size_t k = 0;
+
+		while (i > 0 && is_digit(w[i - 1]) && k < 20) {
+			i--;
+			k++;
+		}
+		len[ng] = k;
+		at[ng] = i;
+		left[ng] = i == 0 || !is_word(w[i - 1]);
+		ng++;
+		if (k == 0 || k == 20 || i < 2 || !is_digit(w[i - 2]) ||
+		    (w[i - 1] != ' ' && w[i - 1] != '-'))
+			break;
+		i--;
+	}
+	if (len[0] >= 13 && len[0] <= 19 && left[0] && w[at[0]] >= '2' &&
+	    w[at[0]] <= '6')
+		return true;
+	if (ng == 4 && len[3] == 4 && len[2] == 4 && len[1] == 4 &&
+	    len[0] >= 1 && len[0] <= 7 && left[3] && w[at[3]] >= '2' &&
+	    w[at[3]] <= '6')
+		return true;
+	return ng >= 3 && len[2] == 4 && len[1] == 6 && len[0] == 5 &&
+	       left[2] && w[at[2]] == '3' &&
+	       (w[at[2] + 1] == '4' || w[at[2] + 1] == '7');
+}
+
+static bool keyword_ends_at(const uint8_t *w, size_t j)
+{
+	static const char *const kw[] = {
+	    "api_key", "apikey", "secret", "token", "password", "passwd",
+	    "access_key", "accesskey", "private_key", "privatekey",
+	    "credential",
+	};
+
+	for (size_t x = 0; x < sizeof(kw) / sizeof(kw[0]); x++) {
+		size_t l = strlen(kw[x]);
+
+		if (l <= j && strncasecmp((const char *)w + j - l, kw[x], l) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* Walk back over at most max bytes of class f from *i; their count. */
+static size_t back_over(const uint8_t *w, size_t *i, bool (*f)(uint8_t),
+			size_t max)
+{
+	size_t k = 0;
+
+	while (*i > 0 && k <= max && f(w[*i - 1])) {
+		(*i)--;
+		k++;
+	}
+	return k;
+}
+
+static bool is_assign(uint8_t c)
+{
+	return c == ':' || c == '=';
+}
+
+static bool is_quote(uint8_t c)
+{
+	return c == '"' || c == '\'';
+}
+
+/* "(?i:KEYWORDS)[A-Za-z0-9_\-]{0,20}[\"']?\s{0,4}[:=]{1,2}\s{0,4}[\"']?
+ * [A-Za-z0-9/+_\-]{20,80}[^A-Za-z0-9/+_\-]" ending at win + n. */
+static bool secret_shape(const uint8_t *w, size_t n)
+{
+	size_t i = n - 1, k, q;
+
+	if (n < 2 || is_value(w[n - 1]))
+		return false;
+	k = back_over(w, &i, is_value, SECRET_MAX);
+	if (k < SECRET_MIN || k > SECRET_MAX ||
+	    (i > 0 && is_value(w[i - 1])))
+		return false;
+	(void)back_over(w, &i, is_quote, 0);
+	if (back_over(w, &i, is_space, 4) > 4)
+		return false;
+	k = back_over(w, &i, is_assign, 2);
+	if (k < 1 || k > 2)
+		return false;
+	if (back_over(w, &i, is_space, 4) > 4)
+		return false;
+	(void)back_over(w, &i, is_quote, 0);
+	for (q = i; i + 20 >= q; i--) {
+		if (keyword_ends_at(w, i))
+			return true;
+		if (i == 0 || !is_name(w[i - 1]))
+			break;
+	}
+	return false;
+}
+
+bool dlp_native_ok(enum dlp_check check, const uint8_t *win, size_t n)
+{
+	switch (check) {
+	case DLP_CHECK_LUHN:
+		return n > 0 && card_shape(win, n) &&
+		       dlp_check_ok(check, win, n);
+	case DLP_CHECK_ENTROPY:
+		return secret_shape(win, n) && dlp_check_ok(check, win, n);
+	case DLP_CHECK_NONE:
+		break;
+	}
+	return false;
+}

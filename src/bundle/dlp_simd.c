@@ -1,0 +1,137 @@
+/* Byte classification for the DLP stage (see dlp_simd.h). */
+#include "bundle/dlp_simd.h"
+
+#include <string.h>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+/* x <= k, unsigned, per byte. */
+#define LE(x, k) _mm_cmpeq_epi8(_mm_min_epu8((x), (k)), (x))
+
+static void classify_sse2(const uint8_t *p, struct dlp_masks *m)
+{
+	const __m128i c20 = _mm_set1_epi8(0x20), ca = _mm_set1_epi8('a'),
+		      c0 = _mm_set1_epi8('0'), k25 = _mm_set1_epi8(25),
+		      k9 = _mm_set1_epi8(9), k5 = _mm_set1_epi8(5),
+		      plus = _mm_set1_epi8('+'), slash = _mm_set1_epi8('/'),
+		      dash = _mm_set1_epi8('-'), under = _mm_set1_epi8('_'),
+		      space = _mm_set1_epi8(' ');
+	struct dlp_masks r = {0};
+
+	for (int i = 0; i < 4; i++) {
+		__m128i x = _mm_loadu_si128((const __m128i *)(p + 16 * i));
+		__m128i lo = _mm_sub_epi8(_mm_or_si128(x, c20), ca);
+		__m128i letter = LE(lo, k25), digit = LE(_mm_sub_epi8(x, c0), k9);
+		__m128i hexl = LE(lo, k5);
+		__m128i d = _mm_cmpeq_epi8(x, dash), u = _mm_cmpeq_epi8(x, under);
+		__m128i word = _mm_or_si128(_mm_or_si128(letter, digit), u);
+		__m128i b64 = _mm_or_si128(
+		    _mm_or_si128(word, d),
+		    _mm_or_si128(_mm_cmpeq_epi8(x, plus),
+				 _mm_cmpeq_epi8(x, slash)));
+		unsigned s = 16 * (unsigned)i;
+
+		r.b64 |= (uint64_t)(uint16_t)_mm_movemask_epi8(b64) << s;
+		r.hex |= (uint64_t)(uint16_t)_mm_movemask_epi8(
+			     _mm_or_si128(digit, hexl)) << s;
+		r.digit |= (uint64_t)(uint16_t)_mm_movemask_epi8(digit) << s;
+		r.word |= (uint64_t)(uint16_t)_mm_movemask_epi8(word) << s;
+		r.sep |= (uint64_t)(uint16_t)_mm_movemask_epi8(
+			     _mm_or_si128(d, _mm_cmpeq_epi8(x, space))) << s;
+	}
+	*m = r;
+}
+
+#define LE256(x, k) _mm256_cmpeq_epi8(_mm256_min_epu8((x), (k)), (x))
+
+__attribute__((target("avx2"))) static void
+classify_avx2(const uint8_t *p, struct dlp_masks *m)
+{
+	const __m256i c20 = _mm256_set1_epi8(0x20), ca = _mm256_set1_epi8('a'),
+		      c0 = _mm256_set1_epi8('0'), k25 = _mm256_set1_epi8(25),
+		      k9 = _mm256_set1_epi8(9), k5 = _mm256_set1_epi8(5),
+		      plus = _mm256_set1_epi8('+'),
+		      slash = _mm256_set1_epi8('/'),
+		      dash = _mm256_set1_epi8('-'),
+		      under = _mm256_set1_epi8('_'),
+		      space = _mm256_set1_epi8(' ');
+	struct dlp_masks r = {0};
+
+	for (int i = 0; i < 2; i++) {
+		__m256i x = _mm256_loadu_si256((const __m256i *)(p + 32 * i));
+		__m256i lo = _mm256_sub_epi8(_mm256_or_si256(x, c20), ca);
+		__m256i letter = LE256(lo, k25);
+		__m256i digit = LE256(_mm256_sub_epi8(x, c0), k9);
+		__m256i hexl = LE256(lo, k5);
+		__m256i d = _mm256_cmpeq_epi8(x, dash);
+		__m256i u = _mm256_cmpeq_epi8(x, under);
+		__m256i word =
+		    _mm256_or_si256(_mm256_or_si256(letter, digit), u);
+		__m256i b64 = _mm256_or_si256(
+		    _mm256_or_si256(word, d),
+		    _mm256_or_si256(_mm256_cmpeq_epi8(x, plus),
+				    _mm256_cmpeq_epi8(x, slash)));
+		unsigned s = 32 * (unsigned)i;
+
+		r.b64 |= (uint64_t)(uint32_t)_mm256_movemask_epi8(b64) << s;
+		r.hex |= (uint64_t)(uint32_t)_mm256_movemask_epi8(
+			     _mm256_or_si256(digit, hexl)) << s;
+		r.digit |= (uint64_t)(uint32_t)_mm256_movemask_epi8(digit)
+			   << s;
+		r.word |= (uint64_t)(uint32_t)_mm256_movemask_epi8(word) << s;
+		r.sep |= (uint64_t)(uint32_t)_mm256_movemask_epi8(
+			     _mm256_or_si256(d, _mm256_cmpeq_epi8(x, space)))
+			 << s;
+	}
+	*m = r;
+}
+
+static void (*classify_block)(const uint8_t *, struct dlp_masks *);
+
+void dlp_classify(const uint8_t *p, size_t n, struct dlp_masks *m)
+{
+	uint8_t pad[64];
+
+	if (!classify_block)
+		classify_block = __builtin_cpu_supports("avx2") ? classify_avx2
+								: classify_sse2;
+	if (n < 64) {
+		memset(pad, 0, sizeof(pad));
+		memcpy(pad, p, n);
+		p = pad;
+	}
+	classify_block(p, m);
+}
+
+#else /* portable */
+
+enum { K_B64 = 1, K_HEX = 2, K_DIGIT = 4, K_WORD = 8, K_SEP = 16 };
+
+static const uint8_t kinds[256] = {
+	['A'... 'F'] = K_B64 | K_HEX | K_WORD,
+	['G'... 'Z'] = K_B64 | K_WORD,
+	['a'... 'f'] = K_B64 | K_HEX | K_WORD,
+	['g'... 'z'] = K_B64 | K_WORD,
+	['0'... '9'] = K_B64 | K_HEX | K_DIGIT | K_WORD,
+	['+'] = K_B64, ['/'] = K_B64, ['-'] = K_B64 | K_SEP,
+	['_'] = K_B64 | K_WORD, [' '] = K_SEP,
+};
+
+void dlp_classify(const uint8_t *p, size_t n, struct dlp_masks *m)
+{
+	struct dlp_masks r = {0};
+
+	for (size_t i = 0; i < n && i < 64; i++) {
+		uint8_t k = kinds[p[i]];
+
+		r.b64 |= (uint64_t)(k & K_B64 ? 1 : 0) << i;
+		r.hex |= (uint64_t)(k & K_HEX ? 1 : 0) << i;
+		r.digit |= (uint64_t)(k & K_DIGIT ? 1 : 0) << i;
+		r.word |= (uint64_t)(k & K_WORD ? 1 : 0) << i;
+		r.sep |= (uint64_t)(k & K_SEP ? 1 : 0) << i;
+	}
+	*m = r;
+}
+
+#endif
