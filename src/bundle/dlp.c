@@ -18,6 +18,7 @@
 
 #include "bundle/dlp_builtin.h"
 #include "bundle/dlp_cache.h"
+#include "bundle/dlp_compile.h"
 #include "bundle/dlp_decode.h"
 #include "bundle/dlp_native.h"
 #include "lib/log.h"
@@ -205,13 +206,40 @@ static int compile(const struct dlp_db *db, const struct exprs *x,
 	return hs_fail(err, "set", ce);
 }
 
+struct main_job {
+	const struct dlp_db *db;
+	const struct exprs *x;
+};
+
+/* In the compiler child: validate, then compile main and redact. */
+static int compile_main(void *ctx, hs_database_t **dbs, size_t n,
+			size_t *span, struct error *err)
+{
+	const struct main_job *j = ctx;
+	size_t w = 0;
+	int r = max_width(j->db, j->x, &w, err);
+
+	(void)n;
+	if (r == 0)
+		r = compile(j->db, j->x, 0, HS_MODE_STREAM, true, &dbs[0],
+			    err);
+	if (r == 0)
+		r = compile(j->db, j->x, HS_FLAG_SOM_LEFTMOST, HS_MODE_BLOCK,
+			    false, &dbs[1], err);
+	/* A match of width w spans at most 3w raw bytes in its encoded forms
+	 * (%XX triples each byte; hex doubles; base64 is 4/3 plus wrapping). */
+	*span = 3 * w;
+	return r == -ENOMEM ? err_set(err, ENOMEM, "dlp: out of memory") : r;
+}
+
 static int build_main(struct dlp_db *db, const struct dlp_config *c,
 		      struct error *err)
 {
 	struct exprs x = {0};
 	uint8_t key[DLP_CACHE_KEY_LEN];
 	struct error cerr = ERROR_INIT;
-	size_t w = 0;
+	struct main_job job = {db, &x};
+	hs_database_t *dbs[2];
 	int r = add_rules(db, c, &x);
 
 	if (r < 0 || x.n == 0)
@@ -227,17 +255,12 @@ static int build_main(struct dlp_db *db, const struct dlp_config *c,
 		if (r != -ENOENT)
 			log_warnx("dlp cache: %s; recompiling", cerr.msg);
 	}
-	r = max_width(db, &x, &w, err);
-	if (r == 0)
-		r = compile(db, &x, 0, HS_MODE_STREAM, true, &db->main, err);
-	if (r == 0)
-		r = compile(db, &x, HS_FLAG_SOM_LEFTMOST, HS_MODE_BLOCK, false,
-			    &db->redact, err);
+	r = dlp_compile_forked(compile_main, &job, dbs, 2, &db->max_span,
+			       err);
 	if (r < 0)
 		goto out;
-	/* A match of width w spans at most 3w raw bytes in its encoded forms
-	 * (%XX triples each byte; hex doubles; base64 is 4/3 plus wrapping). */
-	db->max_span = 3 * w;
+	db->main = dbs[0];
+	db->redact = dbs[1];
 	if (c->cache_dir &&
 	    dlp_cache_store(c->cache_dir, key, db->main, db->redact,
 			    db->max_span, &cerr) < 0)
@@ -372,14 +395,37 @@ static int add_secret(struct dlp_db *db, const uint8_t *s, size_t n)
 	return r;
 }
 
+/* In the compiler child: the literal forms of the secrets. */
+static int compile_secrets(void *ctx, hs_database_t **dbs, size_t n,
+			   size_t *extra, struct error *err)
+{
+	const struct dlp_db *db = ctx;
+	_cleanup_free_ const char **lits = calloc(db->n_forms, sizeof(*lits));
+	_cleanup_free_ unsigned *ids = calloc(db->n_forms, sizeof(*ids));
+	_cleanup_free_ unsigned *flags = calloc(db->n_forms, sizeof(*flags));
+	_cleanup_free_ size_t *lens = calloc(db->n_forms, sizeof(*lens));
+	hs_compile_error_t *ce = NULL;
+
+	(void)n;
+	*extra = 0;
+	if (!lits || !ids || !flags || !lens)
+		return err_set(err, ENOMEM, "dlp: out of memory");
+	for (size_t i = 0; i < db->n_forms; i++) {
+		lits[i] = (const char *)db->forms[i].bytes;
+		lens[i] = db->forms[i].len;
+		ids[i] = (unsigned)i;
+	}
+	if (hs_compile_lit_multi(lits, flags, ids, lens, (unsigned)db->n_forms,
+				 HS_MODE_STREAM, NULL, &dbs[0],
+				 &ce) != HS_SUCCESS)
+		return hs_fail(err, SECRET_RULE, ce);
+	return 0;
+}
+
 static int build_secrets(struct dlp_db *db, const struct dlp_config *c,
 			 struct error *err)
 {
-	_cleanup_free_ const char **lits = NULL;
-	_cleanup_free_ unsigned *ids = NULL, *flags = NULL;
-	_cleanup_free_ size_t *lens = NULL;
-	hs_compile_error_t *ce = NULL;
-	size_t span = 0;
+	size_t span = 0, unused;
 	int r;
 
 	for (size_t i = 0; i < c->n_secrets; i++) {
@@ -398,21 +444,9 @@ static int build_secrets(struct dlp_db *db, const struct dlp_config *c,
 	db->n_secrets = c->n_secrets;
 	if (db->n_forms == 0)
 		return 0;
-	lits = calloc(db->n_forms, sizeof(*lits));
-	ids = calloc(db->n_forms, sizeof(*ids));
-	flags = calloc(db->n_forms, sizeof(*flags));
-	lens = calloc(db->n_forms, sizeof(*lens));
-	if (!lits || !ids || !flags || !lens)
-		return err_set(err, ENOMEM, "dlp: out of memory");
-	for (size_t i = 0; i < db->n_forms; i++) {
-		lits[i] = (const char *)db->forms[i].bytes;
-		lens[i] = db->forms[i].len;
-		ids[i] = (unsigned)i;
-	}
-	r = hs_compile_lit_multi(lits, flags, ids, lens, (unsigned)db->n_forms,
-				 HS_MODE_STREAM, NULL, &db->sec, &ce);
-	if (r != HS_SUCCESS)
-		return hs_fail(err, SECRET_RULE, ce);
+	r = dlp_compile_forked(compile_secrets, db, &db->sec, 1, &unused, err);
+	if (r < 0)
+		return r;
 	if (span > db->max_span)
 		db->max_span = span;
 	return 0;
