@@ -32,6 +32,7 @@ _world_here=${_world_here:-$(cd "$(dirname "$0")" && pwd)}
 # The 100 MiB file is made once and kept (random bytes: nothing compresses).
 WORLD_CACHE=${BOTTLE_WORLD_CACHE:-/var/tmp/bottle-world-cache}
 _world_is_up=0
+_world_reaper=""
 
 world_exec() { # world_exec CMD...: run CMD inside the world namespace
 	ip netns exec "$WORLD_NS" "$@"
@@ -50,6 +51,11 @@ world_up() {
 	trap 'world_down; exit 130' INT
 	trap 'world_down; exit 143' TERM
 	_world_is_up=1
+	# A SIGKILLed test runs no trap: a watcher tears the world down when
+	# this shell is gone (stdio closed, so a test harness is not kept
+	# waiting on it).
+	(while kill -0 $$ 2>/dev/null; do sleep 1; done; world_down) </dev/null >/dev/null 2>&1 &
+	_world_reaper=$!
 	ip netns add "$WORLD_NS" &&
 		ip link add "$_world_veth_host" type veth peer name "$_world_veth_ns" &&
 		ip link set "$_world_veth_ns" netns "$WORLD_NS" &&
@@ -173,6 +179,8 @@ _world_wait_port() { # until something listens on PORT in the world (10 s)
 world_down() { # idempotent; safe on a half-built world
 	[ "$_world_is_up" = 1 ] || return 0
 	_world_is_up=0
+	[ -n "$_world_reaper" ] && kill "$_world_reaper" 2>/dev/null
+	_world_reaper=""
 	if ip netns pids "$WORLD_NS" >/dev/null 2>&1; then
 		pids=$(ip netns pids "$WORLD_NS")
 		# shellcheck disable=SC2086
