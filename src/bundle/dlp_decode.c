@@ -192,10 +192,7 @@ static bool b64_break(struct dlp_decoder *d, uint8_t c)
 static inline uint64_t class_mask(enum run_kind k, const uint8_t *b,
 				  size_t n)
 {
-	struct dlp_masks m;
-
-	dlp_classify(b, n, &m);
-	return k == RUN_B64 ? m.b64 : m.hex;
+	return dlp_classify_b64(b, n, k == RUN_B64);
 }
 
 /* Room for n more bytes of output without a check per byte. */

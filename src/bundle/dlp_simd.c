@@ -1,6 +1,7 @@
 /* Byte classification for the DLP stage (see dlp_simd.h). */
 #include "bundle/dlp_simd.h"
 
+#include <stdbool.h>
 #include <string.h>
 
 #if defined(__x86_64__)
@@ -87,21 +88,74 @@ classify_avx2(const uint8_t *p, struct dlp_masks *m)
 	*m = r;
 }
 
-static void (*classify_block)(const uint8_t *, struct dlp_masks *);
+/* Only the base64 (hex if !b64) mask: the decoders' hot loop. */
+__attribute__((target("avx2"))) static uint64_t class_avx2(const uint8_t *p,
+							    bool b64)
+{
+	const __m256i c20 = _mm256_set1_epi8(0x20), ca = _mm256_set1_epi8('a'),
+		      c0 = _mm256_set1_epi8('0'), k9 = _mm256_set1_epi8(9),
+		      kl = _mm256_set1_epi8(b64 ? 25 : 5);
+	uint64_t r = 0;
+
+	for (int i = 0; i < 2; i++) {
+		__m256i x = _mm256_loadu_si256((const __m256i *)(p + 32 * i));
+		__m256i lo = _mm256_sub_epi8(_mm256_or_si256(x, c20), ca);
+		__m256i y = _mm256_or_si256(LE256(lo, kl),
+					    LE256(_mm256_sub_epi8(x, c0), k9));
+
+		if (b64)
+			y = _mm256_or_si256(
+			    _mm256_or_si256(
+				y, _mm256_or_si256(
+				       _mm256_cmpeq_epi8(x, _mm256_set1_epi8('+')),
+				       _mm256_cmpeq_epi8(x, _mm256_set1_epi8('/')))),
+			    _mm256_or_si256(
+				_mm256_cmpeq_epi8(x, _mm256_set1_epi8('-')),
+				_mm256_cmpeq_epi8(x, _mm256_set1_epi8('_'))));
+		r |= (uint64_t)(uint32_t)_mm256_movemask_epi8(y) << (32 * i);
+	}
+	return r;
+}
+
+static bool use_avx2(void)
+{
+	static int have = -1;
+
+	if (have < 0)
+		have = __builtin_cpu_supports("avx2") ? 1 : 0;
+	return have;
+}
+
+static const uint8_t *padded(const uint8_t *p, size_t n, uint8_t *pad)
+{
+	if (n >= 64)
+		return p;
+	memset(pad, 0, 64);
+	memcpy(pad, p, n);
+	return pad;
+}
 
 void dlp_classify(const uint8_t *p, size_t n, struct dlp_masks *m)
 {
 	uint8_t pad[64];
 
-	if (!classify_block)
-		classify_block = __builtin_cpu_supports("avx2") ? classify_avx2
-								: classify_sse2;
-	if (n < 64) {
-		memset(pad, 0, sizeof(pad));
-		memcpy(pad, p, n);
-		p = pad;
-	}
-	classify_block(p, m);
+	p = padded(p, n, pad);
+	if (use_avx2())
+		classify_avx2(p, m);
+	else
+		classify_sse2(p, m);
+}
+
+uint64_t dlp_classify_b64(const uint8_t *p, size_t n, bool b64)
+{
+	struct dlp_masks m;
+	uint8_t pad[64];
+
+	p = padded(p, n, pad);
+	if (use_avx2())
+		return class_avx2(p, b64);
+	classify_sse2(p, &m);
+	return b64 ? m.b64 : m.hex;
 }
 
 #else /* portable */
@@ -132,6 +186,14 @@ void dlp_classify(const uint8_t *p, size_t n, struct dlp_masks *m)
 		r.sep |= (uint64_t)(k & K_SEP ? 1 : 0) << i;
 	}
 	*m = r;
+}
+
+uint64_t dlp_classify_b64(const uint8_t *p, size_t n, bool b64)
+{
+	struct dlp_masks m;
+
+	dlp_classify(p, n, &m);
+	return b64 ? m.b64 : m.hex;
 }
 
 #endif

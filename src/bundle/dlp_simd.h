@@ -6,6 +6,7 @@
 #ifndef BOTTLE_BUNDLE_DLP_SIMD_H
 #define BOTTLE_BUNDLE_DLP_SIMD_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -19,6 +20,8 @@ struct dlp_masks {
 
 /* Classify p[0..n), n <= 64; bits n..63 are 0. */
 void dlp_classify(const uint8_t *p, size_t n, struct dlp_masks *m);
+/* Only the b64 mask (or, if !b64, the hex mask) of p[0..n): cheaper. */
+uint64_t dlp_classify_b64(const uint8_t *p, size_t n, bool b64);
 
 /* For each bit i of the upper half of c (c's lower half holds the bits
  * before it): whether bits i-k+1..i are all set, i.e. a run of >= k
