@@ -6,6 +6,7 @@
 #include "lib/util.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,6 +15,7 @@
 
 struct inject {
 	struct inject_route *routes;
+	uint16_t *ports; /* per route; 0 = any */
 	size_t n_routes;
 	char **secrets;
 	size_t n_secrets;
@@ -107,11 +109,33 @@ fail:
 	return NULL;
 }
 
+/* "host:port" or "[v6]:port" -> a malloc'd host (brackets kept off) and
+ * the port; a pattern without a port matches every port. */
+static char *split_port(const char *pattern, uint16_t *port)
+{
+	const char *colon = strrchr(pattern, ':');
+	const char *close = strchr(pattern, ']');
+
+	*port = 0;
+	if (pattern[0] == '[' && close) {
+		if (close[1] == ':')
+			*port = (uint16_t)atoi(close + 2);
+		return xstrndup(pattern + 1, (size_t)(close - pattern - 1));
+	}
+	if (colon && colon[1] && strspn(colon + 1, "0123456789") ==
+				     strlen(colon + 1)) {
+		*port = (uint16_t)atoi(colon + 1);
+		return xstrndup(pattern, (size_t)(colon - pattern));
+	}
+	return xstrdup(pattern);
+}
+
 int inject_new(const struct egress *e, struct inject **out, struct error *err)
 {
 	struct inject *in = xcalloc(1, sizeof(*in));
 
 	in->routes = xcalloc(e->n_routes + 1, sizeof(*in->routes));
+	in->ports = xcalloc(e->n_routes + 1, sizeof(*in->ports));
 	for (size_t i = 0; i < e->n_routes; i++) {
 		const struct egress_route *r = &e->routes[i];
 		char *v = inject_render(r->value, &in->secrets,
@@ -121,8 +145,8 @@ int inject_new(const struct egress *e, struct inject **out, struct error *err)
 			inject_free(in);
 			return -EINVAL;
 		}
-		in->routes[i] = (struct inject_route){xstrdup(r->host),
-						      xstrdup(r->header), v};
+		in->routes[i] = (struct inject_route){
+		    split_port(r->host, &in->ports[i]), xstrdup(r->header), v};
 		in->n_routes++;
 	}
 	*out = in;
@@ -142,10 +166,11 @@ static bool host_match(const char *pattern, const char *host)
 }
 
 const struct inject_route *inject_find(const struct inject *in,
-				       const char *host)
+				       const char *host, uint16_t port)
 {
 	for (size_t i = 0; in && i < in->n_routes; i++)
-		if (host_match(in->routes[i].host, host))
+		if (host_match(in->routes[i].host, host) &&
+		    (!in->ports[i] || in->ports[i] == port))
 			return &in->routes[i];
 	return NULL;
 }
@@ -166,6 +191,7 @@ void inject_free(struct inject *in)
 		wipe_free((char *)in->routes[i].value);
 	}
 	free(in->routes);
+	free(in->ports);
 	for (size_t i = 0; i < in->n_secrets; i++)
 		wipe_free(in->secrets[i]);
 	free(in->secrets);

@@ -13,11 +13,12 @@
 #include "lib/manifest.h"
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct inject;
 
 struct inject_route {
-	const char *host;   /* exact name, or "*.suffix" */
+	const char *host;   /* exact name, or "*.suffix"; without a port */
 	const char *header; /* e.g. "Authorization" */
 	const char *value;  /* rendered: "Bearer <real token>" */
 };
@@ -28,9 +29,10 @@ struct inject_route {
 int inject_new(const struct egress *e, struct inject **out, struct error *err)
     __attribute__((warn_unused_result));
 
-/* The route for host (lowercase), or NULL.  Owned by in. */
+/* The route for host (lowercase) and port, or NULL.  A route whose host
+ * pattern names a port applies on that port only.  Owned by in. */
 const struct inject_route *inject_find(const struct inject *in,
-				       const char *host);
+				       const char *host, uint16_t port);
 
 /* The secret values the routes insert (each ${...} expansion on its own),
  * for DLP: the agent sending one of them is a leak.  Owned by in. */

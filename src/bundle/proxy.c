@@ -32,6 +32,7 @@
 #include "lib/util.h"
 
 #include <arpa/inet.h>
+#include <openssl/err.h>
 #include <errno.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -457,7 +458,7 @@ static bool check_host(struct conn *c)
 	}
 	if (c->mode == MODE_TUNNEL && v == POLICY_INTERCEPT)
 		c->mode = MODE_INTERCEPT;
-	c->route = inject_find(c->b->inject, c->host);
+	c->route = inject_find(c->b->inject, c->host, c->port);
 	return true;
 }
 
@@ -1189,18 +1190,22 @@ static void up_event(struct bufferevent *bev, short what, void *arg)
 		char why[200];
 		SSL *ssl = bufferevent_openssl_get_ssl(bev);
 		int e = EVUTIL_SOCKET_ERROR();
+		unsigned long oe = ssl ? bufferevent_get_openssl_error(bev) : 0;
+		const char *r = oe ? ERR_reason_error_string(oe) : NULL;
 
-		if (ssl && (what & BEV_EVENT_ERROR) &&
-		    bufferevent_get_openssl_error(bev))
+		if (ssl && SSL_get_verify_result(ssl) != X509_V_OK)
 			tls_upstream_error(ssl, why, sizeof(why));
 		else if (what & BEV_EVENT_TIMEOUT)
 			snprintf(why, sizeof(why), "connect timed out");
-		else
+		else if (r)
+			snprintf(why, sizeof(why), "TLS handshake failed: %s", r);
+		else if (e)
 			snprintf(why, sizeof(why), "%s",
-				 e ? evutil_socket_error_to_string(e)
-				   : "connection closed");
+				 evutil_socket_error_to_string(e));
+		else
+			snprintf(why, sizeof(why), "connection closed%s",
+				 ssl ? " during the TLS handshake" : "");
 		if (ssl && SSL_get_verify_result(ssl) != X509_V_OK) {
-			tls_upstream_error(ssl, why, sizeof(why));
 			respond_error(c, 502, "error", "%s:%u: %s", c->host,
 				      c->port, why);
 		} else if (c->next_addr < c->n_addrs) {
