@@ -20,6 +20,8 @@ struct audit {
 	int fd;
 	char *bottle;
 	struct strbuf buf;
+	time_t when_sec; /* the second when[] was formatted for */
+	char when[32];	 /* "2026-11-22T16:36:40." */
 };
 
 int audit_open(const char *path, const char *bottle, struct audit **out,
@@ -48,16 +50,28 @@ void audit_log(struct audit *a, const struct audit_event *e)
 {
 	struct json_writer w;
 	struct timespec ts;
-	struct tm tm;
-	char when[64];
+	char when[40];
+	size_t n;
+	int ms;
 
 	if (!a)
 		return;
 	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	strftime(when, sizeof(when) - 5, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(when + strlen(when), 6, ".%03dZ",
-		 (int)(ts.tv_nsec / 1000000));
+	if (ts.tv_sec != a->when_sec) {
+		/* Formatting the date is the costly part: once a second. */
+		struct tm tm;
+		gmtime_r(&ts.tv_sec, &tm);
+		strftime(a->when, sizeof(a->when), "%Y-%m-%dT%H:%M:%S.", &tm);
+		a->when_sec = ts.tv_sec;
+	}
+	n = strlen(a->when);
+	memcpy(when, a->when, n);
+	ms = (int)(ts.tv_nsec / 1000000);
+	when[n] = (char)('0' + ms / 100);
+	when[n + 1] = (char)('0' + ms / 10 % 10);
+	when[n + 2] = (char)('0' + ms % 10);
+	when[n + 3] = 'Z';
+	when[n + 4] = '\0';
 	json_writer_init(&w, &a->buf, 0);
 	json_writer_begin_object(&w);
 	json_writer_kv_string(&w, "time", when);

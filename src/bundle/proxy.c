@@ -1159,6 +1159,11 @@ static void up_connected(struct conn *c)
 			       (c->b->limits.idle_timeout_ms % 1000) * 1000};
 
 	c->up_connected = true;
+	{
+		int one = 1;
+		setsockopt(bufferevent_getfd(c->up), IPPROTO_TCP, TCP_NODELAY,
+			   &one, sizeof(one));
+	}
 	snprintf(c->up_host, sizeof(c->up_host), "%s", c->host);
 	c->up_port = c->port;
 	bufferevent_set_timeouts(c->up, &idle, &idle);
