@@ -13,8 +13,8 @@
 struct audit;
 
 struct audit_event {
-	const char *method;  /* "GET", "CONNECT"... or NULL */
-	const char *host;    /* or NULL */
+	const char *method; /* "GET", "CONNECT"... or NULL */
+	const char *host;   /* or NULL */
 	uint16_t port;
 	const char *path;    /* already redacted by the caller, or NULL */
 	const char *verdict; /* "allow", "deny", "block", "error" */

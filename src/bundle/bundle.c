@@ -48,8 +48,7 @@ static int init_policy(struct bundle *b, const struct egress *e,
 	return policy_new(&pc, &b->policy, err);
 }
 
-static int init_dlp(struct bundle *b, const struct egress *e,
-		    struct error *err)
+static int init_dlp(struct bundle *b, const struct egress *e, struct error *err)
 {
 	_cleanup_free_ struct dlp_rule_src *custom =
 	    xcalloc(e->n_patterns + 1, sizeof(*custom));

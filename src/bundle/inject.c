@@ -97,8 +97,8 @@ char *inject_render(const char *tmpl, char ***secrets, size_t *n_secrets,
 			goto fail;
 		}
 		strbuf_add(&sb, v, strlen(v));
-		*secrets = xrealloc(*secrets,
-				    st_mult(*n_secrets + 1, sizeof(char *)));
+		*secrets =
+		    xrealloc(*secrets, st_mult(*n_secrets + 1, sizeof(char *)));
 		(*secrets)[(*n_secrets)++] = v;
 		p = close + 1;
 	}
@@ -122,8 +122,8 @@ static char *split_port(const char *pattern, uint16_t *port)
 			*port = (uint16_t)atoi(close + 2);
 		return xstrndup(pattern + 1, (size_t)(close - pattern - 1));
 	}
-	if (colon && colon[1] && strspn(colon + 1, "0123456789") ==
-				     strlen(colon + 1)) {
+	if (colon && colon[1] &&
+	    strspn(colon + 1, "0123456789") == strlen(colon + 1)) {
 		*port = (uint16_t)atoi(colon + 1);
 		return xstrndup(pattern, (size_t)(colon - pattern));
 	}
@@ -138,8 +138,8 @@ int inject_new(const struct egress *e, struct inject **out, struct error *err)
 	in->ports = xcalloc(e->n_routes + 1, sizeof(*in->ports));
 	for (size_t i = 0; i < e->n_routes; i++) {
 		const struct egress_route *r = &e->routes[i];
-		char *v = inject_render(r->value, &in->secrets,
-					&in->n_secrets, err);
+		char *v =
+		    inject_render(r->value, &in->secrets, &in->n_secrets, err);
 		if (!v) {
 			err_prefix(err, "route %s", r->host);
 			inject_free(in);

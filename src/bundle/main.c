@@ -2,10 +2,10 @@
  * bundle").  One process, one event loop.
  *
  * Under `bottle run` (the monitor starts and supervises it):
- *   bottle-bundle --state DIR --inherit N
- * serves the N endpoint listeners it inherits as fds 3.. (enum endpoint
- * order) with the egress of DIR/plan.json, and reports readiness on fd 3+N
- * ("R", or an error message).
+ *   bottle-bundle --state DIR --control FD
+ * loads the egress of DIR/plan.json, then receives "L" with the endpoint
+ * listeners (enum endpoint order) on the control socket FD, serves them and
+ * answers "R" (or an error message, then exits).
  *
  * Standalone, for benchmarks and tests of the proxy alone:
  *   bottle-bundle --manifest FILE [--bottle NAME] --state DIR
@@ -14,6 +14,7 @@
 #include "bundle/audit.h"
 #include "bundle/bundle.h"
 
+#include "lib/fdpass.h"
 #include "lib/fsutil.h"
 #include "lib/log.h"
 #include "lib/manifest.h"
@@ -40,14 +41,14 @@ struct opts {
 	const char *manifest;
 	const char *bottle;
 	const char *listen;
-	int inherit; /* number of inherited listeners, -1 = none */
+	int control; /* the monitor's control socket, -1 = standalone */
 	bool debug;
 };
 
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: bottle-bundle --state DIR --inherit N\n"
+		"usage: bottle-bundle --state DIR --control FD\n"
 		"       bottle-bundle --manifest FILE [--bottle NAME] "
 		"--state DIR --listen ADDR:PORT\n"
 		"The per-bottle sidecar: the egress proxy with allowlist, DLP "
@@ -62,7 +63,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	    {"manifest", required_argument, NULL, 'm'},
 	    {"bottle", required_argument, NULL, 'b'},
 	    {"listen", required_argument, NULL, 'l'},
-	    {"inherit", required_argument, NULL, 'i'},
+	    {"control", required_argument, NULL, 'c'},
 	    {"debug", no_argument, NULL, 'd'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
@@ -70,22 +71,37 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	int c;
 
 	memset(o, 0, sizeof(*o));
-	o->inherit = -1;
+	o->control = -1;
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (c) {
-		case 's': o->state = optarg; break;
-		case 'm': o->manifest = optarg; break;
-		case 'b': o->bottle = optarg; break;
-		case 'l': o->listen = optarg; break;
-		case 'i': o->inherit = atoi(optarg); break;
-		case 'd': o->debug = true; break;
-		case 'h': usage(stdout); exit(0);
-		default: usage(stderr); return -1;
+		case 's':
+			o->state = optarg;
+			break;
+		case 'm':
+			o->manifest = optarg;
+			break;
+		case 'b':
+			o->bottle = optarg;
+			break;
+		case 'l':
+			o->listen = optarg;
+			break;
+		case 'c':
+			o->control = atoi(optarg);
+			break;
+		case 'd':
+			o->debug = true;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		default:
+			usage(stderr);
+			return -1;
 		}
 	}
 	if (!o->state || optind != argc ||
-	    (o->inherit < 0) == !(o->manifest && o->listen) ||
-	    o->inherit > ENDPOINT_COUNT) {
+	    (o->control < 0) == !(o->manifest && o->listen)) {
 		usage(stderr);
 		return -1;
 	}
@@ -125,7 +141,7 @@ static int listen_on(const char *spec, struct error *err)
 static int load_egress(const struct opts *o, struct egress *e, char **id,
 		       struct error *err)
 {
-	if (o->inherit >= 0) {
+	if (o->control >= 0) {
 		_cleanup_free_ char *path = xasprintf("%s/plan.json", o->state);
 		struct plan *p;
 		int r = plan_load(path, &p, err);
@@ -172,13 +188,32 @@ static void on_flush(evutil_socket_t fd, short what, void *arg)
 	audit_flush(((struct bundle *)arg)->audit);
 }
 
-static void report(int ready_fd, const char *msg)
+static void report(int control, const char *msg)
 {
-	if (ready_fd < 0)
+	if (control < 0)
 		return;
-	if (write_all(ready_fd, msg, strlen(msg)) < 0)
-		log_debug("ready pipe closed");
-	close(ready_fd);
+	if (write_all(control, msg, strlen(msg)) < 0)
+		log_debug("control socket closed");
+	close(control);
+}
+
+/* The listeners, from the monitor, once the bottle has them. */
+static int take_listeners(int control, int fds[ENDPOINT_COUNT],
+			  struct error *err)
+{
+	char b = 0;
+	size_t n = 0;
+	ssize_t r = fd_recv(control, &b, 1, fds, ENDPOINT_COUNT, &n);
+
+	if (r == 1 && b == 'L' && n == ENDPOINT_COUNT)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		close(fds[i]);
+	if (r == 0)
+		return err_set(err, EPIPE, "the monitor went away");
+	return err_set(err, EPROTO,
+		       "unexpected message on the control "
+		       "socket");
 }
 
 int main(int argc, char **argv)
@@ -191,17 +226,12 @@ int main(int argc, char **argv)
 	struct timeval tv = {0, AUDIT_FLUSH_MS * 1000};
 	_cleanup_free_ char *id = NULL;
 	struct opts o;
-	int ready = -1, fds[ENDPOINT_COUNT], n = 0;
+	int fds[ENDPOINT_COUNT], n = 0;
 
 	if (parse_args(argc, argv, &o) < 0)
 		return 2;
 	log_init("bottle-bundle", o.debug ? LOG_DEBUG : LOG_INFO);
 	signal(SIGPIPE, SIG_IGN);
-	if (o.inherit >= 0) {
-		for (n = 0; n < o.inherit; n++)
-			fds[n] = 3 + n;
-		ready = 3 + o.inherit;
-	}
 	base = event_base_new();
 	if (!base)
 		die("event_base_new failed");
@@ -213,8 +243,13 @@ int main(int argc, char **argv)
 		if (fds[0] < 0)
 			goto fail;
 		n = 1;
+	} else {
+		if (take_listeners(o.control, fds, &err) < 0)
+			goto fail;
+		n = ENDPOINT_COUNT;
 	}
-	if (n > ENDPOINT_PROXY && proxy_serve(&b, fds[ENDPOINT_PROXY], &err) < 0)
+	if (n > ENDPOINT_PROXY &&
+	    proxy_serve(&b, fds[ENDPOINT_PROXY], &err) < 0)
 		goto fail;
 	sig_term = evsignal_new(base, SIGTERM, on_signal, base);
 	sig_int = evsignal_new(base, SIGINT, on_signal, base);
@@ -225,7 +260,7 @@ int main(int argc, char **argv)
 	evsignal_add(sig_int, NULL);
 	evtimer_add(flush, &tv);
 	log_info("serving %s (pid %d)", id, (int)getpid());
-	report(ready, "R");
+	report(o.control, "R");
 	event_base_dispatch(base);
 	log_info("%llu requests, %llu denied, %llu blocked",
 		 (unsigned long long)b.n_requests,
@@ -240,6 +275,6 @@ int main(int argc, char **argv)
 	return 0;
 fail:
 	log_warnx("%s", err.msg);
-	report(ready, err.msg);
+	report(o.control, err.msg);
 	return 1;
 }

@@ -48,7 +48,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define MAX_ADDRS 8
+#define MAX_ADDRS      8
 #define AUDIT_PATH_MAX 512
 
 enum conn_state {
@@ -63,8 +63,7 @@ enum conn_state {
 };
 
 static const char *const state_names[] = {
-    "head", "resolve", "connect", "tls", "sni",
-    "tunnel", "exchange", "closing",
+    "head", "resolve", "connect", "tls", "sni", "tunnel", "exchange", "closing",
 };
 
 enum conn_mode { MODE_HTTP, MODE_TUNNEL, MODE_INTERCEPT };
@@ -73,15 +72,15 @@ static const char *const mode_names[] = {"http", "tunnel", "intercept"};
 struct conn {
 	struct bundle *b;
 	struct conn *next, *prev; /* b->conns */
-	struct bufferevent *cli; /* the agent's side */
-	struct bufferevent *up;	 /* upstream, or NULL */
+	struct bufferevent *cli;  /* the agent's side */
+	struct bufferevent *up;	  /* upstream, or NULL */
 	enum conn_state state;
 	enum conn_mode mode;
 	int refs;     /* callbacks on the stack */
 	bool closing; /* free when refs drops to 0 */
 	bool cli_throttled, up_throttled;
-	bool cli_eof; /* the agent half-closed */
-	bool cli_tls; /* cli is our TLS server end (intercept) */
+	bool cli_eof;	/* the agent half-closed */
+	bool cli_tls;	/* cli is our TLS server end (intercept) */
 	bool lingering; /* closing: draining the agent's input */
 	size_t drained;
 	struct event *timer; /* the head deadline, then the total limit */
@@ -242,7 +241,7 @@ static void conn_free(struct conn *c)
 /* How long a closing connection keeps reading (and discarding) what the
  * agent still sends, so that closing with unread input does not reset
  * the connection before the agent has read our answer. */
-#define LINGER_MS 2000
+#define LINGER_MS  2000
 #define LINGER_MAX (1u << 20)
 
 static void linger_or_close(struct conn *c)
@@ -288,14 +287,22 @@ static void respond_error(struct conn *c, int status, const char *verdict,
 static const char *status_text(int status)
 {
 	switch (status) {
-	case 400: return "Bad Request";
-	case 403: return "Forbidden";
-	case 408: return "Request Timeout";
-	case 431: return "Request Header Fields Too Large";
-	case 501: return "Not Implemented";
-	case 502: return "Bad Gateway";
-	case 504: return "Gateway Timeout";
-	default: return "Error";
+	case 400:
+		return "Bad Request";
+	case 403:
+		return "Forbidden";
+	case 408:
+		return "Request Timeout";
+	case 431:
+		return "Request Header Fields Too Large";
+	case 501:
+		return "Not Implemented";
+	case 502:
+		return "Bad Gateway";
+	case 504:
+		return "Gateway Timeout";
+	default:
+		return "Error";
 	}
 }
 
@@ -319,8 +326,8 @@ static void respond_error(struct conn *c, int status, const char *verdict,
 	audit_flush(c->b->audit); /* refusals are rare and worth seeing now */
 	drop_up(c);
 	/* Only a connection still in HTTP can carry an answer. */
-	if (c->state != CS_TUNNEL && c->state != CS_SNI &&
-	    c->state != CS_TLS && !c->resp_head) {
+	if (c->state != CS_TUNNEL && c->state != CS_SNI && c->state != CS_TLS &&
+	    !c->resp_head) {
 		evbuffer_add_printf(bufferevent_get_output(c->cli),
 				    "HTTP/1.1 %d %s\r\n"
 				    "Content-Type: text/plain\r\n"
@@ -462,8 +469,8 @@ static bool check_host(struct conn *c)
 	return true;
 }
 
-static void add_addr(struct conn *c, const struct sockaddr *sa,
-		     socklen_t len, char *why, size_t why_len)
+static void add_addr(struct conn *c, const struct sockaddr *sa, socklen_t len,
+		     char *why, size_t why_len)
 {
 	if (c->n_addrs >= MAX_ADDRS)
 		return;
@@ -490,10 +497,11 @@ static struct bufferevent *tls_over_cli(struct conn *c, SSL *ssl)
 	if (evbuffer_get_length(bufferevent_get_input(c->cli)) ||
 	    evbuffer_get_length(bufferevent_get_output(c->cli)) ||
 	    send(fd, ok, sizeof(ok) - 1, MSG_NOSIGNAL) != sizeof(ok) - 1) {
-		evbuffer_add(bufferevent_get_output(c->cli), ok, sizeof(ok) - 1);
-		return bufferevent_openssl_filter_new(
-		    c->b->base, c->cli, ssl, BUFFEREVENT_SSL_ACCEPTING,
-		    BEV_OPT_CLOSE_ON_FREE);
+		evbuffer_add(bufferevent_get_output(c->cli), ok,
+			     sizeof(ok) - 1);
+		return bufferevent_openssl_filter_new(c->b->base, c->cli, ssl,
+						      BUFFEREVENT_SSL_ACCEPTING,
+						      BEV_OPT_CLOSE_ON_FREE);
 	}
 	tls = bufferevent_openssl_socket_new(c->b->base, fd, ssl,
 					     BUFFEREVENT_SSL_ACCEPTING,
@@ -521,8 +529,10 @@ static void resolved(struct conn *c)
 		ctx = tls_ca_server_ctx(c->b->ca, c->host, &err);
 		ssl = ctx ? SSL_new(ctx) : NULL;
 		if (!ssl) {
-			respond_error(c, 502, "error", "minting a certificate "
-				      "for %s: %s", c->host, err.msg);
+			respond_error(c, 502, "error",
+				      "minting a certificate "
+				      "for %s: %s",
+				      c->host, err.msg);
 			return;
 		}
 		c->status = 200;
@@ -610,7 +620,8 @@ static void on_request(struct conn *c)
 {
 	struct http_request *r = &c->req;
 	struct evbuffer *in = bufferevent_get_input(c->cli);
-	const char *head = (const char *)evbuffer_pullup(in, (ssize_t)r->head_len);
+	const char *head =
+	    (const char *)evbuffer_pullup(in, (ssize_t)r->head_len);
 	bool inner = c->mode == MODE_INTERCEPT;
 
 	reset_request(c);
@@ -623,13 +634,16 @@ static void on_request(struct conn *c)
 	if (inner) {
 		/* Inside an intercepted CONNECT: the host is fixed. */
 		if (r->form == TARGET_AUTHORITY) {
-			respond_error(c, 400, "error", "CONNECT inside CONNECT");
+			respond_error(c, 400, "error",
+				      "CONNECT inside CONNECT");
 			return;
 		}
 		if (r->form == TARGET_ABSOLUTE &&
 		    (strcmp(r->hostname, c->host) != 0 || r->port != c->port)) {
-			respond_error(c, 403, "deny", "request for %s inside a "
-				      "tunnel to %s", r->hostname, c->host);
+			respond_error(c, 403, "deny",
+				      "request for %s inside a "
+				      "tunnel to %s",
+				      r->hostname, c->host);
 			return;
 		}
 		c->next_addr = 0;
@@ -640,7 +654,8 @@ static void on_request(struct conn *c)
 		c->is_ip = r->host_is_ip;
 	} else if (r->form == TARGET_ABSOLUTE) {
 		if (r->scheme.n != 4) {
-			respond_error(c, 400, "error", "https:// through a "
+			respond_error(c, 400, "error",
+				      "https:// through a "
 				      "proxy needs CONNECT");
 			return;
 		}
@@ -649,7 +664,8 @@ static void on_request(struct conn *c)
 		c->port = r->port;
 		c->is_ip = r->host_is_ip;
 	} else {
-		respond_error(c, 400, "error", "this is a proxy: send "
+		respond_error(c, 400, "error",
+			      "this is a proxy: send "
 			      "absolute-form requests or CONNECT");
 		return;
 	}
@@ -665,7 +681,7 @@ static void on_request(struct conn *c)
 		return;
 	}
 	build_out_head(c);
-	c->req_body = r->chunked	  ? BODY_CHUNKED
+	c->req_body = r->chunked      ? BODY_CHUNKED
 		      : r->has_length ? BODY_LENGTH
 				      : BODY_NONE;
 	c->req_left = r->content_length;
@@ -733,7 +749,8 @@ static void read_head(struct conn *c)
 			      c->req.error ? c->req.error : "head too large");
 	else
 		respond_error(c, 400, "error", "%s",
-			      c->req.error ? c->req.error : "malformed request");
+			      c->req.error ? c->req.error
+					   : "malformed request");
 }
 
 /* ---- request body ------------------------------------------------------ */
@@ -783,8 +800,8 @@ static void forward_body(struct conn *c)
 		respond_error(c, 403, "block",
 			      "blocked: the request body carries a secret "
 			      "(%s, %s)",
-			      c->hit.rule, c->hit.encoding ? c->hit.encoding
-							   : "plain");
+			      c->hit.rule,
+			      c->hit.encoding ? c->hit.encoding : "plain");
 		return;
 	}
 	c->bytes_up += n;
@@ -803,8 +820,8 @@ static void forward_body(struct conn *c)
 	if (c->req_done && c->dlp) {
 		const struct dlp_hit *h = dlp_stream_logged(c->dlp);
 		if (h)
-			snprintf(c->reason, sizeof(c->reason),
-				 "dlp log: %s", h->rule);
+			snprintf(c->reason, sizeof(c->reason), "dlp log: %s",
+				 h->rule);
 	}
 }
 
@@ -836,14 +853,16 @@ static bool read_resp_head(struct conn *c)
 
 	if (end.pos < 0) {
 		if (evbuffer_get_length(in) >= HTTP_MAX_HEAD)
-			respond_error(c, 502, "error", "upstream response "
+			respond_error(c, 502, "error",
+				      "upstream response "
 				      "head too large");
 		return false;
 	}
 	len = (size_t)end.pos + 4;
 	buf = (const char *)evbuffer_pullup(in, (ssize_t)len);
 	if (http_response_parse(buf, len, &resp) != HTTP_OK) {
-		respond_error(c, 502, "error", "malformed upstream response: %s",
+		respond_error(c, 502, "error",
+			      "malformed upstream response: %s",
 			      resp.error ? resp.error : "?");
 		return false;
 	}
@@ -1169,8 +1188,7 @@ static void up_connected(struct conn *c)
 	bufferevent_set_timeouts(c->up, &idle, &idle);
 	if (c->mode == MODE_TUNNEL) {
 		evbuffer_add(bufferevent_get_output(c->cli),
-			     "HTTP/1.1 200 Connection established\r\n\r\n",
-			     39);
+			     "HTTP/1.1 200 Connection established\r\n\r\n", 39);
 		c->status = 200;
 		set_state(c, CS_SNI);
 		check_sni(c);
@@ -1203,7 +1221,8 @@ static void up_event(struct bufferevent *bev, short what, void *arg)
 		else if (what & BEV_EVENT_TIMEOUT)
 			snprintf(why, sizeof(why), "connect timed out");
 		else if (r)
-			snprintf(why, sizeof(why), "TLS handshake failed: %s", r);
+			snprintf(why, sizeof(why), "TLS handshake failed: %s",
+				 r);
 		else if (e)
 			snprintf(why, sizeof(why), "%s",
 				 evutil_socket_error_to_string(e));
@@ -1223,8 +1242,8 @@ static void up_event(struct bufferevent *bev, short what, void *arg)
 		}
 	} else if ((what & BEV_EVENT_TIMEOUT) && still_busy(c, bev, what)) {
 		; /* the agent's direction is moving */
-	} else if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR |
-			   BEV_EVENT_TIMEOUT)) {
+	} else if (what &
+		   (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)) {
 		if (c->state == CS_TUNNEL || c->state == CS_SNI) {
 			pump_tunnel(c, c->up);
 			drop_up(c);
@@ -1236,7 +1255,8 @@ static void up_event(struct bufferevent *bev, short what, void *arg)
 			response_done(c);
 		} else if (c->state == CS_EXCHANGE) {
 			if (!c->resp_head)
-				respond_error(c, 502, "error", "%s closed the "
+				respond_error(c, 502, "error",
+					      "%s closed the "
 					      "connection without a response",
 					      c->host);
 			else
@@ -1292,8 +1312,7 @@ static void start_connect(struct conn *c)
 	bufferevent_set_timeouts(c->up, &tv, &tv);
 	bufferevent_enable(c->up, EV_READ | EV_WRITE);
 	conn_hold(c);
-	if (bufferevent_socket_connect(c->up, sa, (int)len) < 0 &&
-	    c->up) {
+	if (bufferevent_socket_connect(c->up, sa, (int)len) < 0 && c->up) {
 		/* up_event already ran for an immediate failure. */
 		log_debug("connect %s failed at once", c->host);
 	}
@@ -1316,8 +1335,10 @@ static void on_total_timeout(evutil_socket_t fd, short what, void *arg)
 			conn_close(c);
 	} else if (c->timer_is_head) {
 		c->req_started = now_ns();
-		respond_error(c, 408, "error", "request head not received in "
-			      "%u s", c->b->limits.head_timeout_ms / 1000);
+		respond_error(c, 408, "error",
+			      "request head not received in "
+			      "%u s",
+			      c->b->limits.head_timeout_ms / 1000);
 	} else {
 		snprintf(c->reason, sizeof(c->reason), "connection time limit");
 		c->verdict = "error";
@@ -1392,8 +1413,8 @@ int proxy_serve(struct bundle *b, int listen_fd, struct error *err)
 	struct evconnlistener *l;
 
 	evutil_make_socket_nonblocking(listen_fd);
-	l = evconnlistener_new(b->base, on_accept, b, LEV_OPT_CLOSE_ON_FREE,
-			       -1, listen_fd);
+	l = evconnlistener_new(b->base, on_accept, b, LEV_OPT_CLOSE_ON_FREE, -1,
+			       listen_fd);
 	if (!l) {
 		close(listen_fd);
 		return err_set(err, ENOMEM, "serving the proxy");

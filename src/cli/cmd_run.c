@@ -6,6 +6,7 @@
 #include "lib/util.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
@@ -236,11 +237,50 @@ out:
 }
 
 /* Print the plan and get the go-ahead; 0 to launch, else an exit code. */
+/* The secrets the routes name must be there before anything starts (the
+ * bundle reads them again when it starts; this is for a clear early
+ * error).  Only presence is checked: the values are not read here. */
+static int check_routes(const struct plan *p)
+{
+	for (size_t i = 0; i < p->egress.n_routes; i++) {
+		const char *v = p->egress.routes[i].value, *q;
+		for (q = strstr(v, "${"); q; q = strstr(q + 2, "${")) {
+			const char *end = strchr(q, '}');
+			_cleanup_free_ char *arg = NULL;
+			if (!end)
+				break;
+			if (strncmp(q + 2, "env:", 4) == 0) {
+				arg = xstrndup(q + 6, (size_t)(end - q - 6));
+				if (getenv(arg) && *getenv(arg))
+					continue;
+				fprintf(stderr,
+					"bottle: route %s: ${env:%s} is not "
+					"set in this environment\n",
+					p->egress.routes[i].host, arg);
+				return EXIT_USAGE;
+			}
+			if (strncmp(q + 2, "file:", 5) == 0) {
+				arg = xstrndup(q + 7, (size_t)(end - q - 7));
+				if (access(arg, R_OK) == 0)
+					continue;
+				fprintf(stderr,
+					"bottle: route %s: ${file:%s}: %s\n",
+					p->egress.routes[i].host, arg,
+					strerror(errno));
+				return EXIT_USAGE;
+			}
+		}
+	}
+	return 0;
+}
+
 static int preflight(const struct plan *p, bool yes)
 {
 	int ok;
 
 	plan_print(p, stderr);
+	if ((ok = check_routes(p)) != 0)
+		return ok;
 	if (yes)
 		return 0;
 	ok = cli_confirm("Launch this bottle?");

@@ -70,21 +70,15 @@ static void record_bundle(void *ctx, const char *what)
 		log_warnx("recording the bundle: %s", err.msg);
 }
 
-/* The backend made the bottle-side listeners: the bundle serves them
- * before the agent starts (DESIGN.md, "Lifecycle"). */
-static int start_endpoints(void *ctx, int fds[ENDPOINT_COUNT],
+/* The backend made the bottle-side listeners: the bundle (started before
+ * the backend, so it loaded its stages meanwhile) serves them before the
+ * agent starts (DESIGN.md, "Lifecycle"). */
+static int serve_endpoints(void *ctx, int fds[ENDPOINT_COUNT],
 			   struct error *err)
 {
 	struct hook_ctx *h = ctx;
-	int r;
 
-	if ((r = record_artifact(ctx, "process", "bundle", err)) < 0) {
-		for (int i = 0; i < ENDPOINT_COUNT; i++)
-			close(fds[i]);
-		return r;
-	}
-	return bundle_sup_start(h->plan, fds, record_bundle, ctx, &h->bundle,
-				err);
+	return bundle_sup_serve(h->bundle, fds, err);
 }
 
 static void copy_progress(const struct copy_stats *s, void *ctx)
@@ -298,7 +292,7 @@ static int run_bottle(const struct launch_opts *o, bool foreground,
 	struct bottle_io io = BOTTLE_IO_INIT;
 	struct bottle_proc proc = {0, 0, -1};
 	struct hook_ctx hc = {p, NULL};
-	struct launch_hooks hooks = {record_artifact, start_endpoints, &hc};
+	struct launch_hooks hooks = {record_artifact, serve_endpoints, &hc};
 	_cleanup_free_ char *sock = xasprintf("%s/attach.sock", p->run_dir);
 	struct started s = {&proc, sock, false};
 	struct finished f = {BOTTLE_EXITED, 0};
@@ -314,7 +308,9 @@ static int run_bottle(const struct launch_opts *o, bool foreground,
 		io.ws.ws_col = 80;
 	}
 	test_stop_at("launch");
-	if (o->backend->launch(p, &hooks, &io, &proc, &err) < 0) {
+	if (record_artifact(&hc, "process", "bundle", &err) < 0 ||
+	    bundle_sup_start(p, record_bundle, &hc, &hc.bundle, &err) < 0 ||
+	    o->backend->launch(p, &hooks, &io, &proc, &err) < 0) {
 		fprintf(stderr, "bottle: launching %s: %s\n", p->id, err.msg);
 		if (notify_fd >= 0 &&
 		    write_all(notify_fd, err.msg, strlen(err.msg)) < 0)

@@ -93,8 +93,8 @@ void probe_egress_proxy(const struct probe_opts *opts, struct probe_report *r)
 	       "Host: bottle-probe.invalid:443\r\n\r\n",
 	       403, "deny");
 	expect(r, "an IP literal",
-	       "GET http://192.0.2.1/ HTTP/1.1\r\nHost: 192.0.2.1\r\n\r\n",
-	       403, "deny");
+	       "GET http://192.0.2.1/ HTTP/1.1\r\nHost: 192.0.2.1\r\n\r\n", 403,
+	       "deny");
 	/* An AWS-style access key id, built here so that the binary does
 	 * not carry one. */
 	snprintf(key, sizeof(key), "AKIA%s", "ZQ3VPROBE7KEY2X4");
@@ -125,8 +125,9 @@ void probe_egress_proxy(const struct probe_opts *opts, struct probe_report *r)
 		const char *eq = strchr(*e, '=');
 		if (eq && strstr(eq, "bottle-placeholder-") &&
 		    strncmp(eq + 1, "bottle-placeholder-", 19) != 0)
-			report_fail(r, "%.*s mixes a placeholder with other "
-				       "text",
+			report_fail(r,
+				    "%.*s mixes a placeholder with other "
+				    "text",
 				    (int)(eq - *e), *e);
 	}
 }

@@ -358,10 +358,10 @@ static void build_egress(struct plan *p, const struct spec *spec)
 			if (strcmp(e->resolve[k].key, o->key) == 0)
 				break;
 		if (k == e->n_resolve) {
-			e->resolve = xrealloc(e->resolve, st_mult(k + 2,
-						   sizeof(*e->resolve)));
-			e->resolve[k] = (struct kv){xstrdup(o->key), NULL,
-						    o->pos};
+			e->resolve = xrealloc(
+			    e->resolve, st_mult(k + 2, sizeof(*e->resolve)));
+			e->resolve[k] =
+			    (struct kv){xstrdup(o->key), NULL, o->pos};
 			e->n_resolve++;
 		}
 		free(e->resolve[k].value);
@@ -667,20 +667,22 @@ static void print_egress(const struct plan *p, FILE *f)
 	const struct egress *e = &p->egress;
 	size_t i;
 
-	fprintf(f, "  network   loopback only; the bundle's proxy at %s:%u is "
-		   "the way out\n",
+	fprintf(f,
+		"  network   loopback only; the bundle's proxy at %s:%u is "
+		"the way out\n",
 		PROXY_ADDR, p->ports[ENDPOINT_PROXY]);
 	if (!e->n_allow && !e->n_routes)
 		fprintf(f, "  allow     nothing (every request gets a 403)\n");
 	print_list(f, "allow", e->allow, e->n_allow);
 	print_list(f, "inspect", e->inspect, e->n_inspect);
 	for (i = 0; i < e->n_routes; i++)
-		fprintf(f, "  route     %s: %s from %s (the agent gets $%s, a "
-			   "placeholder)\n",
-			e->routes[i].host, e->routes[i].header,
-			e->routes[i].value,
-			e->routes[i].placeholder_env ? e->routes[i].placeholder_env
-						     : "nothing");
+		fprintf(
+		    f, "  route     %s: %s from %s%s%s%s\n", e->routes[i].host,
+		    e->routes[i].header, e->routes[i].value,
+		    e->routes[i].placeholder_env ? " (the agent's $" : "",
+		    e->routes[i].placeholder_env ? e->routes[i].placeholder_env
+						 : "",
+		    e->routes[i].placeholder_env ? " is a placeholder)" : "");
 	for (i = 0; i < e->n_resolve; i++)
 		fprintf(f, "  resolve   %s -> %s\n", e->resolve[i].key,
 			e->resolve[i].value);

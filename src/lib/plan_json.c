@@ -56,7 +56,8 @@ static void w_egress(struct json_writer *w, const struct egress *e)
 	json_writer_key(w, "resolve");
 	json_writer_begin_object(w);
 	for (i = 0; i < e->n_resolve; i++)
-		json_writer_kv_string(w, e->resolve[i].key, e->resolve[i].value);
+		json_writer_kv_string(w, e->resolve[i].key,
+				      e->resolve[i].value);
 	json_writer_end_object(w);
 	json_writer_kv_string(w, "ca", e->ca_file);
 	json_writer_end_object(w);
@@ -238,8 +239,7 @@ int plan_load(const char *path, struct plan **out, struct error *err)
 	r_limit(root, "cpu", &p->cpu);
 	p->tmp_size = (uint64_t)json_obj_int64(root, "tmp_size");
 	p->bundle_path = r_s(root, "bundle_path", NULL);
-	p->ports[ENDPOINT_PROXY] =
-	    (uint16_t)json_obj_int64(root, "proxy_port");
+	p->ports[ENDPOINT_PROXY] = (uint16_t)json_obj_int64(root, "proxy_port");
 	r_egress(json_obj_get(root, "egress"), &p->egress);
 	ops = json_obj_get(root, "ops");
 	p->n_ops = json_array_len(ops);

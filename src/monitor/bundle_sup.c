@@ -1,6 +1,7 @@
 /* Starting and restarting bottle-bundle.  See bundle_sup.h. */
 #include "monitor/bundle_sup.h"
 
+#include "lib/fdpass.h"
 #include "lib/log.h"
 #include "lib/util.h"
 
@@ -12,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -28,9 +30,11 @@
 struct bundle_sup {
 	char **argv;
 	char *log_path;
-	int fds[ENDPOINT_COUNT]; /* the listeners, at >= 64, O_CLOEXEC */
+	int fds[ENDPOINT_COUNT]; /* the listeners once known, else -1 */
+	bool have_fds;
 	pid_t pid;
 	int pidfd;
+	int ctl; /* our end of the bundle's control socket */
 	uint64_t window_start;
 	unsigned restarts;
 	bundle_sup_record_fn record;
@@ -38,12 +42,12 @@ struct bundle_sup {
 };
 
 /* Child side of the fork: only async-signal-safe calls from here on
- * (STYLE rule 22).  Listeners become fds 3.., the ready pipe follows. */
+ * (STYLE rule 22).  The control socket becomes fd 3. */
 static void __attribute__((noreturn))
-child(const struct bundle_sup *s, int ready_w, int log_fd, pid_t parent)
+child(const struct bundle_sup *s, int ctl, int log_fd, pid_t parent)
 {
 	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-	int i;
+	sigset_t none;
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (getppid() != parent)
@@ -54,24 +58,20 @@ child(const struct bundle_sup *s, int ready_w, int log_fd, pid_t parent)
 	}
 	if (log_fd >= 0)
 		dup2(log_fd, STDERR_FILENO);
-	for (i = 0; i < ENDPOINT_COUNT; i++)
-		if (dup2(s->fds[i], 3 + i) < 0)
-			_exit(127);
-	if (dup2(ready_w, 3 + ENDPOINT_COUNT) < 0)
+	if (dup2(ctl, 3) < 0)
 		_exit(127);
-	syscall(SYS_close_range, 4 + ENDPOINT_COUNT, ~0U, 0);
-	sigset_t none;
+	syscall(SYS_close_range, 4, ~0U, 0);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	execv(s->argv[0], s->argv);
 	_exit(127);
 }
 
-/* Read the bundle's "R" or its error message from the ready pipe. */
-static int wait_ready(int fd, pid_t pid, struct error *err)
+/* Read the bundle's "R" or its error message from the control socket. */
+static int wait_ready(struct bundle_sup *s, struct error *err)
 {
 	char buf[ERR_MSG_MAX];
-	struct pollfd p = {fd, POLLIN, 0};
+	struct pollfd p = {s->ctl, POLLIN, 0};
 	ssize_t n;
 	int st;
 
@@ -79,29 +79,45 @@ static int wait_ready(int fd, pid_t pid, struct error *err)
 		return err_set(err, ETIMEDOUT,
 			       "the bundle did not start within %d s",
 			       READY_TIMEOUT_MS / 1000);
-	n = read(fd, buf, sizeof(buf) - 1);
+	n = read(s->ctl, buf, sizeof(buf) - 1);
 	if (n == 1 && buf[0] == 'R')
 		return 0;
 	if (n > 0) {
 		buf[n] = '\0';
 		return err_set(err, EIO, "bundle: %s", buf);
 	}
-	if (waitpid(pid, &st, WNOHANG) == pid && WIFEXITED(st) &&
+	if (waitpid(s->pid, &st, WNOHANG) == s->pid && WIFEXITED(st) &&
 	    WEXITSTATUS(st) == 127)
-		return err_set(err, ENOEXEC, "cannot execute %s", "the bundle");
-	return err_set(err, EIO, "the bundle exited during start-up");
+		return err_set(err, ENOEXEC, "cannot execute %s", s->argv[0]);
+	return err_set(err, EIO,
+		       "the bundle exited during start-up; see "
+		       "`bottle logs`");
+}
+
+/* Kill and reap a bundle that failed to start. */
+static void kill_bundle(struct bundle_sup *s)
+{
+	if (s->pidfd >= 0) {
+		syscall(SYS_pidfd_send_signal, s->pidfd, SIGKILL, NULL, 0);
+		waitpid(s->pid, NULL, 0);
+		close(s->pidfd);
+	}
+	if (s->ctl >= 0)
+		close(s->ctl);
+	s->pidfd = s->ctl = -1;
+	s->pid = 0;
 }
 
 static int spawn(struct bundle_sup *s, struct error *err)
 {
-	_cleanup_close_ int log_fd = open(
-	    s->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-	int pipefd[2], pidfd = -1, r;
+	_cleanup_close_ int log_fd =
+	    open(s->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	int sp[2], pidfd = -1, r;
 	pid_t parent = getpid(), pid;
 	char what[64];
 
-	if (pipe2(pipefd, O_CLOEXEC) < 0)
-		return err_sys(err, errno, "pipe");
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
+		return err_sys(err, errno, "socketpair");
 	pid = (pid_t)syscall(SYS_clone3,
 			     &(struct clone_args){
 				 .flags = CLONE_PIDFD,
@@ -111,21 +127,14 @@ static int spawn(struct bundle_sup *s, struct error *err)
 			     sizeof(struct clone_args));
 	if (pid < 0) {
 		r = err_sys(err, errno, "starting the bundle");
-		close(pipefd[0]);
-		close(pipefd[1]);
+		close(sp[0]);
+		close(sp[1]);
 		return r;
 	}
 	if (pid == 0)
-		child(s, pipefd[1], log_fd, parent);
-	close(pipefd[1]);
-	r = wait_ready(pipefd[0], pid, err);
-	close(pipefd[0]);
-	if (r < 0) {
-		syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
-		waitpid(pid, NULL, 0);
-		close(pidfd);
-		return r;
-	}
+		child(s, sp[1], log_fd, parent);
+	close(sp[1]);
+	s->ctl = sp[0];
 	s->pid = pid;
 	s->pidfd = pidfd;
 	snprintf(what, sizeof(what), "bundle:%d:%llu", (int)pid,
@@ -135,42 +144,42 @@ static int spawn(struct bundle_sup *s, struct error *err)
 	return 0;
 }
 
-int bundle_sup_start(const struct plan *p, int fds[ENDPOINT_COUNT],
-		     bundle_sup_record_fn record, void *ctx,
-		     struct bundle_sup **out, struct error *err)
+/* Give the running bundle the listeners and wait until it serves them. */
+static int hand_over(struct bundle_sup *s, struct error *err)
+{
+	int r = fd_send(s->ctl, "L", 1, s->fds, ENDPOINT_COUNT);
+
+	if (r < 0 && r != -EPIPE && r != -ECONNRESET)
+		return err_sys(err, -r, "handing the listeners over");
+	/* On EPIPE the bundle already died; its message is waiting. */
+	r = wait_ready(s, err);
+	close(s->ctl);
+	s->ctl = -1;
+	return r;
+}
+
+int bundle_sup_start(const struct plan *p, bundle_sup_record_fn record,
+		     void *ctx, struct bundle_sup **out, struct error *err)
 {
 	struct bundle_sup *s;
-	int i, r;
+	int r;
 
-	if (!p->bundle_path) {
-		for (i = 0; i < ENDPOINT_COUNT; i++)
-			close(fds[i]);
+	if (!p->bundle_path)
 		return err_set(err, ENOENT,
 			       "bottle-bundle is not installed next to bottle");
-	}
 	s = xcalloc(1, sizeof(*s));
-	s->pidfd = -1;
+	s->pidfd = s->ctl = -1;
+	for (int i = 0; i < ENDPOINT_COUNT; i++)
+		s->fds[i] = -1;
 	s->record = record;
 	s->record_ctx = ctx;
-	for (i = 0; i < ENDPOINT_COUNT; i++) {
-		/* High numbers, so the child's dup2 to 3.. clobbers none. */
-		s->fds[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 64);
-		close(fds[i]);
-	}
 	s->argv = xcalloc(6, sizeof(char *));
 	s->argv[0] = xstrdup(p->bundle_path);
 	s->argv[1] = xstrdup("--state");
 	s->argv[2] = xstrdup(p->state_dir);
-	s->argv[3] = xstrdup("--inherit");
-	s->argv[4] = xasprintf("%d", ENDPOINT_COUNT);
+	s->argv[3] = xstrdup("--control");
+	s->argv[4] = xstrdup("3");
 	s->log_path = xasprintf("%s/bundle.log", p->log_dir);
-	for (i = 0; i < ENDPOINT_COUNT; i++) {
-		if (s->fds[i] < 0) {
-			r = err_sys(err, errno, "dup");
-			bundle_sup_free(s);
-			return r;
-		}
-	}
 	if ((r = spawn(s, err)) < 0) {
 		bundle_sup_free(s);
 		return r;
@@ -178,6 +187,23 @@ int bundle_sup_start(const struct plan *p, int fds[ENDPOINT_COUNT],
 	s->window_start = now_ns();
 	*out = s;
 	return 0;
+}
+
+int bundle_sup_serve(struct bundle_sup *s, int fds[ENDPOINT_COUNT],
+		     struct error *err)
+{
+	int i, r = 0;
+
+	for (i = 0; i < ENDPOINT_COUNT; i++) {
+		s->fds[i] = fds[i];
+		fds[i] = -1;
+	}
+	s->have_fds = true;
+	if (s->pidfd < 0)
+		return err_set(err, ESRCH, "the bundle is not running");
+	if ((r = hand_over(s, err)) < 0)
+		kill_bundle(s);
+	return r;
 }
 
 int bundle_sup_fd(const struct bundle_sup *s)
@@ -194,12 +220,14 @@ static void reap(struct bundle_sup *s)
 			log_warnx("bundle (pid %d) killed by signal %d",
 				  (int)s->pid, WTERMSIG(st));
 		else
-			log_warnx("bundle (pid %d) exited with %d",
-				  (int)s->pid, WEXITSTATUS(st));
+			log_warnx("bundle (pid %d) exited with %d", (int)s->pid,
+				  WEXITSTATUS(st));
 	}
 	if (s->pidfd >= 0)
 		close(s->pidfd);
-	s->pidfd = -1;
+	if (s->ctl >= 0)
+		close(s->ctl);
+	s->pidfd = s->ctl = -1;
 	s->pid = 0;
 }
 
@@ -217,10 +245,12 @@ void bundle_sup_on_exit(struct bundle_sup *s)
 		log_warnx("bundle keeps dying: restarting once a second");
 		sleep(1);
 	}
-	if (spawn(s, &err) < 0)
+	if (spawn(s, &err) < 0 || (s->have_fds && hand_over(s, &err) < 0)) {
 		log_warnx("restarting the bundle: %s", err.msg);
-	else
-		log_info("bundle restarted (pid %d)", (int)s->pid);
+		kill_bundle(s);
+		return;
+	}
+	log_info("bundle restarted (pid %d)", (int)s->pid);
 }
 
 void bundle_sup_free(struct bundle_sup *s)
@@ -236,6 +266,8 @@ void bundle_sup_free(struct bundle_sup *s)
 		waitpid(s->pid, NULL, 0);
 		close(s->pidfd);
 	}
+	if (s->ctl >= 0)
+		close(s->ctl);
 	for (int i = 0; i < ENDPOINT_COUNT; i++)
 		if (s->fds[i] >= 0)
 			close(s->fds[i]);

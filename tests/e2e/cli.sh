@@ -132,4 +132,21 @@ printf 'bye\n' | timeout 10 "$BOTTLE" attach "$id" >/dev/null; rc=$?
 check "attach returns the agent's exit code" [ $rc -eq 4 ]
 check "logs shows the console" sh -c "\"\$BOTTLE\" logs $id | grep -q got:hi"
 check "doctor reports the ns backend usable" sh -c "\"\$BOTTLE\" doctor | grep -q 'backend ns: usable'"
+
+# A route whose secret is missing fails before anything is created.
+cat > bottle.yaml <<'Y'
+agents:
+  a: {command: [true], bottle: b}
+bottles:
+  b:
+    egress:
+      routes: [{host: api.x.test, header: x-api-key, value: "${env:BOTTLE_E2E_UNSET}"}]
+Y
+n0=$(bottle_ids | wc -l)
+"$BOTTLE" run --yes >/dev/null 2>"$T_ROOT/route.err"; rc=$?
+check "a route with an unset \${env:} is a usage error (exit 2)" [ $rc -eq 2 ]
+check "... naming the route and the variable" grep -q 'route api.x.test: ${env:BOTTLE_E2E_UNSET} is not set' "$T_ROOT/route.err"
+check "... and creates nothing" [ "$(bottle_ids | wc -l)" -eq "$n0" ]
+BOTTLE_E2E_UNSET=x-secret-value-123 "$BOTTLE" run --yes -- sh -c 'echo "$HTTPS_PROXY"' >"$T_ROOT/route.out" 2>/dev/null
+check "with it set, the bottle runs behind the proxy" grep -qx 'http://127.0.0.1:8888' "$T_ROOT/route.out"
 finish

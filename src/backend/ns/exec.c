@@ -12,6 +12,7 @@
 #include "backend/ns/limits.h"
 #include "backend/ns/ns.h"
 
+#include "lib/fdpass.h"
 #include "lib/util.h"
 
 #include <errno.h>
@@ -72,7 +73,7 @@ child_fail(int sock, const char *what, int e)
 		n = sizeof(msg) - 1;
 	/* Before "R" the relay reads the socket; after it, stderr is the
 	 * user's.  Say it on both. */
-	(void)ns_send_msg(sock, msg, (size_t)n, -1);
+	(void)fd_send1(sock, msg, (size_t)n, -1);
 	msg[n] = '\n';
 	(void)!write(2, "bottle: ", 8);
 	(void)!write(2, msg + 1, (size_t)n);
@@ -116,7 +117,7 @@ static void __attribute__((noreturn)) exec_child_main(struct exec_child *c)
 		for (int i = 0; i < 3; i++)
 			dup2(c->stdio[i], i);
 	}
-	if (ns_send_msg(c->sock, "R", 1, master) < 0)
+	if (fd_send1(c->sock, "R", 1, master) < 0)
 		_exit(126);
 	if (master >= 0)
 		close(master);

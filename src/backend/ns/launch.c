@@ -17,6 +17,7 @@
 #include "backend/ns/mounts.h"
 #include "backend/ns/ns.h"
 
+#include "lib/fdpass.h"
 #include "lib/log.h"
 #include "lib/util.h"
 
@@ -59,92 +60,6 @@ struct init_ctx {
 
 /* ---- small helpers shared with exec.c ---------------------------------- */
 
-#define NS_MAX_FDS 8
-
-int ns_send_fds(int sock, const void *buf, size_t len, const int *fds,
-		size_t n_fds)
-{
-	struct iovec iov = {(void *)buf, len};
-	union {
-		char b[CMSG_SPACE(sizeof(int) * NS_MAX_FDS)];
-		struct cmsghdr align;
-	} u;
-	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
-
-	if (n_fds > NS_MAX_FDS)
-		return -EINVAL;
-	if (n_fds) {
-		struct cmsghdr *c;
-		mh.msg_control = u.b;
-		mh.msg_controllen = CMSG_SPACE(sizeof(int) * n_fds);
-		c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int) * n_fds);
-		memcpy(CMSG_DATA(c), fds, sizeof(int) * n_fds);
-	}
-	while (sendmsg(sock, &mh, MSG_NOSIGNAL) < 0) {
-		if (errno != EINTR)
-			return -errno;
-	}
-	return 0;
-}
-
-int ns_send_msg(int sock, const void *buf, size_t len, int fd)
-{
-	return ns_send_fds(sock, buf, len, &fd, fd >= 0 ? 1 : 0);
-}
-
-ssize_t ns_recv_fds(int sock, void *buf, size_t len, int *fds, size_t max,
-		    size_t *n_fds)
-{
-	struct iovec iov = {buf, len};
-	union {
-		char b[CMSG_SPACE(sizeof(int) * NS_MAX_FDS)];
-		struct cmsghdr align;
-	} u;
-	struct msghdr mh = {.msg_iov = &iov,
-			    .msg_iovlen = 1,
-			    .msg_control = u.b,
-			    .msg_controllen = sizeof(u.b)};
-	size_t got = 0;
-	ssize_t n;
-
-	do
-		n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
-	while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return -errno;
-	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c;
-	     c = CMSG_NXTHDR(&mh, c)) {
-		size_t k;
-		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-			continue;
-		k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-		for (size_t i = 0; i < k; i++) {
-			int fd;
-			memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-			if (got < max)
-				fds[got++] = fd;
-			else
-				close(fd);
-		}
-	}
-	*n_fds = got;
-	return n;
-}
-
-ssize_t ns_recv_msg(int sock, void *buf, size_t len, int *fd)
-{
-	int tmp = -1;
-	size_t n_fds = 0;
-	ssize_t n = ns_recv_fds(sock, buf, len, &tmp, fd ? 1 : 0, &n_fds);
-
-	if (fd)
-		*fd = n_fds ? tmp : -1;
-	return n;
-}
-
 int ns_open_pty(const struct winsize *ws, int *master, int *slave)
 {
 	int m, s, unlock = 0;
@@ -182,14 +97,14 @@ init_fail(struct init_ctx *c, struct error *err)
 
 	msg[0] = 'E';
 	memcpy(msg + 1, err->msg, n);
-	ns_send_msg(c->sock, msg, n + 1, -1);
+	fd_send1(c->sock, msg, n + 1, -1);
 	_exit(125);
 }
 
 static int init_wait_go(struct init_ctx *c, struct error *err)
 {
 	char b = 0;
-	ssize_t n = ns_recv_msg(c->sock, &b, 1, NULL);
+	ssize_t n = fd_recv1(c->sock, &b, 1, NULL);
 
 	if (n != 1 || b != 'G')
 		return err_set(err, EPIPE, "launcher went away");
@@ -287,7 +202,8 @@ static int init_endpoints(struct init_ctx *c, struct error *err)
 	for (; n < ENDPOINT_COUNT; n++) {
 		struct sockaddr_in sa = {.sin_family = AF_INET,
 					 .sin_port = htons(c->plan->ports[n]),
-					 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+					 .sin_addr.s_addr =
+					     htonl(INADDR_LOOPBACK)};
 		int one = 1;
 
 		fds[n] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -303,13 +219,13 @@ static int init_endpoints(struct init_ctx *c, struct error *err)
 			break;
 		}
 	}
-	if (r == 0 && (r = ns_send_fds(c->sock, "L", 1, fds, n)) < 0)
+	if (r == 0 && (r = fd_send(c->sock, "L", 1, fds, n)) < 0)
 		err_sys(err, -r, "handing the endpoints over");
 	for (size_t i = 0; i < n; i++)
 		close(fds[i]);
 	if (r < 0)
 		return r;
-	if (ns_recv_msg(c->sock, &b, 1, NULL) != 1 || b != 'B')
+	if (fd_recv1(c->sock, &b, 1, NULL) != 1 || b != 'B')
 		return err_set(err, EPIPE, "the bundle did not start");
 	return 0;
 }
@@ -552,7 +468,7 @@ static int init_main(void *arg)
 			close(c->stdio[i]);
 	if (a.landlock_fd >= 0)
 		close(a.landlock_fd);
-	if (ns_send_msg(c->sock, "R", 1, master) < 0)
+	if (fd_send1(c->sock, "R", 1, master) < 0)
 		_exit(125);
 	init_shed_fds(c->sock);
 	init_reap(agent);
@@ -632,7 +548,7 @@ int ns_wait_ready(int sock, struct bottle_io *io, const char *who,
 {
 	char msg[ERR_MSG_MAX + 2];
 	int fd = -1;
-	ssize_t n = ns_recv_msg(sock, msg, sizeof(msg) - 1, &fd);
+	ssize_t n = fd_recv1(sock, msg, sizeof(msg) - 1, &fd);
 
 	if (n <= 0)
 		return err_set(err, EPIPE, "%s exited during setup", who);
@@ -669,13 +585,14 @@ static int start_bundle(int sock, const struct launch_hooks *hooks,
 	char msg[ERR_MSG_MAX + 2];
 	int fds[ENDPOINT_COUNT];
 	size_t n = 0;
-	ssize_t len = ns_recv_fds(sock, msg, sizeof(msg) - 1, fds,
-				  ENDPOINT_COUNT, &n);
+	ssize_t len =
+	    fd_recv(sock, msg, sizeof(msg) - 1, fds, ENDPOINT_COUNT, &n);
 	int r;
 
 	if (len <= 0)
-		return err_set(err, EPIPE, "the bottle's init exited during "
-					   "setup");
+		return err_set(err, EPIPE,
+			       "the bottle's init exited during "
+			       "setup");
 	msg[len] = '\0';
 	if (msg[0] != 'L' || n != ENDPOINT_COUNT) {
 		for (size_t i = 0; i < n; i++)
@@ -691,7 +608,7 @@ static int start_bundle(int sock, const struct launch_hooks *hooks,
 	} else if ((r = hooks->endpoints(hooks->ctx, fds, err)) < 0) {
 		return r;
 	}
-	if ((r = ns_send_msg(sock, "B", 1, -1)) < 0)
+	if ((r = fd_send1(sock, "B", 1, -1)) < 0)
 		return err_sys(err, -r, "resuming init");
 	return 0;
 }
@@ -758,7 +675,7 @@ int ns_launch(const struct plan *p, const struct launch_hooks *hooks,
 	if ((r = write_id_maps(pid, p, c.unprivileged, err)) < 0 ||
 	    (r = ns_cgroup_attach(p, pid, err)) < 0)
 		goto fail;
-	if ((r = ns_send_msg(sp[0], "G", 1, -1)) < 0) {
+	if ((r = fd_send1(sp[0], "G", 1, -1)) < 0) {
 		r = err_sys(err, -r, "starting init");
 		goto fail;
 	}

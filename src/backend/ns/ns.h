@@ -30,13 +30,4 @@ void ns_io_take_pipes(struct bottle_io *io, int parent[3]);
 int ns_wait_ready(int sock, struct bottle_io *io, const char *who,
 		  struct error *err);
 
-/* Send/receive one message with an optional fd over a SOCK_SEQPACKET. */
-int ns_send_msg(int sock, const void *buf, size_t len, int fd);
-ssize_t ns_recv_msg(int sock, void *buf, size_t len, int *fd);
-/* The same with up to 8 fds; received ones beyond max are closed. */
-int ns_send_fds(int sock, const void *buf, size_t len, const int *fds,
-		size_t n_fds);
-ssize_t ns_recv_fds(int sock, void *buf, size_t len, int *fds, size_t max,
-		    size_t *n_fds);
-
 #endif
