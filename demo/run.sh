@@ -4,7 +4,9 @@
 #
 # It makes a throw-away project (a small git repo) inside a throw-away $HOME
 # that holds a fake ~/.aws/credentials, exports a dummy secret, starts a TCP
-# listener on the host's 127.0.0.1, and runs the agent in a bottle.  Then it
+# listener on the host's 127.0.0.1 and a stand-in HTTPS API (demo/api.py,
+# reached only through the bundle, which injects its token), and runs the
+# agent in a bottle.  Then it
 # checks from the host side that the project was not touched, runs the
 # probe suite on a detached bottle, lists, stops and removes the bottles.
 # Everything lives in one temp dir, removed at the end (DEMO_KEEP=1 keeps
@@ -58,6 +60,7 @@ IDS=()
 cleanup() {
 	local id
 	[ -n "$LISTENER" ] && kill "$LISTENER" 2>/dev/null && wait "$LISTENER" 2>/dev/null
+	[ -n "${API_PID:-}" ] && kill "$API_PID" 2>/dev/null && wait "$API_PID" 2>/dev/null
 	for id in ${IDS[@]+"${IDS[@]}"}; do
 		"$BOTTLE" rm -f "$id" >/dev/null 2>&1
 	done
@@ -121,6 +124,32 @@ for _ in $(seq 50); do
 	sleep 0.1
 done
 
+# An "API" on the host's 127.0.0.1, over HTTPS with a demo CA, standing in
+# for api.example.com.  Only the bundle (on the host) holds its token; the
+# agent gets a placeholder, and the manifest pins the name to 127.0.0.1.
+API_TOKEN=demo-api-token-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')
+export DEMO_API_TOKEN=$API_TOKEN
+API_PORT=
+API_PID=
+API_LOG=$ROOT/api.log
+: >"$API_LOG"
+if (cd "$ROOT" &&
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+		-keyout ca.key -out demo-ca.crt -days 1 -subj "/CN=bottle demo CA" &&
+	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+		-keyout api.key -out api.csr -subj "/CN=api.demo.test" &&
+	printf 'subjectAltName=DNS:api.demo.test\n' >api.ext &&
+	openssl x509 -req -in api.csr -CA demo-ca.crt -CAkey ca.key \
+		-CAcreateserial -days 1 -extfile api.ext -out api.crt) >"$ROOT/openssl.log" 2>&1; then
+	python3 "$DEMO/api.py" "$ROOT/api.crt" "$ROOT/api.key" "$API_TOKEN" \
+		"$ROOT/api.port" "$API_LOG" &
+	API_PID=$!
+	for _ in $(seq 50); do
+		[ -s "$ROOT/api.port" ] && API_PORT=$(cat "$ROOT/api.port") && break
+		sleep 0.1
+	done
+fi
+
 # The project: a README, a commit, the agent script and the manifest.
 cp "$DEMO/agent.sh" "$PROJECT/agent.sh"
 printf '# demo project\n\nA throw-away repository for the bottle demo.\n' \
@@ -129,13 +158,22 @@ cat >"$PROJECT/bottle.yaml" <<EOF
 # Written by demo/run.sh.
 agents:
   demo:
-    command: [bash, /workspace/agent.sh, "$COLOR", "${PORT:-1}", "$HOME", "$REAL_HOME"]
+    command: [bash, /workspace/agent.sh, "$COLOR", "${PORT:-1}", "$HOME", "$REAL_HOME", "${API_PORT:-1}"]
   idle:
     command: [sleep, "300"]
 bottles:
   default:
     backend: ns
     limits: {pids: 64, memory: 256M}
+    egress:
+      allow: ["api.demo.test:${API_PORT:-1}"]
+      routes:
+        - host: api.demo.test
+          header: Authorization
+          value: "Bearer \${env:DEMO_API_TOKEN}"
+          placeholder_env: DEMO_API_TOKEN
+      resolve: {api.demo.test: 127.0.0.1}
+      ca: $ROOT/demo-ca.crt
 EOF
 hgit() { git -c user.name=demo -c user.email=demo@example.invalid \
 	-c init.defaultBranch=main -c 'safe.directory=*' "$@"; }
@@ -154,6 +192,11 @@ if [ -n "$PORT" ] && out=$(exec 3<>"/dev/tcp/127.0.0.1/$PORT" && head -n 1 <&3);
 else
 	fail "could not start a listener on 127.0.0.1 (perl or python3 needed)"
 	PORT=
+fi
+if [ -n "$API_PORT" ]; then
+	echo "  api       https://api.demo.test:$API_PORT (on 127.0.0.1; token ${API_TOKEN:0:20}... exported, for the bundle)"
+else
+	fail "could not start the demo API (openssl and python3 needed)"
 fi
 echo "  manifest  ./bottle.yaml:"
 sed -n '/^agents:/,$p' bottle.yaml | sed 's/^/              /'
@@ -208,6 +251,26 @@ if [ -n "$PORT" ]; then
 		ok "the listener on 127.0.0.1:$PORT saw only the host's own test connection"
 	else
 		fail "the listener on 127.0.0.1:$PORT saw $n connections (want 1)"
+	fi
+fi
+if [ -n "$API_PORT" ]; then
+	if grep -q 'auth=the real token' "$API_LOG" &&
+		! grep -qv 'auth=the real token' "$API_LOG"; then
+		ok "the API saw the real token on every request; the agent held a placeholder"
+	else
+		fail "the API log: $(tr '\n' ';' <"$API_LOG")"
+	fi
+	if [ -n "$ID" ]; then
+		printf '%s$ %s%s\n' "$D" "bottle logs $ID --audit   (the bundle's audit lines, abridged)" "$N"
+		"$BOTTLE" logs "$ID" --audit 2>/dev/null |
+			sed -n 's/.*"method":"\([^"]*\)","host":"\([^"]*\)".*"verdict":"\([^"]*\)".*"status":\([0-9]*\).*/    \3 \4  \1 \2/p' |
+			head -n 12
+		n=$("$BOTTLE" logs "$ID" --audit 2>/dev/null | grep -c '"verdict":"block"')
+		if [ "$n" -ge 2 ]; then
+			ok "the bundle audited $n blocked leaks"
+		else
+			fail "the audit shows $n blocked leaks (want 2)"
+		fi
 	fi
 fi
 if [ -e /usr/bin/demo-agent-was-here ]; then
