@@ -19,8 +19,9 @@ check "heavy input and output at once do not deadlock" [ "$out" = 2000000 ]
 
 if command -v script >/dev/null; then
 	out=$(script -qec "stty cols 123 rows 45; \"$BOTTLE\" run --yes -- sh -c 'tty; stty size; exit 5'" /dev/null </dev/null 2>&1)
-	check "with a terminal the agent gets a pty from the bottle's devpts" sh -c "echo '$out' | grep -q '/dev/pts/0'"
-	check "the window size reaches the agent" sh -c "echo '$out' | grep -q '45 123'"
+	printf '%s\n' "$out" >"$T_ROOT/pty.out"
+	check "with a terminal the agent gets a pty from the bottle's devpts" grep -q '/dev/pts/0' "$T_ROOT/pty.out"
+	check "the window size reaches the agent" grep -q '45 123' "$T_ROOT/pty.out"
 	script -qec "\"$BOTTLE\" run --yes -- sh -c 'exit 5'" /dev/null </dev/null >/dev/null 2>&1; rc=$?
 	check "the exit code comes back through the pty" [ $rc -eq 5 ]
 	# ^C typed at the user's terminal reaches the agent as SIGINT.
