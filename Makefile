@@ -34,6 +34,7 @@ bench: all
 	scripts/deps.sh --bench
 	bench/launch $(BUILD)
 	bench/proxy $(BUILD)
+	bench/dlp $(BUILD)
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
