@@ -21,6 +21,7 @@
 #include "bundle/dlp_compile.h"
 #include "bundle/dlp_decode.h"
 #include "bundle/dlp_native.h"
+#include "bundle/dlp_simd.h"
 #include "lib/log.h"
 #include "lib/util.h"
 
@@ -32,6 +33,9 @@
 #define DLP_MIN_SECRET 8
 #define HIST	       256
 #define SECRET_RULE    "injected-secret"
+/* Raw bytes are scanned this many at a time (classified once, dlp_simd.h,
+ * for the native rules and the decoders). */
+#define PIECE (16 * 1024)
 
 struct dlp_rule {
 	char *name;
@@ -78,6 +82,7 @@ struct dlp_stream {
 	struct lane lane[DLP_ENC_COUNT];
 	bool blocked, finished, has_logged;
 	struct dlp_hit hit, logged;
+	struct dlp_masks masks[PIECE / 64]; /* of the raw piece being fed */
 };
 
 /* ---- building ---- */
@@ -422,12 +427,12 @@ static int compile_secrets(void *ctx, hs_database_t **dbs, size_t n,
 	return 0;
 }
 
-static int build_secrets(struct dlp_db *db, const struct dlp_config *c,
-			 struct error *err)
+/* Validate the secrets and make their literal forms; *span is the raw
+ * span of their longest form. */
+static int add_secrets(struct dlp_db *db, const struct dlp_config *c,
+		       size_t *span, struct error *err)
 {
-	size_t span = 0, unused;
-	int r;
-
+	*span = 0;
 	for (size_t i = 0; i < c->n_secrets; i++) {
 		size_t n = c->secrets[i] ? strlen(c->secrets[i]) : 0;
 
@@ -438,18 +443,35 @@ static int build_secrets(struct dlp_db *db, const struct dlp_config *c,
 				       i + 1, DLP_MIN_SECRET);
 		if (add_secret(db, (const uint8_t *)c->secrets[i], n) < 0)
 			return err_set(err, ENOMEM, "dlp: out of memory");
-		if (3 * n > span)
-			span = 3 * n;
+		if (3 * n > *span)
+			*span = 3 * n;
 	}
 	db->n_secrets = c->n_secrets;
-	if (db->n_forms == 0)
-		return 0;
-	r = dlp_compile_forked(compile_secrets, db, &db->sec, 1, &unused, err);
+	return 0;
+}
+
+/* Build main (from the cache if it can) while a child compiles the
+ * secrets. */
+static int build(struct dlp_db *db, const struct dlp_config *c,
+		 struct error *err)
+{
+	struct dlp_compile_job job;
+	size_t span, unused;
+	int r = add_secrets(db, c, &span, err);
+	bool sec = db->n_forms > 0;
+
+	if (r == 0 && sec)
+		r = dlp_compile_start(compile_secrets, db, 1, &job, err);
 	if (r < 0)
 		return r;
+	r = build_main(db, c, err);
+	if (sec && r < 0)
+		dlp_compile_cancel(&job);
+	else if (sec)
+		r = dlp_compile_finish(&job, &db->sec, &unused, err);
 	if (span > db->max_span)
 		db->max_span = span;
-	return 0;
+	return r;
 }
 
 static int alloc_scratch(struct dlp_db *db, struct error *err)
@@ -475,9 +497,7 @@ int dlp_db_new(const struct dlp_config *c, struct dlp_db **out,
 	if (!db)
 		return err_set(err, ENOMEM, "dlp: out of memory");
 	db->card_id = db->secret_id = -1;
-	r = build_main(db, c, err);
-	if (r == 0)
-		r = build_secrets(db, c, err);
+	r = build(db, c, err);
 	if (r == 0)
 		r = alloc_scratch(db, err);
 	if (r < 0) {
@@ -535,20 +555,26 @@ static __attribute__((noreturn)) void oom(void)
 	die("out of memory");
 }
 
-/* Copy the (up to n) bytes of l that end at stream offset to into win. */
-static size_t lane_window(const struct lane *l, unsigned long long to,
-			  uint8_t *win, size_t n)
+/* The (up to n) bytes of l that end at stream offset to, in *len: in
+ * place when the current input holds them all, else copied into win. */
+static const uint8_t *lane_window(const struct lane *l, unsigned long long to,
+				  uint8_t *win, size_t n, size_t *len)
 {
-	unsigned long long start = to > n ? to - n : 0, lo;
+	unsigned long long start = to > n ? to - n : 0, lo, mid;
 	size_t m = 0;
 
 	lo = l->off > l->hist_n ? l->off - l->hist_n : 0;
 	if (start < lo)
 		start = lo;
-	for (unsigned long long o = start; o < to; o++)
-		win[m++] = o >= l->off ? l->cur[o - l->off]
-				       : l->hist[l->hist_n - (l->off - o)];
-	return m;
+	*len = (size_t)(to - start);
+	if (start >= l->off)
+		return l->cur + (start - l->off);
+	mid = to < l->off ? to : l->off;
+	m = (size_t)(mid - start);
+	memcpy(win, l->hist + l->hist_n - (l->off - start), m);
+	if (to > l->off)
+		memcpy(win + m, l->cur, (size_t)(to - l->off));
+	return win;
 }
 
 static int report(struct dlp_stream *s, const char *rule,
@@ -574,13 +600,14 @@ static int on_main(unsigned id, unsigned long long from,
 {
 	struct match_ctx *m = ctx;
 	const struct dlp_rule *r = &m->s->db->rules[id];
-	uint8_t win[DLP_CHECK_WINDOW];
+	uint8_t buf[DLP_CHECK_WINDOW];
+	const uint8_t *win;
 	size_t n;
 
 	(void)from;
 	(void)flags;
 	if (r->check != DLP_CHECK_NONE) {
-		n = lane_window(m->l, to, win, sizeof(win));
+		win = lane_window(m->l, to, buf, sizeof(buf), &n);
 		if (!dlp_check_ok(r->check, win, n))
 			return 0;
 	}
@@ -606,8 +633,10 @@ static int on_native(void *ctx, enum dlp_check check, size_t to)
 	int id = check == DLP_CHECK_LUHN ? m->s->db->card_id
 					 : m->s->db->secret_id;
 	const struct dlp_rule *r = &m->s->db->rules[id];
-	uint8_t win[DLP_CHECK_WINDOW];
-	size_t n = lane_window(m->l, m->l->off + to, win, sizeof(win));
+	uint8_t buf[DLP_CHECK_WINDOW];
+	size_t n;
+	const uint8_t *win =
+	    lane_window(m->l, m->l->off + to, buf, sizeof(buf), &n);
 
 	if (!dlp_native_ok(check, win, n))
 		return 0;
@@ -648,8 +677,10 @@ static void scan_failed(struct dlp_stream *s, hs_error_t rc)
 		       DLP_ENC_PLAIN);
 }
 
+/* Scan the next n bytes p of a lane; masks: dlp_classify_blocks(p, n), or
+ * NULL. */
 static void lane_scan(struct dlp_stream *s, enum dlp_encoding enc,
-		      const uint8_t *p, size_t n)
+		      const uint8_t *p, size_t n, const struct dlp_masks *masks)
 {
 	static match_event_handler const cb[2] = {on_main, on_secret};
 	const struct dlp_db *db = s->db;
@@ -669,7 +700,7 @@ static void lane_scan(struct dlp_stream *s, enum dlp_encoding enc,
 						      s->db->scratch, cb[i],
 						      &m));
 	if (!s->blocked && (db->card_id >= 0 || db->secret_id >= 0))
-		(void)dlp_native_scan(&l->nat, p, n, db->card_id >= 0,
+		(void)dlp_native_scan(&l->nat, p, n, masks, db->card_id >= 0,
 				      db->secret_id >= 0, on_native, &m);
 	l->off += n;
 	hist_keep(l, p, n);
@@ -678,7 +709,7 @@ static void lane_scan(struct dlp_stream *s, enum dlp_encoding enc,
 static void on_decoded(void *ctx, enum dlp_encoding enc, const uint8_t *p,
 		       size_t n)
 {
-	lane_scan(ctx, enc, p, n);
+	lane_scan(ctx, enc, p, n, NULL);
 }
 
 struct dlp_stream *dlp_stream_new(const struct dlp_db *db)
@@ -706,13 +737,14 @@ int dlp_stream_feed(struct dlp_stream *s, const void *buf, size_t len,
 {
 	const uint8_t *p = buf;
 
-	/* Hyperscan takes unsigned lengths. */
+	/* Pieces small enough for their masks to stay in cache. */
 	while (len > 0 && !s->blocked && !s->finished) {
-		size_t n = len > (1u << 30) ? (1u << 30) : len;
+		size_t n = len > PIECE ? PIECE : len;
 
-		lane_scan(s, DLP_ENC_PLAIN, p, n);
+		dlp_classify_blocks(p, n, s->masks);
+		lane_scan(s, DLP_ENC_PLAIN, p, n, s->masks);
 		if (!s->blocked)
-			dlp_decoder_feed(s->dec, p, n);
+			dlp_decoder_feed_masks(s->dec, p, n, s->masks);
 		p += n;
 		len -= n;
 	}
@@ -749,7 +781,7 @@ int dlp_stream_finish(struct dlp_stream *s, struct dlp_hit *hit)
 		 * value (generic-secret) at the end of the data. */
 		if (s->lane[e].open)
 			lane_scan(s, (enum dlp_encoding)e,
-				  (const uint8_t *)"\n", 1);
+				  (const uint8_t *)"\n", 1, NULL);
 		lane_close(s, &s->lane[e], (enum dlp_encoding)e, true);
 	}
 	return verdict(s, hit);

@@ -8,6 +8,7 @@
 #include <limits.h>
 #include <openssl/evp.h>
 #include <stdio.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 
 /* ---- allocator ---- */
@@ -58,7 +59,7 @@ void dlp_hs_allocator_init(void)
 void dlp_cache_key(const char *const *exprs, const unsigned *flags, size_t n,
 		   uint8_t key[DLP_CACHE_KEY_LEN])
 {
-	static const char tag[] = "bot-bottle dlp cache v2";
+	static const char tag[] = "bot-bottle dlp cache v3";
 	const char *ver = hs_version();
 	hs_platform_info_t plat;
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
@@ -80,19 +81,32 @@ void dlp_cache_key(const char *const *exprs, const unsigned *flags, size_t n,
 }
 
 /* ---- file format ----
- * magic[8] | u64 max_span | u64 stream_len | u64 block_len |
- * sha256(payload)[32] | payload = stream db bytes, block db bytes
- * (native byte order: the key already pins the platform). */
-static const char magic[8] = "BBDLPDB1";
+ * magic[8] | u64 max_span | u64 stream_len | u64 block_len | seal[32] |
+ * payload = stream db bytes, block db bytes
+ * (native byte order: the key already pins the platform).  The seal is a
+ * SHA-256 of the header fields before it and of each serialized
+ * database's own header, which holds a CRC32C of its bytecode that
+ * hs_deserialize_database() checks: a corrupt byte anywhere is caught
+ * without hashing the whole payload at every start. */
+static const char magic[8] = "BBDLPDB2";
 #define HEADER_LEN (8 + 3 * 8 + 32)
+#define SEAL_AT	   (HEADER_LEN - 32)
+#define HS_HEADER  64 /* covers Hyperscan's serialized header */
 #define MAX_FILE   (512u << 20)
 
-static void sha256(const void *p, size_t n, uint8_t out[32])
+static void seal(const uint8_t *hdr, const void *a, size_t an, const void *b,
+		 size_t bn, uint8_t out[32])
 {
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
 	unsigned ol = 32;
 
-	if (!EVP_Digest(p, n, out, &ol, EVP_sha256(), NULL))
+	if (!md || !EVP_DigestInit_ex(md, EVP_sha256(), NULL) ||
+	    !EVP_DigestUpdate(md, hdr, SEAL_AT) ||
+	    !EVP_DigestUpdate(md, a, an < HS_HEADER ? an : HS_HEADER) ||
+	    !EVP_DigestUpdate(md, b, bn < HS_HEADER ? bn : HS_HEADER) ||
+	    !EVP_DigestFinal_ex(md, out, &ol))
 		BUG("sha256 failed");
+	EVP_MD_CTX_free(md);
 }
 
 static void cache_path(char *buf, size_t size, const char *dir,
@@ -105,34 +119,23 @@ static void cache_path(char *buf, size_t size, const char *dir,
 	snprintf(buf, size, "%s/dlp-%s.hsdb%s", dir, hex, sfx);
 }
 
-static int read_file(int fd, uint8_t **out, size_t *len, struct error *err)
+/* Map fd's regular file read-only into *out (*len bytes). */
+static int map_file(int fd, uint8_t **out, size_t *len, struct error *err)
 {
 	struct stat st;
-	uint8_t *buf;
-	size_t got = 0;
-	ssize_t r;
+	void *p;
 
 	if (fstat(fd, &st) < 0)
 		return err_sys(err, errno, "stat");
 	if (!S_ISREG(st.st_mode) || st.st_size < HEADER_LEN ||
 	    (uint64_t)st.st_size > MAX_FILE)
 		return err_set(err, EINVAL, "not a cache file");
-	buf = malloc((size_t)st.st_size);
-	if (!buf)
-		return err_set(err, ENOMEM, "out of memory");
-	while (got < (size_t)st.st_size) {
-		r = read(fd, buf + got, (size_t)st.st_size - got);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0) {
-			free(buf);
-			return r < 0 ? err_sys(err, errno, "read")
-				     : err_set(err, EIO, "short read");
-		}
-		got += (size_t)r;
-	}
-	*out = buf;
-	*len = got;
+	p = mmap(NULL, (size_t)st.st_size, PROT_READ,
+		 MAP_PRIVATE | MAP_POPULATE, fd, 0);
+	if (p == MAP_FAILED)
+		return err_sys(err, errno, "mmap");
+	*out = p;
+	*len = (size_t)st.st_size;
 	return 0;
 }
 
@@ -144,15 +147,41 @@ static int deserialize(const uint8_t *p, size_t n, hs_database_t **db,
 	return 0;
 }
 
+/* Check and load a mapped entry. */
+static int load_entry(const uint8_t *buf, size_t len, hs_database_t **stream_db,
+		      hs_database_t **block_db, size_t *max_span,
+		      struct error *err)
+{
+	const uint8_t *a = buf + HEADER_LEN, *b;
+	uint64_t h[3];
+	uint8_t sum[32];
+
+	memcpy(h, buf + 8, sizeof(h));
+	if (memcmp(buf, magic, 8) != 0 || h[1] > len - HEADER_LEN ||
+	    h[2] != len - HEADER_LEN - h[1])
+		return err_set(err, EINVAL, "bad header");
+	b = a + h[1];
+	seal(buf, a, (size_t)h[1], b, (size_t)h[2], sum);
+	if (memcmp(sum, buf + SEAL_AT, 32) != 0)
+		return err_set(err, EINVAL, "checksum mismatch");
+	if (deserialize(a, (size_t)h[1], stream_db, err) < 0)
+		return -EINVAL;
+	if (deserialize(b, (size_t)h[2], block_db, err) < 0) {
+		hs_free_database(*stream_db);
+		*stream_db = NULL;
+		return -EINVAL;
+	}
+	*max_span = h[0];
+	return 0;
+}
+
 int dlp_cache_load(const char *dir, const uint8_t key[DLP_CACHE_KEY_LEN],
 		   hs_database_t **stream_db, hs_database_t **block_db,
 		   size_t *max_span, struct error *err)
 {
 	char path[PATH_MAX];
 	_cleanup_close_ int fd = -1;
-	_cleanup_free_ uint8_t *buf = NULL;
-	uint64_t h[3];
-	uint8_t sum[32];
+	uint8_t *buf = NULL;
 	size_t len = 0;
 	int r;
 
@@ -161,25 +190,12 @@ int dlp_cache_load(const char *dir, const uint8_t key[DLP_CACHE_KEY_LEN],
 	if (fd < 0)
 		return errno == ENOENT ? -ENOENT
 				       : err_sys(err, errno, "opening %s", path);
-	r = read_file(fd, &buf, &len, err);
-	if (r < 0)
-		return err_prefix(err, "%s", path);
-	memcpy(h, buf + 8, sizeof(h));
-	if (memcmp(buf, magic, 8) != 0 || h[1] > len - HEADER_LEN ||
-	    h[2] != len - HEADER_LEN - h[1])
-		return err_set(err, EINVAL, "%s: bad header", path);
-	sha256(buf + HEADER_LEN, len - HEADER_LEN, sum);
-	if (memcmp(sum, buf + HEADER_LEN - 32, 32) != 0)
-		return err_set(err, EINVAL, "%s: checksum mismatch", path);
-	if (deserialize(buf + HEADER_LEN, h[1], stream_db, err) < 0)
-		return err_prefix(err, "%s", path);
-	if (deserialize(buf + HEADER_LEN + h[1], h[2], block_db, err) < 0) {
-		hs_free_database(*stream_db);
-		*stream_db = NULL;
-		return err_prefix(err, "%s", path);
+	r = map_file(fd, &buf, &len, err);
+	if (r == 0) {
+		r = load_entry(buf, len, stream_db, block_db, max_span, err);
+		munmap(buf, len);
 	}
-	*max_span = h[0];
-	return 0;
+	return r < 0 ? err_prefix(err, "%s", path) : 0;
 }
 
 static int serialize(const hs_database_t *db, char **bytes, size_t *len,
@@ -195,19 +211,11 @@ static int write_entry(int fd, const char *a, size_t an, const char *b,
 {
 	uint8_t hdr[HEADER_LEN];
 	uint64_t h[3] = {max_span, an, bn};
-	EVP_MD_CTX *md = EVP_MD_CTX_new();
-	unsigned ol = 32;
 	int r;
 
-	if (!md)
-		return err_set(err, ENOMEM, "out of memory");
 	memcpy(hdr, magic, 8);
 	memcpy(hdr + 8, h, sizeof(h));
-	if (!EVP_DigestInit_ex(md, EVP_sha256(), NULL) ||
-	    !EVP_DigestUpdate(md, a, an) || !EVP_DigestUpdate(md, b, bn) ||
-	    !EVP_DigestFinal_ex(md, hdr + HEADER_LEN - 32, &ol))
-		BUG("sha256 failed");
-	EVP_MD_CTX_free(md);
+	seal(hdr, a, an, b, bn, hdr + SEAL_AT);
 	r = write_all(fd, hdr, sizeof(hdr));
 	if (r == 0)
 		r = write_all(fd, a, an);

@@ -4,8 +4,9 @@
  * The cache holds only the built-in and custom patterns, never the
  * injected secrets (those are compiled apart and never written).  A file
  * is named after the SHA-256 of the pattern set, the Hyperscan version and
- * the platform, written atomically (temp + rename, mode 0600) and checked
- * against a SHA-256 of its content when loaded.
+ * the platform, written atomically (temp + rename, mode 0600), and mapped
+ * when loaded; corruption is caught by a SHA-256 of the headers and
+ * Hyperscan's own CRC32C of each database.
  */
 #ifndef BOTTLE_BUNDLE_DLP_CACHE_H
 #define BOTTLE_BUNDLE_DLP_CACHE_H

@@ -134,38 +134,62 @@ static int parse(const uint8_t *p, size_t len, hs_database_t **dbs, size_t n,
 	return 0;
 }
 
-int dlp_compile_forked(dlp_compile_fn fn, void *ctx, hs_database_t **dbs,
-		       size_t n, size_t *extra, struct error *err)
+int dlp_compile_start(dlp_compile_fn fn, void *ctx, size_t n,
+		      struct dlp_compile_job *job, struct error *err)
 {
-	uint8_t *msg = NULL;
-	size_t len = 0;
-	int fds[2], r, status;
-	pid_t pid;
+	int fds[2], r;
 
 	if (n > DLP_COMPILE_MAX_DBS)
-		BUG("dlp_compile_forked: %zu databases", n);
-	for (size_t i = 0; i < n; i++)
-		dbs[i] = NULL;
+		BUG("dlp_compile_start: %zu databases", n);
+	job->pid = -1;
+	job->fd = -1;
+	job->n = n;
 	if (pipe2(fds, O_CLOEXEC) < 0)
 		return err_sys(err, errno, "dlp: pipe");
-	pid = fork();
-	if (pid < 0) {
+	job->pid = fork();
+	if (job->pid < 0) {
 		r = err_sys(err, errno, "dlp: fork");
 		close(fds[0]);
 		close(fds[1]);
 		return r;
 	}
-	if (pid == 0) {
+	if (job->pid == 0) {
 		close(fds[0]);
 		child(fds[1], fn, ctx, n);
 	}
 	close(fds[1]);
-	r = read_msg(fds[0], &msg, &len);
-	close(fds[0]);
-	if (r < 0)
-		kill(pid, SIGKILL);
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+	job->fd = fds[0];
+	return 0;
+}
+
+/* Reap the child (killed first if kill). */
+static void reap(struct dlp_compile_job *job, bool kill_it)
+{
+	int status;
+
+	if (job->fd >= 0)
+		close(job->fd);
+	job->fd = -1;
+	if (job->pid <= 0)
+		return;
+	if (kill_it)
+		kill(job->pid, SIGKILL);
+	while (waitpid(job->pid, &status, 0) < 0 && errno == EINTR)
 		;
+	job->pid = -1;
+}
+
+int dlp_compile_finish(struct dlp_compile_job *job, hs_database_t **dbs,
+		       size_t *extra, struct error *err)
+{
+	uint8_t *msg = NULL;
+	size_t len = 0, n = job->n;
+	int r;
+
+	for (size_t i = 0; i < n; i++)
+		dbs[i] = NULL;
+	r = read_msg(job->fd, &msg, &len);
+	reap(job, r < 0);
 	if (r < 0)
 		r = err_sys(err, -r, "dlp: reading the compiler child");
 	else
@@ -179,4 +203,18 @@ int dlp_compile_forked(dlp_compile_fn fn, void *ctx, hs_database_t **dbs,
 			dbs[i] = NULL;
 		}
 	return r;
+}
+
+void dlp_compile_cancel(struct dlp_compile_job *job)
+{
+	reap(job, true);
+}
+
+int dlp_compile_forked(dlp_compile_fn fn, void *ctx, hs_database_t **dbs,
+		       size_t n, size_t *extra, struct error *err)
+{
+	struct dlp_compile_job job;
+	int r = dlp_compile_start(fn, ctx, n, &job, err);
+
+	return r < 0 ? r : dlp_compile_finish(&job, dbs, extra, err);
 }

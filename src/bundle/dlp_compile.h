@@ -13,6 +13,7 @@
 
 #include <hs.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #define DLP_COMPILE_MAX_DBS 2
 
@@ -28,5 +29,25 @@ typedef int (*dlp_compile_fn)(void *ctx, hs_database_t **dbs, size_t n,
 int dlp_compile_forked(dlp_compile_fn fn, void *ctx, hs_database_t **dbs,
 		       size_t n, size_t *extra, struct error *err)
     __attribute__((warn_unused_result));
+
+/* The same in two steps, so that the caller works while the child
+ * compiles.  A started job must be finished or cancelled. */
+struct dlp_compile_job {
+	pid_t pid;
+	int fd; /* the reply pipe */
+	size_t n;
+};
+
+/* Fork the child.  0, or -errno with err set (nothing to finish). */
+int dlp_compile_start(dlp_compile_fn fn, void *ctx, size_t n,
+		      struct dlp_compile_job *job, struct error *err)
+    __attribute__((warn_unused_result));
+/* Wait for the child and take its databases, as dlp_compile_forked()
+ * does; the child is reaped either way. */
+int dlp_compile_finish(struct dlp_compile_job *job, hs_database_t **dbs,
+		       size_t *extra, struct error *err)
+    __attribute__((warn_unused_result));
+/* Kill and reap the child. */
+void dlp_compile_cancel(struct dlp_compile_job *job);
 
 #endif

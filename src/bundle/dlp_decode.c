@@ -189,10 +189,23 @@ static bool b64_break(struct dlp_decoder *d, uint8_t c)
 	return false;
 }
 
-static inline uint64_t class_mask(enum run_kind k, const uint8_t *b,
-				  size_t n)
+/* The class-k mask of block blk (0 past the last block of len bytes). */
+static inline uint64_t block_mask(const struct dlp_masks *m, enum run_kind k,
+				  size_t blk, size_t len)
 {
-	return dlp_classify_b64(b, n, k == RUN_B64);
+	if (blk * 64 >= len)
+		return 0;
+	return k == RUN_B64 ? m[blk].b64 : m[blk].hex;
+}
+
+/* The class-k mask of the 64 bytes from i (bits past len are 0). */
+static inline uint64_t mask_at(const struct dlp_masks *m, enum run_kind k,
+			       size_t i, size_t len)
+{
+	unsigned s = i % 64;
+	uint64_t lo = block_mask(m, k, i / 64, len) >> s;
+
+	return s ? lo | block_mask(m, k, i / 64 + 1, len) << (64 - s) : lo;
 }
 
 /* Room for n more bytes of output without a check per byte. */
@@ -245,11 +258,12 @@ static void hex_stretch(struct dlp_decoder *d, const uint8_t *b, size_t n)
 
 /* Decode b[i..) until the long run ends; the index after its end. */
 static size_t long_span(struct dlp_decoder *d, enum run_kind k,
-			const uint8_t *b, size_t i, size_t len)
+			const uint8_t *b, const struct dlp_masks *m, size_t i,
+			size_t len)
 {
 	while (i < len) {
 		size_t n = len - i < 64 ? len - i : 64;
-		uint64_t stop = ~class_mask(k, b + i, n);
+		uint64_t stop = ~mask_at(m, k, i, len);
 		size_t run = stop ? (size_t)__builtin_ctzll(stop) : 64;
 
 		if (run > n)
@@ -276,7 +290,8 @@ static size_t long_span(struct dlp_decoder *d, enum run_kind k,
 /* Continue a short run left open by the previous feed; returns where the
  * skip scan resumes (a position after a byte outside the class), or len. */
 static size_t carry_resume(struct dlp_decoder *d, enum run_kind k,
-			   const uint8_t *b, size_t len)
+			   const uint8_t *b, const struct dlp_masks *m,
+			   size_t len)
 {
 	struct dlp_runs *r = &d->runs[k];
 	size_t n = 0;
@@ -287,9 +302,12 @@ static size_t carry_resume(struct dlp_decoder *d, enum run_kind k,
 	if (r->run + n == DLP_DECODE_MIN_RUN) {
 		long_start(d, k);
 		/* The carried bytes are all in the class. */
-		(void)long_span(d, k, r->carry, 0, r->run);
+		if (k == RUN_B64)
+			b64_stretch(d, r->carry, r->run);
+		else
+			hex_stretch(d, r->carry, r->run);
 		r->run = 0;
-		return long_span(d, k, b, 0, len);
+		return long_span(d, k, b, m, 0, len);
 	}
 	if (n == len) {
 		memcpy(r->carry + r->run, b, n);
@@ -303,47 +321,53 @@ static size_t carry_resume(struct dlp_decoder *d, enum run_kind k,
 /* The start of the first run of >= MIN_RUN class-k bytes in b[i..len),
  * given that b[i - 1] (if any) is outside the class; or len, with *tail
  * set to the length of the (shorter) class run that ends at len. */
-static size_t find_long(enum run_kind k, const uint8_t *b, size_t i,
+static size_t find_long(enum run_kind k, const struct dlp_masks *m, size_t i,
 			size_t len, size_t *tail)
 {
-	uint64_t last = 0; /* the class mask of the 64 bytes before base */
+	uint64_t last = 0, cur, ends, hi; /* masks of a block, the one before */
+	size_t blk = i / 64;
 
-	for (size_t base = i; base < len; base += 64) {
-		size_t n = len - base < 64 ? len - base : 64;
-		uint64_t cur = class_mask(k, b + base, n);
-		uint64_t ends = dlp_run_ends(dlp_join(cur, last),
-					     DLP_DECODE_MIN_RUN);
-
+	for (;;) { /* i < len */
+		cur = block_mask(m, k, blk, len);
+		if (blk == i / 64) /* the bytes before i are done */
+			cur &= ~0ull << (i % 64);
+		ends = dlp_run_ends(dlp_join(cur, last), DLP_DECODE_MIN_RUN);
 		if (ends)
-			return base + (size_t)__builtin_ctzll(ends) + 1 -
+			return blk * 64 + (size_t)__builtin_ctzll(ends) + 1 -
 			       DLP_DECODE_MIN_RUN;
-		last = n == 64 ? cur : last >> n | cur << (64 - n);
+		if ((blk + 1) * 64 >= len)
+			break;
+		last = cur;
+		blk++;
 	}
-	*tail = ~last ? (size_t)__builtin_clzll(~last) : 64;
+	/* The run that ends at byte len - 1 (shorter than MIN_RUN, so within
+	 * cur and last): its last bit shifted up to bit 127. */
+	hi = (uint64_t)((dlp_join(cur, last) << (63 - (len - 1) % 64)) >> 64);
+	*tail = ~hi ? (size_t)__builtin_clzll(~hi) : 64;
 	return len;
 }
 
 /* Find the runs of >= MIN_RUN bytes of class k in b and decode them. */
 static void runs_feed(struct dlp_decoder *d, enum run_kind k,
-		      const uint8_t *b, size_t len)
+		      const uint8_t *b, const struct dlp_masks *m, size_t len)
 {
 	struct dlp_runs *r = &d->runs[k];
 	size_t i = 0, t = 0;
 
 	if (r->in_long)
-		i = long_span(d, k, b, 0, len);
+		i = long_span(d, k, b, m, 0, len);
 	else if (r->run > 0)
-		i = carry_resume(d, k, b, len);
+		i = carry_resume(d, k, b, m, len);
 	/* Invariant: i == 0 with no open run, or b[i - 1] ends a run. */
 	while (i < len) {
-		i = find_long(k, b, i, len, &t);
+		i = find_long(k, m, i, len, &t);
 		if (i == len) {
 			memcpy(r->carry, b + len - t, t);
 			r->run = t;
 			return;
 		}
 		long_start(d, k);
-		i = long_span(d, k, b, i, len);
+		i = long_span(d, k, b, m, i, len);
 	}
 }
 
@@ -454,15 +478,29 @@ static void url_feed(struct dlp_decoder *d, const uint8_t *b, size_t len)
 	tail_keep(d, b, len);
 }
 
-void dlp_decoder_feed(struct dlp_decoder *d, const void *buf, size_t len)
+void dlp_decoder_feed_masks(struct dlp_decoder *d, const void *buf,
+			    size_t len, const struct dlp_masks *m)
 {
 	if (len == 0)
 		return;
-	runs_feed(d, RUN_B64, buf, len);
-	runs_feed(d, RUN_HEX, buf, len);
+	runs_feed(d, RUN_B64, buf, m, len);
+	runs_feed(d, RUN_HEX, buf, m, len);
 	url_feed(d, buf, len);
 	for (int e = DLP_ENC_BASE64; e < DLP_ENC_COUNT; e++)
 		flush(d, (enum dlp_encoding)e);
+}
+
+void dlp_decoder_feed(struct dlp_decoder *d, const void *buf, size_t len)
+{
+	enum { PIECE = 4096 };
+	struct dlp_masks m[PIECE / 64];
+	const uint8_t *b = buf;
+
+	for (size_t i = 0, n; i < len; i += n) {
+		n = len - i < PIECE ? len - i : PIECE;
+		dlp_classify_blocks(b + i, n, m);
+		dlp_decoder_feed_masks(d, b + i, n, m);
+	}
 }
 
 void dlp_decoder_finish(struct dlp_decoder *d)

@@ -14,8 +14,8 @@
  *           DLP_DECODE_URL_LOOKBACK bytes before the first '%' to the run's
  *           end, with every %XX decoded and other bytes copied.
  * Runs may cross dlp_decoder_feed() boundaries; the decoder keeps the state.
- * The cost on ordinary text is a skip scan that looks at about one byte in
- * four, and memchr() for '%'.
+ * The cost on ordinary text is a few mask operations per 64 bytes (the
+ * caller's byte classification, dlp_simd.h), and memchr() for '%'.
  */
 #ifndef BOTTLE_BUNDLE_DLP_DECODE_H
 #define BOTTLE_BUNDLE_DLP_DECODE_H
@@ -53,6 +53,12 @@ void dlp_decoder_free(struct dlp_decoder *d);
  * complete has been passed to the sink when this returns (only a hex run
  * shorter than DLP_DECODE_MIN_RUN so far is held back). */
 void dlp_decoder_feed(struct dlp_decoder *d, const void *buf, size_t len);
+
+struct dlp_masks; /* dlp_simd.h */
+/* The same, given the caller's dlp_classify_blocks(buf, len, m): a
+ * stream classifies its bytes once for every fast path. */
+void dlp_decoder_feed_masks(struct dlp_decoder *d, const void *buf,
+			    size_t len, const struct dlp_masks *m);
 
 /* End of the raw stream: ends open runs (emitting their separators) and
  * resets the decoder to its initial state. */

@@ -31,8 +31,55 @@ static inline uint64_t keep_last(uint64_t prev, uint64_t m, size_t n)
 	return n >= 64 ? m : prev >> n | m << (64 - n);
 }
 
+static bool is_space(uint8_t c) /* \s */
+{
+	return c == ' ' || (c >= '\t' && c <= '\r');
+}
+
+static bool is_assign(uint8_t c)
+{
+	return c == ':' || c == '=';
+}
+
+static bool is_quote(uint8_t c)
+{
+	return c == '"' || c == '\'';
+}
+
+/* Can a generic secret end before p[to] (a value run ends at to - 1)?
+ * b64 is the value mask of the 128 bytes whose last 64 start at p + base
+ * (to - base < 64).  False only when the run is too long or what precedes
+ * it cannot be [:=]\s{0,4}["']?, as far as p shows (a line of a wrapped
+ * base64 blob ends a long run but follows a line break). */
+static bool secret_may(const uint8_t *p, size_t base, size_t to,
+		       unsigned __int128 b64)
+{
+	unsigned __int128 x = b64 << (64 - (to - base)); /* run end: bit 127 */
+	uint64_t hi = (uint64_t)(x >> 64), lo = (uint64_t)x;
+	size_t run, j;
+
+	if (~hi)
+		run = (size_t)__builtin_clzll(~hi);
+	else
+		run = 64 + (~lo ? (size_t)__builtin_clzll(~lo) : 64);
+	if (run > SECRET_MAX)
+		return false;
+	/* A run that fills the window may be longer; one that starts in an
+	 * earlier feed follows bytes p does not hold. */
+	if (run >= 64 + to - base || run + 1 > to)
+		return true;
+	j = to - run - 1;
+	if (is_quote(p[j]) && j-- == 0)
+		return true;
+	for (int k = 0; k < 4 && is_space(p[j]); k++)
+		if (j-- == 0)
+			return true;
+	return is_assign(p[j]);
+}
+
 int dlp_native_scan(struct dlp_native *st, const uint8_t *p, size_t n,
-		    bool card, bool secret, dlp_native_fn fn, void *ctx)
+		    const struct dlp_masks *pm, bool card, bool secret,
+		    dlp_native_fn fn, void *ctx)
 {
 	struct dlp_masks m;
 
@@ -40,18 +87,22 @@ int dlp_native_scan(struct dlp_native *st, const uint8_t *p, size_t n,
 		size_t k = n - base < 64 ? n - base : 64;
 		uint64_t valid = k == 64 ? ~0ull : (1ull << k) - 1;
 		uint64_t prevd, chain, ec = 0, es = 0, e;
+		unsigned __int128 b64;
 
-		dlp_classify(p + base, k, &m);
+		if (pm)
+			m = pm[base / 64];
+		else
+			dlp_classify(p + base, k, &m);
 		prevd = shifted_in(m.digit, st->digit);
 		chain = m.digit | (m.sep & prevd);
+		b64 = dlp_join(m.b64, st->b64);
 		if (card)
 			ec = dlp_run_ends(dlp_join(chain, st->chain) << 1,
 					  CARD_MIN_CHAIN) &
 			     prevd & ~m.word & valid;
 		if (secret)
-			es = dlp_run_ends(dlp_join(m.b64, st->b64) << 1,
-					  SECRET_MIN) &
-			     ~m.b64 & valid;
+			es = dlp_run_ends(b64 << 1, SECRET_MIN) & ~m.b64 &
+			     valid;
 		st->digit = keep_last(st->digit, m.digit, k);
 		st->b64 = keep_last(st->b64, m.b64, k);
 		st->chain = keep_last(st->chain, chain, k);
@@ -61,6 +112,7 @@ int dlp_native_scan(struct dlp_native *st, const uint8_t *p, size_t n,
 			if ((ec >> i & 1) && fn(ctx, DLP_CHECK_LUHN, base + i))
 				return 1;
 			if ((es >> i & 1) &&
+			    secret_may(p, base, base + i, b64) &&
 			    fn(ctx, DLP_CHECK_ENTROPY, base + i + 1))
 				return 1;
 		}
@@ -88,11 +140,6 @@ static bool is_value(uint8_t c)
 static bool is_name(uint8_t c) /* [A-Za-z0-9_\-] */
 {
 	return is_word(c) || c == '-';
-}
-
-static bool is_space(uint8_t c) /* \s */
-{
-	return c == ' ' || (c >= '\t' && c <= '\r');
 }
 
 /* "\b(?:[2-6]\d{12,18}|[2-6]\d{3}[ \-]\d{4}[ \-]\d{4}[ \-]\d{1,7}|
@@ -149,8 +196,8 @@ static bool keyword_ends_at(const uint8_t *w, size_t j)
 }
 
 /* Walk back over at most max bytes of class f from *i; their count. */
-static size_t back_over(const uint8_t *w, size_t *i, bool (*f)(uint8_t),
-			size_t max)
+static inline __attribute__((always_inline)) size_t
+back_over(const uint8_t *w, size_t *i, bool (*f)(uint8_t), size_t max)
 {
 	size_t k = 0;
 
@@ -159,16 +206,6 @@ static size_t back_over(const uint8_t *w, size_t *i, bool (*f)(uint8_t),
 		k++;
 	}
 	return k;
-}
-
-static bool is_assign(uint8_t c)
-{
-	return c == ':' || c == '=';
-}
-
-static bool is_quote(uint8_t c)
-{
-	return c == '"' || c == '\'';
 }
 
 /* "(?i:KEYWORDS)[A-Za-z0-9_\-]{0,20}[\"']?\s{0,4}[:=]{1,2}\s{0,4}[\"']?

@@ -12,6 +12,7 @@
 #define BOTTLE_BUNDLE_DLP_NATIVE_H
 
 #include "bundle/dlp_builtin.h"
+#include "bundle/dlp_simd.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -27,11 +28,13 @@ struct dlp_native {
  * at p + to (to <= n).  Return nonzero to stop the scan. */
 typedef int (*dlp_native_fn)(void *ctx, enum dlp_check check, size_t to);
 
-/* Scan the next n bytes of the stream for the rules asked for (card:
+/* Scan the next n bytes p of the stream for the rules asked for (card:
  * DLP_CHECK_LUHN, secret: DLP_CHECK_ENTROPY); calls fn for each candidate
- * in order.  Returns nonzero when fn stopped it. */
+ * in order.  m is dlp_classify_blocks(p, n), or NULL to classify here.
+ * Returns nonzero when fn stopped it. */
 int dlp_native_scan(struct dlp_native *st, const uint8_t *p, size_t n,
-		    bool card, bool secret, dlp_native_fn fn, void *ctx);
+		    const struct dlp_masks *m, bool card, bool secret,
+		    dlp_native_fn fn, void *ctx);
 
 /* Does the rule with check `check` match ending at win + n, verifier
  * included?  win[0..n) is the stream before the match end, at least

@@ -88,35 +88,6 @@ classify_avx2(const uint8_t *p, struct dlp_masks *m)
 	*m = r;
 }
 
-/* Only the base64 (hex if !b64) mask: the decoders' hot loop. */
-__attribute__((target("avx2"))) static uint64_t class_avx2(const uint8_t *p,
-							    bool b64)
-{
-	const __m256i c20 = _mm256_set1_epi8(0x20), ca = _mm256_set1_epi8('a'),
-		      c0 = _mm256_set1_epi8('0'), k9 = _mm256_set1_epi8(9),
-		      kl = _mm256_set1_epi8(b64 ? 25 : 5);
-	uint64_t r = 0;
-
-	for (int i = 0; i < 2; i++) {
-		__m256i x = _mm256_loadu_si256((const __m256i *)(p + 32 * i));
-		__m256i lo = _mm256_sub_epi8(_mm256_or_si256(x, c20), ca);
-		__m256i y = _mm256_or_si256(LE256(lo, kl),
-					    LE256(_mm256_sub_epi8(x, c0), k9));
-
-		if (b64)
-			y = _mm256_or_si256(
-			    _mm256_or_si256(
-				y, _mm256_or_si256(
-				       _mm256_cmpeq_epi8(x, _mm256_set1_epi8('+')),
-				       _mm256_cmpeq_epi8(x, _mm256_set1_epi8('/')))),
-			    _mm256_or_si256(
-				_mm256_cmpeq_epi8(x, _mm256_set1_epi8('-')),
-				_mm256_cmpeq_epi8(x, _mm256_set1_epi8('_'))));
-		r |= (uint64_t)(uint32_t)_mm256_movemask_epi8(y) << (32 * i);
-	}
-	return r;
-}
-
 static bool use_avx2(void)
 {
 	static int have = -1;
@@ -146,16 +117,24 @@ void dlp_classify(const uint8_t *p, size_t n, struct dlp_masks *m)
 		classify_sse2(p, m);
 }
 
-uint64_t dlp_classify_b64(const uint8_t *p, size_t n, bool b64)
+__attribute__((target("avx2"))) static void
+blocks_avx2(const uint8_t *p, size_t nb, struct dlp_masks *m)
 {
-	struct dlp_masks m;
-	uint8_t pad[64];
+	for (size_t i = 0; i < nb; i++)
+		classify_avx2(p + 64 * i, &m[i]);
+}
 
-	p = padded(p, n, pad);
+void dlp_classify_blocks(const uint8_t *p, size_t n, struct dlp_masks *m)
+{
+	size_t nb = n / 64;
+
 	if (use_avx2())
-		return class_avx2(p, b64);
-	classify_sse2(p, &m);
-	return b64 ? m.b64 : m.hex;
+		blocks_avx2(p, nb, m);
+	else
+		for (size_t i = 0; i < nb; i++)
+			classify_sse2(p + 64 * i, &m[i]);
+	if (n % 64)
+		dlp_classify(p + 64 * nb, n % 64, &m[nb]);
 }
 
 #else /* portable */
@@ -188,12 +167,10 @@ void dlp_classify(const uint8_t *p, size_t n, struct dlp_masks *m)
 	*m = r;
 }
 
-uint64_t dlp_classify_b64(const uint8_t *p, size_t n, bool b64)
+void dlp_classify_blocks(const uint8_t *p, size_t n, struct dlp_masks *m)
 {
-	struct dlp_masks m;
-
-	dlp_classify(p, n, &m);
-	return b64 ? m.b64 : m.hex;
+	for (size_t i = 0; i < n; i += 64)
+		dlp_classify(p + i, n - i < 64 ? n - i : 64, &m[i / 64]);
 }
 
 #endif

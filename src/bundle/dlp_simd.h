@@ -20,20 +20,34 @@ struct dlp_masks {
 
 /* Classify p[0..n), n <= 64; bits n..63 are 0. */
 void dlp_classify(const uint8_t *p, size_t n, struct dlp_masks *m);
-/* Only the b64 mask (or, if !b64, the hex mask) of p[0..n): cheaper. */
-uint64_t dlp_classify_b64(const uint8_t *p, size_t n, bool b64);
+/* Classify p[0..n) (any n) into m[0..(n + 63) / 64): m[i] is bytes
+ * [64i, 64i + 64); the last block's bits past n are 0.  One pass that
+ * every fast path over the same bytes shares. */
+void dlp_classify_blocks(const uint8_t *p, size_t n, struct dlp_masks *m);
 
 /* For each bit i of the upper half of c (c's lower half holds the bits
  * before it): whether bits i-k+1..i are all set, i.e. a run of >= k
- * (1..64) set bits ends at bit i. */
-static inline uint64_t dlp_run_ends(unsigned __int128 c, unsigned k)
+ * (1..64) set bits ends at bit i.  Inlined so that a constant k leaves
+ * constant shifts. */
+static inline __attribute__((always_inline)) uint64_t
+dlp_run_ends(unsigned __int128 c, unsigned k)
 {
-	unsigned have = 1;
+	unsigned have = 1u << (31 - __builtin_clz(k)); /* <= k */
 
-	while (2 * have <= k) { /* c: bits ending a run of >= have */
-		c &= c << have;
-		have *= 2;
-	}
+	/* After the step with shift s, c marks runs of >= 2s (written out:
+	 * the compiler keeps a loop). */
+	if (have > 1)
+		c &= c << 1;
+	if (have > 2)
+		c &= c << 2;
+	if (have > 4)
+		c &= c << 4;
+	if (have > 8)
+		c &= c << 8;
+	if (have > 16)
+		c &= c << 16;
+	if (have > 32)
+		c &= c << 32;
 	if (have < k)
 		c &= c << (k - have);
 	return (uint64_t)(c >> 64);
