@@ -676,6 +676,10 @@ static void on_request(struct conn *c)
 	if (!inner && !check_host(c))
 		return;
 	if (r->form == TARGET_AUTHORITY) {
+		/* An upstream kept alive from an earlier plain request must
+		 * not carry this tunnel's requests (nor, intercepted, the
+		 * injected credential in clear text). */
+		drop_up(c);
 		evbuffer_drain(in, r->head_len);
 		resolve(c);
 		return;
