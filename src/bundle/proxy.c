@@ -759,13 +759,44 @@ static void read_head(struct conn *c)
 
 /* ---- request body ------------------------------------------------------ */
 
+/* Payload bytes of the body: scanned, and for a chunked body collected in
+ * held (a length-delimited body is moved there whole by forward_body). */
 static void feed_dlp(void *ctx, const char *p, size_t n)
 {
 	struct conn *c = ctx;
 
+	if (c->req_body == BODY_CHUNKED)
+		evbuffer_add(c->held, p, n);
 	if (c->dlp && !c->hit_block &&
 	    dlp_stream_feed(c->dlp, p, n, &c->hit) == 1)
 		c->hit_block = true;
+}
+
+/* Send all but the last keep bytes of held upstream.  A chunked body is
+ * re-chunked from its payload: the hold-back then counts payload bytes,
+ * not framing (1-byte chunks would otherwise let most of a secret out
+ * ahead of the decision), and chunk extensions and trailers, which DLP
+ * never sees, are not forwarded. */
+static void release_held(struct conn *c, size_t keep)
+{
+	struct evbuffer *out = bufferevent_get_output(c->up);
+	size_t n = evbuffer_get_length(c->held);
+	bool chunked = c->req_body == BODY_CHUNKED;
+
+	if (n > keep) {
+		n -= keep;
+		if (chunked)
+			evbuffer_add_printf(out, "%zx\r\n", n);
+		evbuffer_remove_buffer(c->held, out, n);
+		if (chunked)
+			evbuffer_add(out, "\r\n", 2);
+	}
+	if (c->req_done && chunked)
+		evbuffer_add(out, "0\r\n\r\n", 5);
+	if (evbuffer_get_length(out) >= c->b->limits.buffer_max) {
+		bufferevent_disable(c->cli, EV_READ);
+		c->cli_throttled = true;
+	}
 }
 
 /* Forward what the agent sent of the body, scanned first.  The last
@@ -774,7 +805,7 @@ static void feed_dlp(void *ctx, const char *p, size_t n)
 static void forward_body(struct conn *c)
 {
 	struct evbuffer *in = bufferevent_get_input(c->cli);
-	size_t avail = evbuffer_get_length(in), n = 0, span;
+	size_t avail = evbuffer_get_length(in), n = 0;
 	const char *p;
 
 	if (c->req_done || !avail || !c->up)
@@ -785,6 +816,7 @@ static void forward_body(struct conn *c)
 		feed_dlp(c, p, n);
 		c->req_left -= n;
 		c->req_done = c->req_left == 0;
+		evbuffer_remove_buffer(in, c->held, n);
 	} else {
 		ssize_t k;
 		p = (const char *)evbuffer_pullup(in, (ssize_t)avail);
@@ -796,6 +828,7 @@ static void forward_body(struct conn *c)
 		}
 		n = (size_t)k;
 		c->req_done = c->req_chunk.done;
+		evbuffer_drain(in, n);
 	}
 	if (c->req_done && c->dlp && !c->hit_block &&
 	    dlp_stream_finish(c->dlp, &c->hit) == 1)
@@ -810,17 +843,8 @@ static void forward_body(struct conn *c)
 	}
 	c->bytes_up += n;
 	c->last_io = now_ns();
-	evbuffer_remove_buffer(in, c->held, n);
-	span = c->b->dlp && !c->req_done ? dlp_db_max_span(c->b->dlp) : 0;
-	if (evbuffer_get_length(c->held) > span) {
-		struct evbuffer *out = bufferevent_get_output(c->up);
-		evbuffer_remove_buffer(c->held, out,
-				       evbuffer_get_length(c->held) - span);
-		if (evbuffer_get_length(out) >= c->b->limits.buffer_max) {
-			bufferevent_disable(c->cli, EV_READ);
-			c->cli_throttled = true;
-		}
-	}
+	release_held(c, c->b->dlp && !c->req_done ? dlp_db_max_span(c->b->dlp)
+						  : 0);
 	if (c->req_done && c->dlp) {
 		const struct dlp_hit *h = dlp_stream_logged(c->dlp);
 		if (h)
