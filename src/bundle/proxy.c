@@ -499,9 +499,16 @@ static struct bufferevent *tls_over_cli(struct conn *c, SSL *ssl)
 	    send(fd, ok, sizeof(ok) - 1, MSG_NOSIGNAL) != sizeof(ok) - 1) {
 		evbuffer_add(bufferevent_get_output(c->cli), ok,
 			     sizeof(ok) - 1);
-		return bufferevent_openssl_filter_new(c->b->base, c->cli, ssl,
-						      BUFFEREVENT_SSL_ACCEPTING,
-						      BEV_OPT_CLOSE_ON_FREE);
+		tls = bufferevent_openssl_filter_new(c->b->base, c->cli, ssl,
+						     BUFFEREVENT_SSL_ACCEPTING,
+						     BEV_OPT_CLOSE_ON_FREE);
+		/* The filter encrypts into the plain output as long as that
+		 * is under its high watermark (none by default: an agent that
+		 * does not read would make us buffer the whole download). */
+		if (tls)
+			bufferevent_setwatermark(c->cli, EV_WRITE, 0,
+						 c->b->limits.buffer_max);
+		return tls;
 	}
 	tls = bufferevent_openssl_socket_new(c->b->base, fd, ssl,
 					     BUFFEREVENT_SSL_ACCEPTING,
