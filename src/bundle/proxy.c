@@ -259,6 +259,9 @@ static void linger_or_close(struct conn *c)
 		evtimer_add(c->timer, &poll);
 		return;
 	}
+	/* NEEDSWORK: a TLS server end closes without lingering, so unread
+	 * input (a body after a 403 block) may reset the connection before
+	 * the agent has read the answer. */
 	if (c->cli_tls || (c->lingering && !under)) {
 		conn_close(c);
 		return;
@@ -363,6 +366,9 @@ static void relay(struct conn *c, struct bufferevent *from,
 
 static void unthrottle(struct conn *c, struct bufferevent *drained)
 {
+	if (evbuffer_get_length(bufferevent_get_output(drained)) >=
+	    c->b->limits.buffer_max)
+		return;
 	if (drained == c->up && c->cli_throttled) {
 		c->cli_throttled = false;
 		bufferevent_enable(c->cli, EV_READ);
@@ -395,15 +401,16 @@ static void redact_path(struct conn *c, struct slice path)
 static bool dlp_head(struct conn *c, const char *head, size_t len)
 {
 	const struct http_request *r = &c->req;
-	char dec[2048];
+	_cleanup_free_ char *dec = NULL;
 	size_t n;
 
 	if (!c->b->dlp)
 		return false;
 	if (dlp_scan(c->b->dlp, head, len, &c->hit) == 1)
 		goto blocked;
-	n = r->target.n < sizeof(dec) ? r->target.n : sizeof(dec);
-	n = http_percent_decode(r->target.p, n, dec);
+	/* All of it: the target is under 64 KiB (the head's limit). */
+	dec = xmalloc(r->target.n + 1);
+	n = http_percent_decode(r->target.p, r->target.n, dec);
 	if (dlp_scan(c->b->dlp, dec, n, &c->hit) == 1)
 		goto blocked;
 	memset(&c->hit, 0, sizeof(c->hit));
@@ -430,9 +437,18 @@ static void build_out_head(struct conn *c)
 	evbuffer_add(o, " ", 1);
 	evbuffer_add(o, r->path.p, r->path.n);
 	evbuffer_add(o, " HTTP/1.1\r\n", 11);
+	if (r->form == TARGET_ABSOLUTE)
+		evbuffer_add_printf(o, "Host: %.*s\r\n", (int)r->authority.n,
+				    r->authority.p);
 	for (size_t i = 0; i < r->n_headers; i++) {
 		const struct http_header *h = &r->headers[i];
 		if (http_header_is_hop(r, h))
+			continue;
+		/* A proxy replaces Host by the target's authority: the
+		 * agent's own would reach another site behind the address
+		 * that passed policy (domain fronting). */
+		if (r->form == TARGET_ABSOLUTE && h->name.n == 4 &&
+		    strncasecmp(h->name.p, "host", 4) == 0)
 			continue;
 		if (rt && h->name.n == strlen(rt->header) &&
 		    strncasecmp(h->name.p, rt->header, h->name.n) == 0)
@@ -506,7 +522,8 @@ static struct bufferevent *tls_over_cli(struct conn *c, SSL *ssl)
 		 * is under its high watermark (none by default: an agent that
 		 * does not read would make us buffer the whole download). */
 		if (tls)
-			bufferevent_setwatermark(c->cli, EV_WRITE, 0,
+			bufferevent_setwatermark(c->cli, EV_WRITE,
+						 c->b->limits.buffer_max / 2,
 						 c->b->limits.buffer_max);
 		return tls;
 	}
@@ -553,6 +570,15 @@ static void resolved(struct conn *c)
 		c->cli_tls = true;
 		set_state(c, CS_TLS);
 		install_cli_callbacks(c);
+		{
+			/* The handshake and the first request inside get the
+			 * head deadline (slowloris inside TLS). */
+			struct timeval head = {
+			    c->b->limits.head_timeout_ms / 1000,
+			    (c->b->limits.head_timeout_ms % 1000) * 1000};
+			c->timer_is_head = true;
+			evtimer_add(c->timer, &head);
+		}
 		return;
 	}
 	start_connect(c);
@@ -636,7 +662,7 @@ static void on_request(struct conn *c)
 	snprintf(c->method, sizeof(c->method), "%.*s",
 		 (int)(r->method.n < 15 ? r->method.n : 15), r->method.p);
 	redact_path(c, r->form == TARGET_AUTHORITY ? r->target : r->path);
-	c->req_keep_alive = r->keep_alive;
+	c->req_keep_alive = r->keep_alive && !c->cli_eof;
 
 	if (inner) {
 		/* Inside an intercepted CONNECT: the host is fixed. */
@@ -645,8 +671,11 @@ static void on_request(struct conn *c)
 				      "CONNECT inside CONNECT");
 			return;
 		}
-		if (r->form == TARGET_ABSOLUTE &&
-		    (strcmp(r->hostname, c->host) != 0 || r->port != c->port)) {
+		/* Origin-form names its host in Host (port 0: none). */
+		if ((r->form == TARGET_ABSOLUTE || r->hostname[0]) &&
+		    (strcmp(r->hostname, c->host) != 0 ||
+		     (r->port != c->port &&
+		      (r->form == TARGET_ABSOLUTE || r->port)))) {
 			respond_error(c, 403, "deny",
 				      "request for %s inside a "
 				      "tunnel to %s",
@@ -867,7 +896,9 @@ static void response_done(struct conn *c)
 	bool again = c->req_keep_alive && c->resp_keep_alive && c->req_done;
 
 	audit_request(c);
-	if (!c->resp_keep_alive || !c->req_done)
+	/* An upstream that sent more than its response is not reusable. */
+	if (!c->resp_keep_alive || !c->req_done ||
+	    (c->up && evbuffer_get_length(bufferevent_get_input(c->up))))
 		drop_up(c);
 	if (!again) {
 		close_after_flush(c);
@@ -1086,6 +1117,7 @@ static void cli_write(struct bufferevent *bev, void *arg)
 	struct conn *c = arg;
 
 	conn_hold(c);
+	c->last_io = now_ns(); /* the agent is reading */
 	if (c->state == CS_CLOSING &&
 	    evbuffer_get_length(bufferevent_get_output(bev)) == 0)
 		linger_or_close(c);
@@ -1096,7 +1128,10 @@ static void cli_write(struct bufferevent *bev, void *arg)
 
 /* A bufferevent timeout fires per direction; the connection is idle only
  * when no byte moved either way.  True when it was not idle (the timed-out
- * direction is re-armed). */
+ * direction is re-armed).
+ * NEEDSWORK: last_io moves when we relay or a write leaves the output
+ * under buffer_max; an agent reading slower than about buffer_max per
+ * idle timeout (~1 KiB/s by default) is cut although bytes still move. */
 static bool still_busy(struct conn *c, struct bufferevent *bev, short what)
 {
 	uint64_t idle = (uint64_t)c->b->limits.idle_timeout_ms * 1000000ull;
@@ -1128,6 +1163,11 @@ static void cli_eof(struct conn *c)
 	     c->state == CS_EXCHANGE) &&
 	    c->req_done && c->req.form != TARGET_AUTHORITY)
 		return;
+	if (c->state == CS_HEAD) {
+		/* Between requests: the last answer may still be queued. */
+		close_after_flush(c);
+		return;
+	}
 	if (c->state == CS_EXCHANGE && !c->resp_head)
 		snprintf(c->reason, sizeof(c->reason),
 			 "the agent closed mid-request");
@@ -1181,6 +1221,10 @@ static void install_cli_callbacks(struct conn *c)
 
 	bufferevent_setcb(c->cli, cli_read, cli_write, cli_event, c);
 	bufferevent_setwatermark(c->cli, EV_READ, 0, c->b->limits.buffer_max);
+	/* The write callback after every write under the limit: progress
+	 * of a slow reader is I/O (still_busy), and relaying resumes before
+	 * the output has run dry. */
+	bufferevent_setwatermark(c->cli, EV_WRITE, c->b->limits.buffer_max, 0);
 	bufferevent_set_timeouts(c->cli, &idle, &idle);
 	bufferevent_enable(c->cli, EV_READ | EV_WRITE);
 }
@@ -1200,6 +1244,7 @@ static void up_write(struct bufferevent *bev, void *arg)
 	struct conn *c = arg;
 
 	conn_hold(c);
+	c->last_io = now_ns();
 	if (c->cli_eof && c->state == CS_TUNNEL &&
 	    !evbuffer_get_length(bufferevent_get_output(bev)))
 		shutdown(bufferevent_getfd(bev), SHUT_WR);
@@ -1289,6 +1334,9 @@ static void up_event(struct bufferevent *bev, short what, void *arg)
 			c->resp_keep_alive = false;
 			response_done(c);
 		} else if (c->state == CS_EXCHANGE) {
+			/* NEEDSWORK: a kept-alive upstream that closed just
+			 * as we reused it is a 502 here; a replayable request
+			 * could be retried on a new connection instead. */
 			if (!c->resp_head)
 				respond_error(c, 502, "error",
 					      "%s closed the "
@@ -1344,6 +1392,7 @@ static void start_connect(struct conn *c)
 	set_state(c, CS_CONNECT);
 	bufferevent_setcb(c->up, up_read, up_write, up_event, c);
 	bufferevent_setwatermark(c->up, EV_READ, 0, c->b->limits.buffer_max);
+	bufferevent_setwatermark(c->up, EV_WRITE, c->b->limits.buffer_max, 0);
 	bufferevent_set_timeouts(c->up, &tv, &tv);
 	bufferevent_enable(c->up, EV_READ | EV_WRITE);
 	conn_hold(c);
@@ -1363,7 +1412,10 @@ static void on_total_timeout(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	conn_hold(c);
-	if (c->lingering) {
+	if (c->state == CS_CLOSING && !c->lingering) {
+		/* The answer is queued and the agent does not read it. */
+		conn_close(c);
+	} else if (c->lingering) {
 		if (bufferevent_get_underlying(c->cli))
 			linger_or_close(c);
 		else
