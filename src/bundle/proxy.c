@@ -1478,12 +1478,24 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd,
 	evtimer_add(c->timer, &head);
 }
 
+static void on_accept_resume(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	evconnlistener_enable(arg);
+}
+
+/* EMFILE and friends: the pending connection stays in the backlog and the
+ * listener would report it again at once, spinning the loop.  Pause
+ * accepting for a moment; connections being served free descriptors. */
 static void on_accept_error(struct evconnlistener *l, void *arg)
 {
-	(void)arg;
-	(void)l;
-	/* EMFILE and friends: log and keep serving what we have. */
-	log_warn("accept");
+	struct bundle *b = arg;
+	struct timeval pause = {0, 100000};
+
+	log_warn("accept (pausing 100 ms)");
+	evconnlistener_disable(l);
+	event_base_once(b->base, -1, EV_TIMEOUT, on_accept_resume, l, &pause);
 }
 
 void proxy_close_all(struct bundle *b)
