@@ -12,7 +12,9 @@
  * HIST bytes of its input so that a verifier (Luhn, entropy) can look at a
  * match that began in an earlier feed.  The built-in rules marked native
  * (payment-card, generic-secret) are left out of main and matched in C on
- * every lane (dlp_native.h); redact has them all.
+ * every lane (dlp_native.h); redact has them all.  The raw bytes are
+ * classified once per PIECE (dlp_simd.h) for the native rules and the
+ * decoders.
  */
 #include "bundle/dlp.h"
 
@@ -677,8 +679,8 @@ static void scan_failed(struct dlp_stream *s, hs_error_t rc)
 		       DLP_ENC_PLAIN);
 }
 
-/* Scan the next n bytes p of a lane; masks: dlp_classify_blocks(p, n), or
- * NULL. */
+/* Scan the next n bytes p of a lane; masks: dlp_classify_blocks(p, n,
+ * l->nat.b64), or NULL. */
 static void lane_scan(struct dlp_stream *s, enum dlp_encoding enc,
 		      const uint8_t *p, size_t n, const struct dlp_masks *masks)
 {
@@ -741,7 +743,9 @@ int dlp_stream_feed(struct dlp_stream *s, const void *buf, size_t len,
 	while (len > 0 && !s->blocked && !s->finished) {
 		size_t n = len > PIECE ? PIECE : len;
 
-		dlp_classify_blocks(p, n, s->masks);
+		/* The native scan needs the runs into this piece. */
+		dlp_classify_blocks(p, n, s->lane[DLP_ENC_PLAIN].nat.b64,
+				    s->masks);
 		lane_scan(s, DLP_ENC_PLAIN, p, n, s->masks);
 		if (!s->blocked)
 			dlp_decoder_feed_masks(s->dec, p, n, s->masks);

@@ -2,11 +2,11 @@
  * dlp_decode.h for which runs are decoded).
  *
  * Speed matters: every byte of every request body passes through here.
- * Runs are found 64 bytes at a time: the bytes are classified into bit
- * masks (dlp_simd.h, SSE2/AVX2) and a run of >= MIN_RUN shows up as
- * MIN_RUN consecutive set bits, so ordinary text costs a few instructions
- * per 64 bytes and only long runs are decoded, one stretch of class bytes
- * at a time.  '%' is found with memchr().
+ * Runs are found 64 bytes at a time in the caller's classification
+ * (dlp_simd.h), which also marks where runs of >= MIN_RUN base64 bytes
+ * end; a hex run is a base64 run too, so ordinary text costs a few
+ * instructions per 64 bytes and only long runs are decoded, one stretch
+ * of class bytes at a time.  '%' is found with memchr().
  */
 #include "bundle/dlp_decode.h"
 
@@ -14,6 +14,8 @@
 
 #include <stdbool.h>
 #include <stdlib.h>
+
+_Static_assert(DLP_DECODE_MIN_RUN == DLP_RUN, "dlp_simd.h counts the runs");
 #include <string.h>
 
 enum {
@@ -143,9 +145,11 @@ static inline void emit(struct dlp_decoder *d, enum dlp_encoding enc,
 	o->buf[o->n++] = c;
 }
 
+/* c is a hex digit: '0'-'9' are 0x3X, 'A'-'F' and 'a'-'f' 0x41-0x46 and
+ * 0x61-0x66 (bit 6 set). */
 static inline unsigned hex_value(uint8_t c)
 {
-	return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10;
+	return (c & 0xfu) + 9u * (c >> 6);
 }
 
 /* ---- long runs ---- */
@@ -223,12 +227,26 @@ static void b64_stretch(struct dlp_decoder *d, const uint8_t *b, size_t n)
 	uint8_t *o = out_room(d, DLP_ENC_BASE64, n);
 	uint32_t acc = d->b64_acc;
 	unsigned bits = d->b64_bits;
-	size_t m = 0;
+	size_t m = 0, i = 0;
 
 	d->nl = 0;
 	d->nl_lf = false;
-	for (size_t i = 0; i < n; i++) {
-		acc = acc << 6 | b64v[b[i]];
+	for (;;) {
+		/* Whole groups of 4 characters once aligned (bits == 0). */
+		if (bits == 0)
+			for (; i + 4 <= n; i += 4) {
+				acc = (uint32_t)b64v[b[i]] << 18 |
+				      (uint32_t)b64v[b[i + 1]] << 12 |
+				      (uint32_t)b64v[b[i + 2]] << 6 |
+				      b64v[b[i + 3]];
+				o[m] = (uint8_t)(acc >> 16);
+				o[m + 1] = (uint8_t)(acc >> 8);
+				o[m + 2] = (uint8_t)acc;
+				m += 3;
+			}
+		if (i == n)
+			break;
+		acc = acc << 6 | b64v[b[i++]];
 		bits += 6;
 		if (bits >= 8) {
 			bits -= 8;
@@ -244,14 +262,16 @@ static void b64_stretch(struct dlp_decoder *d, const uint8_t *b, size_t n)
 static void hex_stretch(struct dlp_decoder *d, const uint8_t *b, size_t n)
 {
 	uint8_t *o = out_room(d, DLP_ENC_HEX, n);
-	size_t m = 0;
+	size_t m = 0, i = 0;
 
-	for (size_t i = 0; i < n; i++) {
-		if (d->hex_odd)
-			o[m++] = (uint8_t)(d->hex_hi << 4 | hex_value(b[i]));
-		else
+	if (d->hex_odd && n > 0)
+		o[m++] = (uint8_t)(d->hex_hi << 4 | hex_value(b[i++]));
+	for (; i + 2 <= n; i += 2)
+		o[m++] = (uint8_t)(hex_value(b[i]) << 4 | hex_value(b[i + 1]));
+	if (n > 0) {
+		d->hex_odd = i < n;
+		if (i < n)
 			d->hex_hi = (uint8_t)hex_value(b[i]);
-		d->hex_odd = !d->hex_odd;
 	}
 	d->out[DLP_ENC_HEX].n += m;
 }
@@ -328,10 +348,16 @@ static size_t find_long(enum run_kind k, const struct dlp_masks *m, size_t i,
 	size_t blk = i / 64;
 
 	for (;;) { /* i < len */
-		cur = block_mask(m, k, blk, len);
-		if (blk == i / 64) /* the bytes before i are done */
-			cur &= ~0ull << (i % 64);
-		ends = dlp_run_ends(dlp_join(cur, last), DLP_DECODE_MIN_RUN);
+		uint64_t done = blk == i / 64 ? ~0ull << (i % 64) : ~0ull;
+
+		/* The bytes before i are done; no run crosses b[i - 1], so the
+		 * b64 run ends are those of m[].run, and a hex run is a b64
+		 * run too. */
+		cur = block_mask(m, k, blk, len) & done;
+		ends = m[blk].run & done;
+		if (k == RUN_HEX && ends)
+			ends = dlp_run_ends(dlp_join(cur, last),
+					    DLP_DECODE_MIN_RUN);
 		if (ends)
 			return blk * 64 + (size_t)__builtin_ctzll(ends) + 1 -
 			       DLP_DECODE_MIN_RUN;
@@ -498,7 +524,7 @@ void dlp_decoder_feed(struct dlp_decoder *d, const void *buf, size_t len)
 
 	for (size_t i = 0, n; i < len; i += n) {
 		n = len - i < PIECE ? len - i : PIECE;
-		dlp_classify_blocks(b + i, n, m);
+		dlp_classify_blocks(b + i, n, 0, m);
 		dlp_decoder_feed_masks(d, b + i, n, m);
 	}
 }

@@ -21,7 +21,7 @@
 /* The state of one byte stream: masks of the last 64 bytes.  Zeroed at
  * the stream start. */
 struct dlp_native {
-	uint64_t digit, b64, chain;
+	uint64_t digit, b64, chain, run; /* run: as dlp_masks.run */
 };
 
 /* A candidate: the regex of the rule with check `check` may match ending
@@ -30,7 +30,8 @@ typedef int (*dlp_native_fn)(void *ctx, enum dlp_check check, size_t to);
 
 /* Scan the next n bytes p of the stream for the rules asked for (card:
  * DLP_CHECK_LUHN, secret: DLP_CHECK_ENTROPY); calls fn for each candidate
- * in order.  m is dlp_classify_blocks(p, n), or NULL to classify here.
+ * in order.  m is dlp_classify_blocks(p, n, st->b64), or NULL to
+ * classify here.
  * Returns nonzero when fn stopped it. */
 int dlp_native_scan(struct dlp_native *st, const uint8_t *p, size_t n,
 		    const struct dlp_masks *m, bool card, bool secret,

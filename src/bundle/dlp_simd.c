@@ -88,12 +88,44 @@ classify_avx2(const uint8_t *p, struct dlp_masks *m)
 	*m = r;
 }
 
-static bool use_avx2(void)
+/* 64 bytes in one register, and compares that give bit masks directly;
+ * a short block is a masked load (the bytes past n read as 0). */
+__attribute__((target("avx512bw"))) static void
+classify_avx512(const uint8_t *p, size_t n, struct dlp_masks *m)
+{
+	const __m512i c20 = _mm512_set1_epi8(0x20), ca = _mm512_set1_epi8('a'),
+		      c0 = _mm512_set1_epi8('0'), k25 = _mm512_set1_epi8(25),
+		      k9 = _mm512_set1_epi8(9), k5 = _mm512_set1_epi8(5);
+	__m512i x = n >= 64 ? _mm512_loadu_si512(p)
+			    : _mm512_maskz_loadu_epi8((1ull << n) - 1, p);
+	__m512i lo = _mm512_sub_epi8(_mm512_or_si512(x, c20), ca);
+	uint64_t letter = _mm512_cmple_epu8_mask(lo, k25);
+	uint64_t digit = _mm512_cmple_epu8_mask(_mm512_sub_epi8(x, c0), k9);
+	uint64_t hexl = _mm512_cmple_epu8_mask(lo, k5);
+	uint64_t dash = _mm512_cmpeq_epi8_mask(x, _mm512_set1_epi8('-'));
+	uint64_t under = _mm512_cmpeq_epi8_mask(x, _mm512_set1_epi8('_'));
+	uint64_t plus = _mm512_cmpeq_epi8_mask(x, _mm512_set1_epi8('+'));
+	uint64_t slash = _mm512_cmpeq_epi8_mask(x, _mm512_set1_epi8('/'));
+	uint64_t space = _mm512_cmpeq_epi8_mask(x, _mm512_set1_epi8(' '));
+
+	m->digit = digit;
+	m->hex = digit | hexl;
+	m->word = letter | digit | under;
+	m->b64 = m->word | dash | plus | slash;
+	m->sep = dash | space;
+	m->run = 0;
+}
+
+enum { ISA_SSE2, ISA_AVX2, ISA_AVX512 };
+
+static int isa(void)
 {
 	static int have = -1;
 
 	if (have < 0)
-		have = __builtin_cpu_supports("avx2") ? 1 : 0;
+		have = __builtin_cpu_supports("avx512bw")
+			   ? ISA_AVX512
+			   : __builtin_cpu_supports("avx2") ? ISA_AVX2 : ISA_SSE2;
 	return have;
 }
 
@@ -110,8 +142,12 @@ void dlp_classify(const uint8_t *p, size_t n, struct dlp_masks *m)
 {
 	uint8_t pad[64];
 
+	if (isa() == ISA_AVX512) {
+		classify_avx512(p, n, m);
+		return;
+	}
 	p = padded(p, n, pad);
-	if (use_avx2())
+	if (isa() == ISA_AVX2)
 		classify_avx2(p, m);
 	else
 		classify_sse2(p, m);
@@ -124,11 +160,20 @@ blocks_avx2(const uint8_t *p, size_t nb, struct dlp_masks *m)
 		classify_avx2(p + 64 * i, &m[i]);
 }
 
-void dlp_classify_blocks(const uint8_t *p, size_t n, struct dlp_masks *m)
+__attribute__((target("avx512bw"))) static void
+blocks_avx512(const uint8_t *p, size_t nb, struct dlp_masks *m)
+{
+	for (size_t i = 0; i < nb; i++)
+		classify_avx512(p + 64 * i, 64, &m[i]);
+}
+
+static void classify_blocks(const uint8_t *p, size_t n, struct dlp_masks *m)
 {
 	size_t nb = n / 64;
 
-	if (use_avx2())
+	if (isa() == ISA_AVX512)
+		blocks_avx512(p, nb, m);
+	else if (isa() == ISA_AVX2)
 		blocks_avx2(p, nb, m);
 	else
 		for (size_t i = 0; i < nb; i++)
@@ -167,10 +212,20 @@ void dlp_classify(const uint8_t *p, size_t n, struct dlp_masks *m)
 	*m = r;
 }
 
-void dlp_classify_blocks(const uint8_t *p, size_t n, struct dlp_masks *m)
+static void classify_blocks(const uint8_t *p, size_t n, struct dlp_masks *m)
 {
 	for (size_t i = 0; i < n; i += 64)
 		dlp_classify(p + i, n - i < 64 ? n - i : 64, &m[i / 64]);
 }
 
 #endif
+
+void dlp_classify_blocks(const uint8_t *p, size_t n, uint64_t b64,
+			 struct dlp_masks *m)
+{
+	classify_blocks(p, n, m);
+	for (size_t i = 0; i < (n + 63) / 64; i++) {
+		m[i].run = dlp_run_ends(dlp_join(m[i].b64, b64), DLP_RUN);
+		b64 = m[i].b64;
+	}
+}

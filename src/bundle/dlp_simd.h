@@ -1,7 +1,7 @@
 /* Byte classification for the DLP stage's fast paths: one call turns 64
- * input bytes into bit masks (bit i is byte i), with SSE2 or AVX2 on
- * x86_64 (AVX2 picked at run time) and a table elsewhere.  Internal to
- * the DLP stage.
+ * input bytes into bit masks (bit i is byte i), with SSE2, AVX2 or
+ * AVX-512BW on x86_64 (picked at run time) and a table elsewhere.
+ * Internal to the DLP stage.
  */
 #ifndef BOTTLE_BUNDLE_DLP_SIMD_H
 #define BOTTLE_BUNDLE_DLP_SIMD_H
@@ -16,14 +16,31 @@ struct dlp_masks {
 	uint64_t digit; /* 0-9 */
 	uint64_t word;	/* A-Z a-z 0-9 _ (regex \w) */
 	uint64_t sep;	/* ' ' and '-' */
+	/* dlp_classify_blocks() only: a run of >= DLP_RUN b64 bytes ends at
+	 * the byte (counting the 64 bytes before p that the caller gives). */
+	uint64_t run;
 };
 
-/* Classify p[0..n), n <= 64; bits n..63 are 0. */
+/* The shortest run that the base64 and hex decoders decode and that a
+ * generic secret's value is made of (both check). */
+#define DLP_RUN 16
+
+/* Classify p[0..n), n <= 64; bits n..63 are 0; no run. */
 void dlp_classify(const uint8_t *p, size_t n, struct dlp_masks *m);
 /* Classify p[0..n) (any n) into m[0..(n + 63) / 64): m[i] is bytes
- * [64i, 64i + 64); the last block's bits past n are 0.  One pass that
- * every fast path over the same bytes shares. */
-void dlp_classify_blocks(const uint8_t *p, size_t n, struct dlp_masks *m);
+ * [64i, 64i + 64); the last block's bits past n are 0.  b64 is the b64
+ * mask of the 64 bytes before p (for run).  One pass that every fast path
+ * over the same bytes shares. */
+void dlp_classify_blocks(const uint8_t *p, size_t n, uint64_t b64,
+			 struct dlp_masks *m);
+
+/* hi:lo &= hi:lo << s, 1 <= s < 64. */
+static inline __attribute__((always_inline)) void
+dlp_run_step(uint64_t *hi, uint64_t *lo, unsigned s)
+{
+	*hi &= *hi << s | *lo >> (64 - s);
+	*lo &= *lo << s;
+}
 
 /* For each bit i of the upper half of c (c's lower half holds the bits
  * before it): whether bits i-k+1..i are all set, i.e. a run of >= k
@@ -33,24 +50,26 @@ static inline __attribute__((always_inline)) uint64_t
 dlp_run_ends(unsigned __int128 c, unsigned k)
 {
 	unsigned have = 1u << (31 - __builtin_clz(k)); /* <= k */
+	uint64_t hi = (uint64_t)(c >> 64), lo = (uint64_t)c;
 
-	/* After the step with shift s, c marks runs of >= 2s (written out:
-	 * the compiler keeps a loop). */
+	/* After the step with shift s, the bits mark runs of >= 2s.  Written
+	 * out, in 64-bit halves: the compiler keeps a loop, and spills
+	 * 128-bit values. */
 	if (have > 1)
-		c &= c << 1;
+		dlp_run_step(&hi, &lo, 1);
 	if (have > 2)
-		c &= c << 2;
+		dlp_run_step(&hi, &lo, 2);
 	if (have > 4)
-		c &= c << 4;
+		dlp_run_step(&hi, &lo, 4);
 	if (have > 8)
-		c &= c << 8;
+		dlp_run_step(&hi, &lo, 8);
 	if (have > 16)
-		c &= c << 16;
+		dlp_run_step(&hi, &lo, 16);
 	if (have > 32)
-		c &= c << 32;
+		dlp_run_step(&hi, &lo, 32);
 	if (have < k)
-		c &= c << (k - have);
-	return (uint64_t)(c >> 64);
+		dlp_run_step(&hi, &lo, k - have);
+	return hi;
 }
 
 /* hi:lo as one 128-bit mask. */
