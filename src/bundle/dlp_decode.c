@@ -233,6 +233,12 @@ static void b64_stretch(struct dlp_decoder *d, const uint8_t *b, size_t n)
 	d->nl_lf = false;
 	for (;;) {
 		/* Whole groups of 4 characters once aligned (bits == 0). */
+		if (bits == 0) {
+			size_t k = dlp_b64_decode(b + i, n - i, o + m);
+
+			i += k;
+			m += k / 4 * 3;
+		}
 		if (bits == 0)
 			for (; i + 4 <= n; i += 4) {
 				acc = (uint32_t)b64v[b[i]] << 18 |

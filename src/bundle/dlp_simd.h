@@ -34,6 +34,12 @@ void dlp_classify(const uint8_t *p, size_t n, struct dlp_masks *m);
 void dlp_classify_blocks(const uint8_t *p, size_t n, uint64_t b64,
 			 struct dlp_masks *m);
 
+/* Decode whole groups of 4 base64 characters (both alphabets; all of
+ * b[0..n) must be in them) from b into o, at most 64 characters: the
+ * number of characters decoded (3/4 of them written), 0 when this CPU
+ * has no vector decoder. */
+size_t dlp_b64_decode(const uint8_t *b, size_t n, uint8_t *o);
+
 /* hi:lo &= hi:lo << s, 1 <= s < 64. */
 static inline __attribute__((always_inline)) void
 dlp_run_step(uint64_t *hi, uint64_t *lo, unsigned s)
