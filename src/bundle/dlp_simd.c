@@ -176,9 +176,9 @@ static int isa(void)
 	static int have = -1;
 
 	if (have < 0)
-		have = __builtin_cpu_supports("avx512bw")
-			   ? ISA_AVX512
-			   : __builtin_cpu_supports("avx2") ? ISA_AVX2 : ISA_SSE2;
+		have = __builtin_cpu_supports("avx512bw") ? ISA_AVX512
+		       : __builtin_cpu_supports("avx2")	  ? ISA_AVX2
+							  : ISA_SSE2;
 	return have;
 }
 
