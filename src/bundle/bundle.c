@@ -93,9 +93,13 @@ static int init_tls(struct bundle *b, const struct egress *e,
 	_cleanup_free_ char *dir = xasprintf("%s/ca", state_dir);
 	int r;
 
+	/* The bottle's CA: made on the first start, kept after (a resumed
+	 * bottle keeps trusting it); `bottle run` copies ca.crt into the
+	 * bottle's CA bundle once we say we are ready. */
 	if ((r = mkdir_p(dir, 0700, err)) < 0 ||
-	    (r = ca_ensure(dir, id, err)) < 0 ||
-	    (r = tls_ca_load(dir, &b->ca, err)) < 0)
+	    (r = ca_ensure(dir, id, err)) < 0)
+		return r;
+	if ((r = tls_ca_load(dir, &b->ca, err)) < 0)
 		return r;
 	/* The upstream context (the system's CA store, ~1 MiB) is built at
 	 * the first intercepted connection; an idle bundle does without.

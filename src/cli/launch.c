@@ -70,6 +70,41 @@ static void record_bundle(void *ctx, const char *what)
 		log_warnx("recording the bundle: %s", err.msg);
 }
 
+/* The CA bundle the bottle sees: the host's plus the bottle's own CA,
+ * which the bundle made (or kept, on resume: trust survives) before it
+ * said it was ready, and signs intercepted hosts' certificates with.
+ * Written before the init mounts it, regenerated only when an input is
+ * newer.  Making the CA is the bundle's job so that only one process pays
+ * OpenSSL's start-up, off this one's path. */
+static int prepare_ca_bundle(const struct plan *p, struct error *err)
+{
+	static const char host[] = "/etc/ssl/certs/ca-certificates.crt";
+	_cleanup_free_ char *dst = xasprintf("%s/ca-bundle.crt", p->run_dir);
+	_cleanup_free_ char *crt =
+	    xasprintf("%s/ca/" CA_CERT_FILE, p->state_dir);
+	_cleanup_free_ char *hbuf = NULL, *cbuf = NULL;
+	struct stat hs = {0}, ds, cs;
+	size_t hlen = 0, clen = 0;
+	int r;
+
+	if (stat(dst, &ds) == 0 && stat(crt, &cs) == 0 &&
+	    (stat(host, &hs) != 0 || ds.st_mtim.tv_sec > hs.st_mtim.tv_sec) &&
+	    ds.st_mtim.tv_sec > cs.st_mtim.tv_sec)
+		return 0;
+	r = read_file(host, &hbuf, &hlen, 16u << 20, err);
+	if (r == -ENOENT)
+		err_clear(err);
+	else if (r < 0)
+		return r;
+	if ((r = read_file(crt, &cbuf, &clen, 1u << 20, err)) < 0)
+		return err_prefix(err, "the bottle's CA");
+	hbuf = xrealloc(hbuf, st_add(st_add(hlen, clen), 2));
+	if (hlen && hbuf[hlen - 1] != '\n')
+		hbuf[hlen++] = '\n';
+	memcpy(hbuf + hlen, cbuf, clen);
+	return write_file_replace(dst, hbuf, hlen + clen, 0644, err);
+}
+
 /* The backend made the bottle-side listeners: the bundle (started before
  * the backend, so it loaded its stages meanwhile) serves them before the
  * agent starts (DESIGN.md, "Lifecycle"). */
@@ -77,8 +112,11 @@ static int serve_endpoints(void *ctx, int fds[ENDPOINT_COUNT],
 			   struct error *err)
 {
 	struct hook_ctx *h = ctx;
+	int r;
 
-	return bundle_sup_serve(h->bundle, fds, err);
+	if ((r = bundle_sup_serve(h->bundle, fds, err)) < 0)
+		return r;
+	return prepare_ca_bundle(h->plan, err);
 }
 
 static void copy_progress(const struct copy_stats *s, void *ctx)
@@ -128,42 +166,6 @@ static int prepare_workspace(const struct plan *p, bool resume,
 		 (unsigned long long)st.files, (unsigned long long)st.bytes,
 		 (double)(now_ns() - t0) / 1e6);
 	return 0;
-}
-
-/* The CA bundle the bottle sees: the host's plus the bottle's own CA
- * (made here, kept across runs so that resume keeps trust), which the
- * bundle signs intercepted hosts' certificates with.  Regenerated only
- * when an input is newer. */
-static int prepare_ca_bundle(const struct plan *p, struct error *err)
-{
-	static const char host[] = "/etc/ssl/certs/ca-certificates.crt";
-	_cleanup_free_ char *dst = xasprintf("%s/ca-bundle.crt", p->run_dir);
-	_cleanup_free_ char *dir = xasprintf("%s/ca", p->state_dir);
-	_cleanup_free_ char *crt = xasprintf("%s/" CA_CERT_FILE, dir);
-	_cleanup_free_ char *hbuf = NULL, *cbuf = NULL;
-	struct stat hs = {0}, ds, cs;
-	size_t hlen = 0, clen = 0;
-	int r;
-
-	if ((r = mkdir_p(dir, 0700, err)) < 0 ||
-	    (r = ca_ensure(dir, p->id, err)) < 0)
-		return err_prefix(err, "the bottle's CA");
-	if (stat(dst, &ds) == 0 && stat(crt, &cs) == 0 &&
-	    (stat(host, &hs) != 0 || ds.st_mtim.tv_sec > hs.st_mtim.tv_sec) &&
-	    ds.st_mtim.tv_sec > cs.st_mtim.tv_sec)
-		return 0;
-	r = read_file(host, &hbuf, &hlen, 16u << 20, err);
-	if (r == -ENOENT)
-		err_clear(err);
-	else if (r < 0)
-		return r;
-	if ((r = read_file(crt, &cbuf, &clen, 1u << 20, err)) < 0)
-		return r;
-	hbuf = xrealloc(hbuf, st_add(st_add(hlen, clen), 2));
-	if (hlen && hbuf[hlen - 1] != '\n')
-		hbuf[hlen++] = '\n';
-	memcpy(hbuf + hlen, cbuf, clen);
-	return write_file_replace(dst, hbuf, hlen + clen, 0644, err);
 }
 
 struct started {
@@ -277,7 +279,6 @@ static int prepare_state(const struct launch_opts *o, struct error *err)
 		return r;
 	test_stop_at("state");
 	if ((r = prepare_workspace(p, o->resume, err)) < 0 ||
-	    (r = prepare_ca_bundle(p, err)) < 0 ||
 	    (r = plan_save(p, plan_path, err)) < 0)
 		return r;
 	return 0;

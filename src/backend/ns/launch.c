@@ -244,12 +244,15 @@ static const struct init_step {
 	int (*fn)(struct init_ctx *c, struct error *err);
 } init_steps[] = {
     {"waiting for the launcher", init_wait_go},
+    /* First, so that the bundle's answer (and the CA bundle the launcher
+     * writes then) is there before the bind sources are opened.  Binding
+     * 127.0.0.1 works while lo is still down. */
+    {"serving the bundle's endpoints", init_endpoints},
     {"opening bind sources", init_open_sources},
     {"taking the agent's identity", init_identity},
     {"entering a cgroup namespace", init_cgroupns},
     {"setting the hostname", init_uts},
     {"bringing up lo", init_loopback},
-    {"serving the bundle's endpoints", init_endpoints},
     {"building the filesystem", init_mounts},
 };
 
