@@ -157,7 +157,8 @@ static void env_ms(const char *name, unsigned *v)
 
 int bundle_init(struct bundle *b, struct event_base *base,
 		const struct egress *e, const char *state_dir,
-		const char *bottle_id, struct error *err)
+		const char *bottle_id, void (*on_ca)(void *ctx), void *ctx,
+		struct error *err)
 {
 	struct bundle_limits lim = BUNDLE_LIMITS_DEFAULT;
 	_cleanup_free_ char *logs = xasprintf("%s/logs", state_dir);
@@ -171,14 +172,17 @@ int bundle_init(struct bundle *b, struct event_base *base,
 	env_ms("BOTTLE_IDLE_TIMEOUT_MS", &lim.idle_timeout_ms);
 	env_ms("BOTTLE_CONNECT_TIMEOUT_MS", &lim.connect_timeout_ms);
 	b->limits = lim;
+	/* The CA first: it is all the bottle waits for. */
+	if ((r = init_tls(b, e, state_dir, bottle_id, err)) < 0)
+		return err_prefix(err, "tls");
+	if (on_ca)
+		on_ca(ctx);
 	if ((r = init_policy(b, e, err)) < 0)
 		return err_prefix(err, "egress policy");
 	if ((r = inject_new(e, &b->inject, err)) < 0)
 		return err_prefix(err, "credential routes");
 	if ((r = init_dlp(b, e, err)) < 0)
 		return err_prefix(err, "dlp");
-	if ((r = init_tls(b, e, state_dir, bottle_id, err)) < 0)
-		return err_prefix(err, "tls");
 	if ((r = mkdir_p(logs, 0700, err)) < 0 ||
 	    (r = audit_open(audit, bottle_id, &b->audit, err)) < 0)
 		return err_prefix(err, "audit");

@@ -55,13 +55,15 @@ struct bundle {
 	uint64_t n_requests, n_denied, n_blocked;
 };
 
-/* Build the stages from an egress section.  state_dir holds ca/ (the CA,
- * made by `bottle run`; created here when missing), logs/audit.jsonl and
- * the DLP cache.  0 or -errno with err naming the stage. */
+/* Build the stages from an egress section.  state_dir holds ca/ (the
+ * bottle's CA, made here on the first start and kept after) and
+ * logs/audit.jsonl; the DLP cache is per user.  The CA comes first, and
+ * on_ca(ctx) (may be NULL) is called as soon as it exists.  0 or -errno
+ * with err naming the stage. */
 int bundle_init(struct bundle *b, struct event_base *base,
 		const struct egress *e, const char *state_dir,
-		const char *bottle_id, struct error *err)
-    __attribute__((warn_unused_result));
+		const char *bottle_id, void (*on_ca)(void *ctx), void *ctx,
+		struct error *err) __attribute__((warn_unused_result));
 void bundle_release(struct bundle *b);
 
 /* The upstream TLS context, built on first use.  NULL with err. */

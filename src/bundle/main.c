@@ -188,13 +188,20 @@ static void on_flush(evutil_socket_t fd, short what, void *arg)
 	audit_flush(((struct bundle *)arg)->audit);
 }
 
+/* One word (or an error message) to the monitor. */
 static void report(int control, const char *msg)
 {
 	if (control < 0)
 		return;
-	if (write_all(control, msg, strlen(msg)) < 0)
+	if (write(control, msg, strlen(msg)) < 0)
 		log_debug("control socket closed");
-	close(control);
+}
+
+/* The bottle's CA exists: the monitor lets the agent start now, while we
+ * load the rest (its connections wait in the listen backlog). */
+static void on_ca(void *ctx)
+{
+	report(*(int *)ctx, "C");
 }
 
 /* The listeners, from the monitor, once the bottle has them. */
@@ -236,7 +243,7 @@ int main(int argc, char **argv)
 	if (!base)
 		die("event_base_new failed");
 	if (load_egress(&o, &e, &id, &err) < 0 ||
-	    bundle_init(&b, base, &e, o.state, id, &err) < 0)
+	    bundle_init(&b, base, &e, o.state, id, on_ca, &o.control, &err) < 0)
 		goto fail;
 	if (o.listen) {
 		fds[0] = listen_on(o.listen, &err);
@@ -261,6 +268,8 @@ int main(int argc, char **argv)
 	evtimer_add(flush, &tv);
 	log_info("serving %s (pid %d)", id, (int)getpid());
 	report(o.control, "R");
+	if (o.control >= 0)
+		close(o.control);
 	event_base_dispatch(base);
 	log_info("%llu requests, %llu denied, %llu blocked",
 		 (unsigned long long)b.n_requests,

@@ -67,8 +67,9 @@ child(const struct bundle_sup *s, int ctl, int log_fd, pid_t parent)
 	_exit(127);
 }
 
-/* Read the bundle's "R" or its error message from the control socket. */
-static int wait_ready(struct bundle_sup *s, struct error *err)
+/* Read the bundle's next word on the control socket: want ("C": its CA
+ * is ready; "R": it serves the listeners), or else its error message. */
+static int wait_msg(struct bundle_sup *s, char want, struct error *err)
 {
 	char buf[ERR_MSG_MAX];
 	struct pollfd p = {s->ctl, POLLIN, 0};
@@ -80,7 +81,7 @@ static int wait_ready(struct bundle_sup *s, struct error *err)
 			       "the bundle did not start within %d s",
 			       READY_TIMEOUT_MS / 1000);
 	n = read(s->ctl, buf, sizeof(buf) - 1);
-	if (n == 1 && buf[0] == 'R')
+	if (n == 1 && buf[0] == want)
 		return 0;
 	if (n > 0) {
 		buf[n] = '\0';
@@ -144,18 +145,22 @@ static int spawn(struct bundle_sup *s, struct error *err)
 	return 0;
 }
 
-/* Give the running bundle the listeners and wait until it serves them. */
-static int hand_over(struct bundle_sup *s, struct error *err)
+/* Give the running bundle the listeners and wait for its CA ("C"); with
+ * full, also until it serves them ("R"). */
+static int hand_over(struct bundle_sup *s, bool full, struct error *err)
 {
 	int r = fd_send(s->ctl, "L", 1, s->fds, ENDPOINT_COUNT);
 
 	if (r < 0 && r != -EPIPE && r != -ECONNRESET)
 		return err_sys(err, -r, "handing the listeners over");
 	/* On EPIPE the bundle already died; its message is waiting. */
-	r = wait_ready(s, err);
+	if ((r = wait_msg(s, 'C', err)) < 0 || !full)
+		return r;
+	if ((r = wait_msg(s, 'R', err)) < 0)
+		return r;
 	close(s->ctl);
 	s->ctl = -1;
-	return r;
+	return 0;
 }
 
 int bundle_sup_start(const struct plan *p, bundle_sup_record_fn record,
@@ -201,7 +206,23 @@ int bundle_sup_serve(struct bundle_sup *s, int fds[ENDPOINT_COUNT],
 	s->have_fds = true;
 	if (s->pidfd < 0)
 		return err_set(err, ESRCH, "the bundle is not running");
-	if ((r = hand_over(s, err)) < 0)
+	if ((r = hand_over(s, false, err)) < 0)
+		kill_bundle(s);
+	return r;
+}
+
+int bundle_sup_ctl_fd(const struct bundle_sup *s)
+{
+	return s ? s->ctl : -1;
+}
+
+int bundle_sup_on_ctl(struct bundle_sup *s, struct error *err)
+{
+	int r = wait_msg(s, 'R', err);
+
+	close(s->ctl);
+	s->ctl = -1;
+	if (r < 0)
 		kill_bundle(s);
 	return r;
 }
@@ -231,12 +252,18 @@ static void reap(struct bundle_sup *s)
 	s->pid = 0;
 }
 
-void bundle_sup_on_exit(struct bundle_sup *s)
+int bundle_sup_on_exit(struct bundle_sup *s, struct error *err)
 {
-	struct error err = ERROR_INIT;
 	uint64_t now = now_ns();
+	bool starting = s->ctl >= 0;
 
 	reap(s);
+	if (starting)
+		/* It died before it served: a restart would die the same way.
+		 */
+		return err_set(err, EIO,
+			       "the bundle exited during start-up; "
+			       "see `bottle logs`");
 	if (now - s->window_start > LOOP_WINDOW_NS) {
 		s->window_start = now;
 		s->restarts = 0;
@@ -245,12 +272,12 @@ void bundle_sup_on_exit(struct bundle_sup *s)
 		log_warnx("bundle keeps dying: restarting once a second");
 		sleep(1);
 	}
-	if (spawn(s, &err) < 0 || (s->have_fds && hand_over(s, &err) < 0)) {
-		log_warnx("restarting the bundle: %s", err.msg);
+	if (spawn(s, err) < 0 || (s->have_fds && hand_over(s, true, err) < 0)) {
 		kill_bundle(s);
-		return;
+		return -EIO;
 	}
 	log_info("bundle restarted (pid %d)", (int)s->pid);
+	return 0;
 }
 
 void bundle_sup_free(struct bundle_sup *s)

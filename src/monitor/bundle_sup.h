@@ -7,8 +7,9 @@
  * waits in the backlog instead of being refused.
  *
  * The bundle gets a control socket as fd 3: the supervisor sends "L" with
- * the listeners, the bundle answers "R" once it serves them, or an error
- * message before it exits. */
+ * the listeners; the bundle answers "C" once the bottle's CA exists (all
+ * the bottle itself waits for), then "R" once it serves the listeners, or
+ * at any point an error message before it exits. */
 #ifndef BOTTLE_MONITOR_BUNDLE_SUP_H
 #define BOTTLE_MONITOR_BUNDLE_SUP_H
 
@@ -28,17 +29,26 @@ int bundle_sup_start(const struct plan *p, bundle_sup_record_fn record,
     __attribute__((warn_unused_result));
 
 /* Hand the bundle the listeners (one per enum endpoint; taken over, closed
- * on failure too) and wait until it serves them.  On failure the bundle's
- * own reason is in err. */
+ * on failure too) and wait until the bottle's CA exists.  The rest of the
+ * bundle's start-up goes on while the agent starts: connections wait in
+ * the backlog meanwhile.  On failure the bundle's own reason is in err. */
 int bundle_sup_serve(struct bundle_sup *s, int fds[ENDPOINT_COUNT],
 		     struct error *err) __attribute__((warn_unused_result));
+
+/* While the bundle is starting: its control socket, readable when it says
+ * "R" or fails; else -1.  Then call bundle_sup_on_ctl(), which returns
+ * -errno with the bundle's reason when it failed (the bottle has no way
+ * out then and should be stopped). */
+int bundle_sup_ctl_fd(const struct bundle_sup *s);
+int bundle_sup_on_ctl(struct bundle_sup *s, struct error *err);
 
 /* A pidfd that becomes readable when the bundle exits, or -1. */
 int bundle_sup_fd(const struct bundle_sup *s);
 
 /* The bundle exited: reap it and start it again on the same listeners
- * (with a back-off when it keeps dying).  Logs what happened. */
-void bundle_sup_on_exit(struct bundle_sup *s);
+ * (with a back-off when it keeps dying).  -errno with err when it cannot
+ * be brought back (it died during start-up, or its restart failed). */
+int bundle_sup_on_exit(struct bundle_sup *s, struct error *err);
 
 /* Stop the bundle (SIGTERM, then SIGKILL after a grace period), close the
  * listeners and free.  NULL is fine. */

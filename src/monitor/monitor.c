@@ -259,8 +259,24 @@ static int wait_init(const struct monitor_opts *o)
 	return WIFSIGNALED(st) ? 128 + WTERMSIG(st) : 1;
 }
 
+/* Without its bundle a bottle has no way out and no audit: stop it. */
+static void bundle_failed(const struct monitor_opts *o, struct error *err,
+			  bool *failed)
+{
+	*failed = true;
+	log_warnx("%s; stopping the bottle (it has no way out without its "
+		  "bundle)",
+		  err->msg);
+	if (syscall(SYS_pidfd_send_signal, o->proc->pidfd, SIGKILL, NULL, 0) <
+	    0)
+		log_warn("stopping the bottle");
+	err_clear(err);
+}
+
 int monitor_run(const struct monitor_opts *o)
 {
+	struct error berr = ERROR_INIT;
+	bool bundle_down = false;
 	struct relay rl = {.o = o, .listen_fd = -1, .sig_fd = -1};
 	struct bottle_io *io = o->io;
 	bool init_alive = true, stdin_open = o->foreground;
@@ -292,9 +308,10 @@ int monitor_run(const struct monitor_opts *o)
 		fcntl(input_fd(&rl), F_SETFL,
 		      fcntl(input_fd(&rl), F_GETFL) | O_NONBLOCK);
 	while (init_alive || rl.out_open || rl.err_open) {
-		struct pollfd p[8 + MAX_CLIENTS];
+		struct pollfd p[9 + MAX_CLIENTS];
 		int n = 0, i_out = -1, i_err = -1, i_in = -1, i_pid = -1,
-		    i_sig = -1, i_lis = -1, i_q = -1, i_bun = -1, first_cl;
+		    i_sig = -1, i_lis = -1, i_q = -1, i_bun = -1, i_ctl = -1,
+		    first_cl;
 		bool room = inq_has_room(&rl);
 
 #define ADD(idx, fd_, ev)                                                      \
@@ -318,6 +335,8 @@ int monitor_run(const struct monitor_opts *o)
 			ADD(i_sig, rl.sig_fd, POLLIN);
 		if (init_alive && bundle_sup_fd(o->bundle) >= 0)
 			ADD(i_bun, bundle_sup_fd(o->bundle), POLLIN);
+		if (init_alive && bundle_sup_ctl_fd(o->bundle) >= 0)
+			ADD(i_ctl, bundle_sup_ctl_fd(o->bundle), POLLIN);
 		if (rl.listen_fd >= 0)
 			ADD(i_lis, rl.listen_fd, POLLIN);
 		first_cl = n;
@@ -357,8 +376,14 @@ int monitor_run(const struct monitor_opts *o)
 			init_alive = false;
 		if (i_sig >= 0 && p[i_sig].revents)
 			on_signal(&rl);
-		if (i_bun >= 0 && p[i_bun].revents)
-			bundle_sup_on_exit(o->bundle);
+		/* The control socket first: a bundle that failed says why
+		 * there before its exit shows on the pidfd. */
+		if (i_ctl >= 0 && p[i_ctl].revents &&
+		    bundle_sup_on_ctl(o->bundle, &berr) < 0)
+			bundle_failed(o, &berr, &bundle_down);
+		else if (i_bun >= 0 && p[i_bun].revents &&
+			 bundle_sup_on_exit(o->bundle, &berr) < 0)
+			bundle_failed(o, &berr, &bundle_down);
 		/* Clients before accepting: a new client may reuse a closed
 		 * one's fd number, and the revents here are for the old. */
 		for (int j = first_cl; j < n; j++) {
@@ -371,6 +396,8 @@ int monitor_run(const struct monitor_opts *o)
 			accept_client(&rl);
 	}
 	code = wait_init(o);
+	if (bundle_down)
+		code = 1; /* not the agent's doing */
 	for (int k = 0; k < MAX_CLIENTS; k++) {
 		struct client *c = &rl.clients[k];
 		if (c->fd >= 0) {

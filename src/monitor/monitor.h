@@ -15,9 +15,9 @@
 struct monitor_opts {
 	const struct bottle_proc *proc;
 	struct bottle_io *io;
-	bool foreground;	 /* relay to our own stdin/stdout/stderr */
-	const char *attach_path; /* unix socket to serve, or NULL */
-	int console_fd;		 /* append the agent's output here, or -1 */
+	bool foreground;	   /* relay to our own stdin/stdout/stderr */
+	const char *attach_path;   /* unix socket to serve, or NULL */
+	int console_fd;		   /* append the agent's output here, or -1 */
 	struct bundle_sup *bundle; /* restarted when it dies; may be NULL */
 };
 

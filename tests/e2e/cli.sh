@@ -149,4 +149,18 @@ check "... naming the route and the variable" grep -q 'route api.x.test: ${env:B
 check "... and creates nothing" [ "$(bottle_ids | wc -l)" -eq "$n0" ]
 BOTTLE_E2E_UNSET=x-secret-value-123 "$BOTTLE" run --yes -- sh -c 'echo "$HTTPS_PROXY"' >"$T_ROOT/route.out" 2>/dev/null
 check "with it set, the bottle runs behind the proxy" grep -qx 'http://127.0.0.1:8888' "$T_ROOT/route.out"
+
+# A bundle that cannot start (a broken DLP pattern) stops its bottle with
+# the reason; the agent never gets a bottle without its bundle.
+cat > bottle.yaml <<'Y'
+agents:
+  a: {command: [sleep, "30"], bottle: b}
+bottles:
+  b:
+    egress:
+      dlp: {patterns: [{name: broken-one, regex: "ab(c"}]}
+Y
+timeout 20 "$BOTTLE" run --yes >/dev/null 2>"$T_ROOT/dlp.err"; rc=$?
+check "a bundle that fails to start fails the run (exit 1)" [ $rc -eq 1 ]
+check "... saying why" grep -q 'dlp pattern broken-one' "$T_ROOT/dlp.err"
 finish
