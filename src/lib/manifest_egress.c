@@ -2,6 +2,7 @@
  * with the host, header and template validators only they use.  See
  * manifest_schema.c for the rest and docs/manifest.md for the reference.
  */
+#include <errno.h>
 #include "manifest_schema.h"
 
 #include "util.h"
@@ -134,6 +135,45 @@ static int conv_host(struct mctx *c, yaml_node_t *n, const char *s, char **out)
 	return 0;
 }
 
+/* "10.0.0.0/8" or "fd00::/8": an address range the bundle may connect to
+ * (private ranges are refused unless allowed). */
+static bool cidr_ok(const char *s)
+{
+	const char *slash = strchr(s, '/');
+	char addr[INET6_ADDRSTRLEN];
+	unsigned char buf[16];
+	char *end;
+	long bits;
+	int fam;
+
+	if (!slash || (size_t)(slash - s) >= sizeof(addr))
+		return false;
+	memcpy(addr, s, (size_t)(slash - s));
+	addr[slash - s] = '\0';
+	fam = inet_pton(AF_INET, addr, buf) == 1    ? AF_INET
+	      : inet_pton(AF_INET6, addr, buf) == 1 ? AF_INET6
+						    : 0;
+	errno = 0;
+	bits = strtol(slash + 1, &end, 10);
+	return fam && slash[1] && !*end && errno == 0 && bits >= 0 &&
+	       bits <= (fam == AF_INET ? 32 : 128);
+}
+
+static int conv_allow(struct mctx *c, yaml_node_t *n, const char *s, char **out)
+{
+	if (strchr(s, '/') && cidr_ok(s)) {
+		*out = lower_dup(s);
+		return 0;
+	}
+	if (!host_ok(s, true, true))
+		return m_fail(c, n,
+			      "expected %s, or an address range such as "
+			      "10.0.0.0/8, got %s",
+			      W_HOST, m_quote(c, s));
+	*out = lower_dup(s);
+	return 0;
+}
+
 static int conv_ref(struct mctx *c, yaml_node_t *n, const char *s, char **out)
 {
 	if (!str_has_prefix(s, "refs/") || strpbrk(s, " \t\n:?[\\^~") ||
@@ -152,7 +192,7 @@ static int egress_allow(struct mctx *c, yaml_node_t *n, void *obj)
 {
 	struct egress *e = obj;
 
-	return m_string_list(c, n, W_HOST, conv_host, &e->allow, &e->n_allow);
+	return m_string_list(c, n, W_HOST, conv_allow, &e->allow, &e->n_allow);
 }
 
 static int egress_inspect(struct mctx *c, yaml_node_t *n, void *obj)

@@ -872,6 +872,29 @@ static void test_find(void **state)
 	rm_rf(dir);
 }
 
+/* allow takes address ranges too (the policy allows connecting to them);
+ * inspect and route hosts do not. */
+static void test_allow_ranges(void **state)
+{
+	struct manifest *m = parse_ok(
+	    AGENT "bottles:\n  b:\n    egress:\n      allow: [\"10.0.0.0/8\", "
+		  "\"FD00::/8\", example.com]\n");
+
+	(void)state;
+	assert_int_equal(m->bottles[0].egress.n_allow, 3);
+	assert_string_equal(m->bottles[0].egress.allow[0], "10.0.0.0/8");
+	assert_string_equal(m->bottles[0].egress.allow[1], "fd00::/8");
+	manifest_free(m);
+	expect_error(AGENT "bottles:\n  b:\n    egress: {allow: "
+			   "[\"10.0.0.0/33\"]}\n",
+		     "bottle.yaml:4:22: ", "address range such as 10.0.0.0/8");
+	expect_error(AGENT "bottles:\n  b:\n    egress: {allow: [\"x/8\"]}\n",
+		     "bottle.yaml:4:22: ", "got \"x/8\"");
+	expect_error(AGENT "bottles:\n  b:\n    egress: {inspect: "
+			   "[\"10.0.0.0/8\"]}\n",
+		     "bottle.yaml:4:24: ", "expected a host");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -889,6 +912,7 @@ int main(void)
 	    cmocka_unit_test(test_pick_agent),
 	    cmocka_unit_test(test_load),
 	    cmocka_unit_test(test_find),
+	    cmocka_unit_test(test_allow_ranges),
 	};
 	return cmocka_run_group_tests(tests, setup_home, NULL);
 }
