@@ -14,6 +14,7 @@
 #include "bundle/audit.h"
 #include "bundle/bundle.h"
 
+#include "lib/ca.h"
 #include "lib/fdpass.h"
 #include "lib/fsutil.h"
 #include "lib/log.h"
@@ -188,6 +189,34 @@ static void on_flush(evutil_socket_t fd, short what, void *arg)
 	audit_flush(((struct bundle *)arg)->audit);
 }
 
+/* Make a CA ahead of time for this user's next bottle (see
+ * ca_make_spare()), so that its launch waits on no key generation: about
+ * a millisecond of ours, now that OpenSSL is warm, instead of several of
+ * the next launch.  main() holds SIGTERM back until this is done, so that
+ * even a bottle whose agent exits at once leaves a spare behind. */
+static void make_spare(const char *state_dir)
+{
+	_cleanup_free_ char *home = xstrdup(state_dir);
+	char *slash = strrchr(home, '/');
+	struct error err = ERROR_INIT;
+
+	if (slash) {
+		*slash = '\0';
+		if (ca_make_spare(home, &err) < 0)
+			log_warnx("making a spare CA: %s", err.msg);
+	}
+}
+
+static void hold_signals(bool hold)
+{
+	sigset_t term;
+
+	sigemptyset(&term);
+	sigaddset(&term, SIGTERM);
+	sigaddset(&term, SIGINT);
+	sigprocmask(hold ? SIG_BLOCK : SIG_UNBLOCK, &term, NULL);
+}
+
 /* One word (or an error message) to the monitor. */
 static void report(int control, const char *msg)
 {
@@ -201,7 +230,13 @@ static void report(int control, const char *msg)
  * load the rest (its connections wait in the listen backlog). */
 static void on_ca(void *ctx)
 {
-	report(*(int *)ctx, "C");
+	const struct opts *o = ctx;
+
+	report(o->control, "C");
+	if (o->control >= 0) {
+		make_spare(o->state);
+		hold_signals(false);
+	}
 }
 
 /* The listeners, from the monitor, once the bottle has them. */
@@ -238,12 +273,14 @@ int main(int argc, char **argv)
 	if (parse_args(argc, argv, &o) < 0)
 		return 2;
 	log_init("bottle-bundle", o.debug ? LOG_DEBUG : LOG_INFO);
+	if (o.control >= 0)
+		hold_signals(true); /* until make_spare() */
 	signal(SIGPIPE, SIG_IGN);
 	base = event_base_new();
 	if (!base)
 		die("event_base_new failed");
 	if (load_egress(&o, &e, &id, &err) < 0 ||
-	    bundle_init(&b, base, &e, o.state, id, on_ca, &o.control, &err) < 0)
+	    bundle_init(&b, base, &e, o.state, id, on_ca, &o, &err) < 0)
 		goto fail;
 	if (o.listen) {
 		fds[0] = listen_on(o.listen, &err);

@@ -45,6 +45,7 @@ struct record_ctx {
 struct hook_ctx {
 	const struct plan *plan;
 	struct bundle_sup *bundle;
+	bool ca_ready; /* the bottle's CA bundle is written already */
 };
 
 static int add_artifact(struct bottle_meta *m, void *ctx)
@@ -105,6 +106,28 @@ static int prepare_ca_bundle(const struct plan *p, struct error *err)
 	return write_file_replace(dst, hbuf, hlen + clen, 0644, err);
 }
 
+/* Whether the bottle has its CA before the bundle starts: kept from an
+ * earlier run (resume), or a spare one the last bundle made ahead of time,
+ * taken with one rename.  Then nobody waits on key generation. */
+static bool have_ca(const struct plan *p)
+{
+	_cleanup_free_ char *dir = xasprintf("%s/ca", p->state_dir);
+	_cleanup_free_ char *crt = xasprintf("%s/" CA_CERT_FILE, dir);
+	_cleanup_free_ char *home = xstrdup(p->state_dir);
+	_cleanup_free_ char *spare = NULL;
+	char *slash = strrchr(home, '/');
+
+	if (access(crt, F_OK) == 0)
+		return true;
+	if (!slash)
+		return false;
+	*slash = '\0';
+	spare = xasprintf("%s/" CA_SPARE_DIR, home);
+	if (rmdir(dir) < 0 && errno != ENOENT)
+		return false;
+	return rename(spare, dir) == 0;
+}
+
 /* The backend made the bottle-side listeners: the bundle (started before
  * the backend, so it loaded its stages meanwhile) serves them before the
  * agent starts (DESIGN.md, "Lifecycle"). */
@@ -114,9 +137,9 @@ static int serve_endpoints(void *ctx, int fds[ENDPOINT_COUNT],
 	struct hook_ctx *h = ctx;
 	int r;
 
-	if ((r = bundle_sup_serve(h->bundle, fds, err)) < 0)
+	if ((r = bundle_sup_serve(h->bundle, fds, !h->ca_ready, err)) < 0)
 		return r;
-	return prepare_ca_bundle(h->plan, err);
+	return h->ca_ready ? 0 : prepare_ca_bundle(h->plan, err);
 }
 
 static void copy_progress(const struct copy_stats *s, void *ctx)
@@ -292,7 +315,7 @@ static int run_bottle(const struct launch_opts *o, bool foreground,
 	struct error err = ERROR_INIT;
 	struct bottle_io io = BOTTLE_IO_INIT;
 	struct bottle_proc proc = {0, 0, -1};
-	struct hook_ctx hc = {p, NULL};
+	struct hook_ctx hc = {p, NULL, have_ca(p)};
 	struct launch_hooks hooks = {record_artifact, serve_endpoints, &hc};
 	_cleanup_free_ char *sock = xasprintf("%s/attach.sock", p->run_dir);
 	struct started s = {&proc, sock, false};
@@ -309,6 +332,8 @@ static int run_bottle(const struct launch_opts *o, bool foreground,
 		io.ws.ws_col = 80;
 	}
 	test_stop_at("launch");
+	if (hc.ca_ready && prepare_ca_bundle(p, &err) < 0)
+		hc.ca_ready = false; /* the bundle makes or mends it */
 	if (record_artifact(&hc, "process", "bundle", &err) < 0 ||
 	    bundle_sup_start(p, record_bundle, &hc, &hc.bundle, &err) < 0 ||
 	    o->backend->launch(p, &hooks, &io, &proc, &err) < 0) {

@@ -2,8 +2,12 @@
 #include "lib/ca.h"
 
 #include "lib/fsutil.h"
+#include "lib/log.h"
 #include "lib/util.h"
 
+#include <dirent.h>
+#include <signal.h>
+#include <stdlib.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <openssl/bn.h>
@@ -286,6 +290,66 @@ static int ca_create(const char *dir, const char *id, struct error *err)
 	EVP_PKEY_free(key);
 	X509_free(cert);
 	return r;
+}
+
+/* Temp dirs of makers that were killed midway (SIGKILL): theirs to
+ * remove no more. */
+static void drop_stale_spares(const char *state_home)
+{
+	DIR *d = opendir(state_home);
+	struct error ignored = ERROR_INIT;
+	struct dirent *e;
+
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		const char *pfx = CA_SPARE_DIR ".tmp.";
+		long pid;
+		if (strncmp(e->d_name, pfx, strlen(pfx)) != 0)
+			continue;
+		pid = strtol(e->d_name + strlen(pfx), NULL, 10);
+		if (pid > 0 && (kill((pid_t)pid, 0) == 0 || errno != ESRCH))
+			continue;
+		_cleanup_free_ char *path =
+		    xasprintf("%s/%s", state_home, e->d_name);
+		if (rm_rf(path, &ignored) < 0)
+			log_debug("%s", ignored.msg);
+	}
+	closedir(d);
+}
+
+int ca_make_spare(const char *state_home, struct error *err)
+{
+	_cleanup_free_ char *spare = xasprintf("%s/" CA_SPARE_DIR, state_home);
+	_cleanup_free_ char *tmp =
+	    xasprintf("%s/" CA_SPARE_DIR ".tmp.%d", state_home, (int)getpid());
+	struct stat st;
+	int r;
+
+	struct error ignored = ERROR_INIT;
+
+	if (stat(spare, &st) == 0)
+		return 0;
+	drop_stale_spares(state_home);
+	if (rm_rf(tmp, &ignored) < 0)
+		log_debug("%s", ignored.msg);
+	if (mkdir(tmp, 0700) < 0)
+		return err_sys(err, errno, "mkdir %s", tmp);
+	if ((r = ca_create(tmp, "spare", err)) < 0) {
+		if (rm_rf(tmp, &ignored) < 0)
+			log_debug("%s", ignored.msg);
+		return r;
+	}
+	/* A concurrent maker may have won: then ours goes (ENOTEMPTY). */
+	if (rename(tmp, spare) < 0) {
+		r = errno;
+		if (rm_rf(tmp, &ignored) < 0)
+			log_debug("%s", ignored.msg);
+		return r == ENOTEMPTY || r == EEXIST
+			   ? 0
+			   : err_sys(err, r, "rename %s", spare);
+	}
+	return 0;
 }
 
 int ca_ensure(const char *dir, const char *id, struct error *err)

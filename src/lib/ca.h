@@ -15,6 +15,9 @@
 
 #define CA_KEY_FILE  "ca.key"
 #define CA_CERT_FILE "ca.crt"
+/* A CA made ahead of time in the state home, for the next bottle to take
+ * with one rename(2), so that no launch waits on key generation. */
+#define CA_SPARE_DIR ".ca-spare"
 
 /* Create the per-bottle CA in dir (which must exist) unless it exists:
  * dir/ca.key (EC P-256, PEM, mode 0600, written atomically: temp+rename,
@@ -28,6 +31,12 @@
  * day) pair is replaced.  An insecure ca.key (see ca_load) is refused with
  * -EACCES rather than replaced.  0 or -errno with err. */
 int ca_ensure(const char *dir, const char *id, struct error *err)
+    __attribute__((warn_unused_result));
+
+/* Make state_home/.ca-spare (ca.key + ca.crt, as ca_ensure() makes them,
+ * CN "bot-bottle CA spare") unless it exists.  Built in a temp dir and
+ * renamed into place, so a taker sees a whole pair or none.  0 or -errno. */
+int ca_make_spare(const char *state_home, struct error *err)
     __attribute__((warn_unused_result));
 
 /* Load dir/ca.key and dir/ca.crt.  ca.key must be a regular file (not a

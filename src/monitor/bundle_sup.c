@@ -67,6 +67,17 @@ child(const struct bundle_sup *s, int ctl, int log_fd, pid_t parent)
 	_exit(127);
 }
 
+/* A bundle that exits with our "L" unread makes the kernel report
+ * ECONNRESET once, ahead of what it wrote: read past it. */
+static ssize_t read_ctl(int fd, char *buf, size_t len)
+{
+	ssize_t n = read(fd, buf, len);
+
+	if (n < 0 && errno == ECONNRESET)
+		n = read(fd, buf, len);
+	return n;
+}
+
 /* Read the bundle's next word on the control socket: want ("C": its CA
  * is ready; "R": it serves the listeners), or else its error message. */
 static int wait_msg(struct bundle_sup *s, char want, struct error *err)
@@ -80,7 +91,7 @@ static int wait_msg(struct bundle_sup *s, char want, struct error *err)
 		return err_set(err, ETIMEDOUT,
 			       "the bundle did not start within %d s",
 			       READY_TIMEOUT_MS / 1000);
-	n = read(s->ctl, buf, sizeof(buf) - 1);
+	n = read_ctl(s->ctl, buf, sizeof(buf) - 1);
 	if (n == 1 && buf[0] == want)
 		return 0;
 	if (n > 0) {
@@ -195,7 +206,7 @@ int bundle_sup_start(const struct plan *p, bundle_sup_record_fn record,
 }
 
 int bundle_sup_serve(struct bundle_sup *s, int fds[ENDPOINT_COUNT],
-		     struct error *err)
+		     bool wait_ca, struct error *err)
 {
 	int i, r = 0;
 
@@ -206,6 +217,13 @@ int bundle_sup_serve(struct bundle_sup *s, int fds[ENDPOINT_COUNT],
 	s->have_fds = true;
 	if (s->pidfd < 0)
 		return err_set(err, ESRCH, "the bundle is not running");
+	if (!wait_ca) {
+		r = fd_send(s->ctl, "L", 1, s->fds, ENDPOINT_COUNT);
+		/* A bundle already gone says why on the control socket. */
+		return r == -EPIPE || r == -ECONNRESET || r >= 0
+			   ? 0
+			   : err_sys(err, -r, "handing the listeners over");
+	}
 	if ((r = hand_over(s, false, err)) < 0)
 		kill_bundle(s);
 	return r;
@@ -218,13 +236,26 @@ int bundle_sup_ctl_fd(const struct bundle_sup *s)
 
 int bundle_sup_on_ctl(struct bundle_sup *s, struct error *err)
 {
-	int r = wait_msg(s, 'R', err);
+	char buf[ERR_MSG_MAX];
+	ssize_t n = read_ctl(s->ctl, buf, sizeof(buf) - 1);
 
-	close(s->ctl);
-	s->ctl = -1;
-	if (r < 0)
-		kill_bundle(s);
-	return r;
+	if (n == 1 && buf[0] == 'C')
+		return 0; /* its CA is ready; "R" follows */
+	if (n == 1 && buf[0] == 'R') {
+		close(s->ctl);
+		s->ctl = -1;
+		return 0;
+	}
+	if (n > 0) {
+		buf[n] = '\0';
+		err_set(err, EIO, "bundle: %s", buf);
+	} else {
+		err_set(err, EIO,
+			"the bundle exited during start-up; see "
+			"`bottle logs`");
+	}
+	kill_bundle(s);
+	return -EIO;
 }
 
 int bundle_sup_fd(const struct bundle_sup *s)
@@ -257,13 +288,31 @@ int bundle_sup_on_exit(struct bundle_sup *s, struct error *err)
 	uint64_t now = now_ns();
 	bool starting = s->ctl >= 0;
 
-	reap(s);
-	if (starting)
+	if (starting) {
 		/* It died before it served: a restart would die the same way.
-		 */
-		return err_set(err, EIO,
-			       "the bundle exited during start-up; "
-			       "see `bottle logs`");
+		 * Its reason may still wait on the control socket, behind a
+		 * "C" already handled or not. */
+		char buf[ERR_MSG_MAX];
+		ssize_t n;
+
+		err_set(err, EIO,
+			"the bundle exited during start-up; see "
+			"`bottle logs`");
+		while ((n = recv(s->ctl, buf, sizeof(buf) - 1, MSG_DONTWAIT)) >
+			   0 ||
+		       (n < 0 && errno == ECONNRESET)) {
+			if (n < 0)
+				continue;
+			if (n == 1 && (buf[0] == 'C' || buf[0] == 'R'))
+				continue;
+			buf[n] = '\0';
+			err_set(err, EIO, "bundle: %s", buf);
+			break;
+		}
+		reap(s);
+		return -EIO;
+	}
+	reap(s);
 	if (now - s->window_start > LOOP_WINDOW_NS) {
 		s->window_start = now;
 		s->restarts = 0;

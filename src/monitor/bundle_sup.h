@@ -29,11 +29,13 @@ int bundle_sup_start(const struct plan *p, bundle_sup_record_fn record,
     __attribute__((warn_unused_result));
 
 /* Hand the bundle the listeners (one per enum endpoint; taken over, closed
- * on failure too) and wait until the bottle's CA exists.  The rest of the
- * bundle's start-up goes on while the agent starts: connections wait in
- * the backlog meanwhile.  On failure the bundle's own reason is in err. */
+ * on failure too); with wait_ca, wait until the bottle's CA exists (when
+ * the bundle has to make it).  The rest of the bundle's start-up goes on
+ * while the agent starts: connections wait in the backlog meanwhile.  On
+ * failure the bundle's own reason is in err. */
 int bundle_sup_serve(struct bundle_sup *s, int fds[ENDPOINT_COUNT],
-		     struct error *err) __attribute__((warn_unused_result));
+		     bool wait_ca, struct error *err)
+    __attribute__((warn_unused_result));
 
 /* While the bundle is starting: its control socket, readable when it says
  * "R" or fails; else -1.  Then call bundle_sup_on_ctl(), which returns

@@ -55,6 +55,40 @@ static int teardown(void **state)
 	return rm_rf(dir, &err);
 }
 
+/* A spare CA is a whole pair made once; a killed maker's temp dir goes;
+ * a taker renames it into a bottle's ca/ and it loads as that CA. */
+static void test_ca_spare(void **state)
+{
+	struct error err = ERROR_INIT;
+	char home[] = "/tmp/test-spare-XXXXXX", path[256], stale[256];
+	struct tls_ca *spare = NULL;
+	struct stat st;
+	ino_t first;
+
+	(void)state;
+	assert_non_null(mkdtemp(home));
+	/* A temp dir of a maker that no longer runs (pid 2^22 - 1 is out of
+	 * the default pid range). */
+	snprintf(stale, sizeof(stale), "%s/" CA_SPARE_DIR ".tmp.4194303", home);
+	assert_int_equal(mkdir(stale, 0700), 0);
+	assert_int_equal(ca_make_spare(home, &err), 0);
+	assert_int_equal(stat(stale, &st), -1);
+	snprintf(path, sizeof(path), "%s/" CA_SPARE_DIR "/" CA_KEY_FILE, home);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	first = st.st_ino;
+	assert_int_equal(ca_make_spare(home, &err), 0); /* kept */
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_ino, first);
+	snprintf(path, sizeof(path), "%s/" CA_SPARE_DIR, home);
+	snprintf(stale, sizeof(stale), "%s/ca", home);
+	assert_int_equal(rename(path, stale), 0);
+	assert_int_equal(ca_ensure(stale, "b-1", &err), 0);
+	assert_int_equal(tls_ca_load(stale, &spare, &err), 0);
+	tls_ca_free(spare);
+	assert_int_equal(rm_rf(home, &err), 0);
+}
+
 static void test_ca_ensure(void **state)
 {
 	struct error err = ERROR_INIT;
@@ -397,6 +431,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_ca_ensure),
+	    cmocka_unit_test(test_ca_spare),
 	    cmocka_unit_test(test_leaf_verifies),
 	    cmocka_unit_test(test_cache),
 	    cmocka_unit_test(test_handshake),
