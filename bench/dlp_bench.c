@@ -30,11 +30,13 @@ static uint64_t next(void)
 }
 
 static const char *const words[] = {
-    "the", "request", "handler", "returns", "a", "value", "for", "each",
-    "connection", "buffer", "and", "config", "timeout", "server", "client",
-    "error", "index", "string", "of", "with", "token_count", "user", "data",
-    "network", "stream", "function", "parse", "result", "is", "not", "in",
-    "response", "header", "length", "query", "cache", "update", "model",
+    "the",     "request",  "handler",	  "returns", "a",     "value",
+    "for",     "each",	   "connection",  "buffer",  "and",   "config",
+    "timeout", "server",   "client",	  "error",   "index", "string",
+    "of",      "with",	   "token_count", "user",    "data",  "network",
+    "stream",  "function", "parse",	  "result",  "is",    "not",
+    "in",      "response", "header",	  "length",  "query", "cache",
+    "update",  "model",
 };
 
 static void add_words(struct strbuf *sb, int n)
@@ -100,8 +102,8 @@ static char *to_ere(const char *re)
 	bool br = false, dash = false;
 
 	for (const char *p = re; *p; p++) {
-		if (str_has_prefix(p, "(?i") || (br && p[0] == '\\' &&
-						   p[1] == 'n')) {
+		if (str_has_prefix(p, "(?i") ||
+		    (br && p[0] == '\\' && p[1] == 'n')) {
 			strbuf_release(&sb);
 			return NULL;
 		}
@@ -190,16 +192,16 @@ static double scan_secs(const struct dlp_db *db, const struct strbuf *body,
 int main(int argc, char **argv)
 {
 	static const struct dlp_rule_src custom[] = {
-	    {"internal-host", "corp-[a-z]{3,12}\\.internal\\.example",
-	     DLP_LOG},
+	    {"internal-host", "corp-[a-z]{3,12}\\.internal\\.example", DLP_LOG},
 	    {"employee-id", "\\bEMP-[0-9]{6}\\b", DLP_BLOCK},
 	    {"project-key", "PRJ_[A-F0-9]{24}", DLP_BLOCK},
 	};
 	static const char *const secrets[] = {
 	    "sk-ant-api03-bottlebenchsecretvalue0000000000000000",
 	    "ghp_BottleBenchInjectedToken0123456789ab"};
-	struct dlp_config c = {true, custom, ARRAY_SIZE(custom), secrets,
-			       ARRAY_SIZE(secrets), NULL};
+	struct dlp_config c = {
+	    true, custom, ARRAY_SIZE(custom), secrets, ARRAY_SIZE(secrets),
+	    NULL};
 	struct strbuf body = STRBUF_INIT;
 	struct error err = ERROR_INIT;
 	struct dlp_db *db;
@@ -233,8 +235,7 @@ int main(int argc, char **argv)
 	printf("patterns: %zu (built-in %zu, custom %zu, secrets %zu); "
 	       "compiled in %.0f ms; max span %zu\n",
 	       dlp_db_count(db), dlp_builtin_count, ARRAY_SIZE(custom),
-	       ARRAY_SIZE(secrets), (now_ns() - t) / 1e6,
-	       dlp_db_max_span(db));
+	       ARRAY_SIZE(secrets), (now_ns() - t) / 1e6, dlp_db_max_span(db));
 	strbuf_grow(&body, mib << 20);
 	while (body.len < mib << 20)
 		add_segment(&body);

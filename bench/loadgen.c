@@ -45,8 +45,8 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
-#define HEAD_MAX 16384
-#define MAX_CONNS 4096
+#define HEAD_MAX	 16384
+#define MAX_CONNS	 4096
 #define MAX_SHOWN_ERRORS 5
 
 enum conn_state {
@@ -130,17 +130,19 @@ static uint64_t now_ns(void)
 
 __attribute__((noreturn)) static void usage_die(const char *msg)
 {
-	fprintf(stderr,
-		"loadgen: %s\n"
-		"usage: loadgen [-c CONNS] [-d SECONDS] [--download] [--proxy HOST:PORT]\n"
-		"               [--cacert FILE]... [--resolve HOST:PORT:ADDR]\n"
-		"               [--header 'N: v']... [--timeout S] [--json] URL\n",
-		msg);
+	fprintf(
+	    stderr,
+	    "loadgen: %s\n"
+	    "usage: loadgen [-c CONNS] [-d SECONDS] [--download] [--proxy "
+	    "HOST:PORT]\n"
+	    "               [--cacert FILE]... [--resolve HOST:PORT:ADDR]\n"
+	    "               [--header 'N: v']... [--timeout S] [--json] URL\n",
+	    msg);
 	exit(2);
 }
 
-__attribute__((format(printf, 2, 3))) static void note_error(struct lg *lg,
-							    const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static void
+note_error(struct lg *lg, const char *fmt, ...)
 {
 	lg->s.errors++;
 	if (lg->s.nshown >= MAX_SHOWN_ERRORS)
@@ -215,7 +217,7 @@ static int parse_url(const char *url, struct target *t)
 }
 
 static char *xasprintf_or_die(size_t *len, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 static char *xasprintf_or_die(size_t *len, const char *fmt, ...)
 {
 	char *s;
@@ -236,21 +238,25 @@ static void build_requests(struct lg *lg)
 	struct target *t = &lg->t;
 	bool dflt = t->port == (t->https ? 443 : 80);
 	char hostport[300], extra[4096] = "";
-	snprintf(hostport, sizeof hostport, dflt ? "%s" : "%s:%d", t->host, t->port);
+	snprintf(hostport, sizeof hostport, dflt ? "%s" : "%s:%d", t->host,
+		 t->port);
 	for (int i = 0; i < lg->o.nheaders; i++) {
 		size_t l = strlen(extra);
-		snprintf(extra + l, sizeof extra - l, "%s\r\n", lg->o.headers[i]);
+		snprintf(extra + l, sizeof extra - l, "%s\r\n",
+			 lg->o.headers[i]);
 	}
 	if (lg->o.proxy && t->https)
-		t->connect_req = xasprintf_or_die(&t->connect_len,
-			"CONNECT %s:%d HTTP/1.1\r\nHost: %s:%d\r\n\r\n",
-			t->host, t->port, t->host, t->port);
+		t->connect_req = xasprintf_or_die(
+		    &t->connect_len,
+		    "CONNECT %s:%d HTTP/1.1\r\nHost: %s:%d\r\n\r\n", t->host,
+		    t->port, t->host, t->port);
 	bool absolute = lg->o.proxy && !t->https;
-	t->request = xasprintf_or_die(&t->request_len,
-		"GET %s%s%s HTTP/1.1\r\nHost: %s\r\nUser-Agent: bottle-loadgen\r\n"
-		"Accept: */*\r\n%s\r\n",
-		absolute ? "http://" : "", absolute ? hostport : "", t->path,
-		hostport, extra);
+	t->request = xasprintf_or_die(
+	    &t->request_len,
+	    "GET %s%s%s HTTP/1.1\r\nHost: %s\r\nUser-Agent: bottle-loadgen\r\n"
+	    "Accept: */*\r\n%s\r\n",
+	    absolute ? "http://" : "", absolute ? hostport : "", t->path,
+	    hostport, extra);
 }
 
 static int setup_target(struct lg *lg)
@@ -274,7 +280,8 @@ static int setup_target(struct lg *lg)
 		char want[300];
 		snprintf(want, sizeof want, "%s:%d:", t->host, t->port);
 		if (strncmp(lg->o.resolve, want, strlen(want)))
-			usage_die("--resolve does not match the URL's host:port");
+			usage_die(
+			    "--resolve does not match the URL's host:port");
 		if (resolve_addr(lg->o.resolve + strlen(want), t->port, t) < 0)
 			return -1;
 	} else if (resolve_addr(t->host, t->port, t) < 0) {
@@ -355,7 +362,8 @@ static ssize_t conn_read(struct conn *c, void *buf, size_t n)
 	if (!c->ssl) {
 		ssize_t r = read(c->fd, buf, n);
 		if (r < 0)
-			return errno == EAGAIN || errno == EINTR ? -EAGAIN : -EIO;
+			return errno == EAGAIN || errno == EINTR ? -EAGAIN
+								 : -EIO;
 		return r;
 	}
 	size_t got;
@@ -372,7 +380,8 @@ static ssize_t conn_write(struct conn *c, const void *buf, size_t n)
 	if (!c->ssl) {
 		ssize_t r = write(c->fd, buf, n);
 		if (r < 0)
-			return errno == EAGAIN || errno == EINTR ? -EAGAIN : -EIO;
+			return errno == EAGAIN || errno == EINTR ? -EAGAIN
+								 : -EIO;
 		return r;
 	}
 	size_t put;
@@ -493,7 +502,8 @@ static ssize_t chunk_feed(struct conn *c, const unsigned char *p, size_t n)
 	size_t i = 0;
 	while (i < n && c->ch != CH_DONE) {
 		if (c->ch == CH_DATA) {
-			size_t take = n - i < c->body_left ? n - i : c->body_left;
+			size_t take =
+			    n - i < c->body_left ? n - i : c->body_left;
 			c->body_got += take, c->body_left -= take, i += take;
 			if (c->body_left == 0)
 				c->ch = CH_DATA_CRLF, c->line_len = 0;
@@ -517,7 +527,8 @@ static ssize_t chunk_feed(struct conn *c, const unsigned char *p, size_t n)
 		} else if (c->ch == CH_SIZE) {
 			size_t hl = strcspn(c->line, ";");
 			c->line[l] = '\0';
-			if (parse_u64(c->line, hl < l ? hl : l, 16, &c->body_left))
+			if (parse_u64(c->line, hl < l ? hl : l, 16,
+				      &c->body_left))
 				return -1;
 			c->ch = c->body_left ? CH_DATA : CH_TRAILER;
 		} else if (c->ch == CH_TRAILER && l == 0) {
@@ -599,7 +610,9 @@ static int step_connecting(struct lg *lg, struct conn *c)
 		note_error(lg, "connect: %s", strerror(errno));
 		return -1;
 	}
-	c->st = lg->t.connect_req ? CS_PROXY_REQ : lg->t.https ? CS_TLS : CS_SEND;
+	c->st = lg->t.connect_req ? CS_PROXY_REQ
+		: lg->t.https	  ? CS_TLS
+				  : CS_SEND;
 	return 1;
 }
 
@@ -704,7 +717,8 @@ static int step_recv_body(struct lg *lg, struct conn *c)
 	if (r == 0 && c->body == BODY_EOF)
 		return 2;
 	if (r <= 0) {
-		note_error(lg, "body truncated after %" PRIu64 " bytes", c->body_got);
+		note_error(lg, "body truncated after %" PRIu64 " bytes",
+			   c->body_got);
 		return -1;
 	}
 	int done = body_feed(c, lg->scratch, (size_t)r);
@@ -722,7 +736,9 @@ static int conn_drive(struct lg *lg, struct conn *c)
 	for (;;) {
 		int r = 0;
 		switch (c->st) {
-		case CS_CONNECTING: r = step_connecting(lg, c); break;
+		case CS_CONNECTING:
+			r = step_connecting(lg, c);
+			break;
 		case CS_PROXY_REQ:
 			r = send_all(c, lg->t.connect_req, lg->t.connect_len);
 			if (r < 0) {
@@ -731,8 +747,12 @@ static int conn_drive(struct lg *lg, struct conn *c)
 				c->st = CS_PROXY_RESP;
 			}
 			break;
-		case CS_PROXY_RESP: r = step_proxy_resp(lg, c); break;
-		case CS_TLS: r = step_tls(lg, c); break;
+		case CS_PROXY_RESP:
+			r = step_proxy_resp(lg, c);
+			break;
+		case CS_TLS:
+			r = step_tls(lg, c);
+			break;
 		case CS_SEND:
 			if (lg->stopping)
 				return 0;
@@ -744,8 +764,12 @@ static int conn_drive(struct lg *lg, struct conn *c)
 			else if (r > 0)
 				c->st = CS_RECV_HEAD;
 			break;
-		case CS_RECV_HEAD: r = step_recv_head(lg, c); break;
-		case CS_RECV_BODY: r = step_recv_body(lg, c); break;
+		case CS_RECV_HEAD:
+			r = step_recv_head(lg, c);
+			break;
+		case CS_RECV_BODY:
+			r = step_recv_body(lg, c);
+			break;
 		}
 		if (r > 0)
 			c->last_io = now_ns();
@@ -756,7 +780,9 @@ static int conn_drive(struct lg *lg, struct conn *c)
 				lg->stopping = true;
 			if (r == 2 && c->close_after) {
 				conn_close(lg, c);
-				return lg->stopping ? 0 : conn_open(lg, c) < 0 ? -1 : 0;
+				return lg->stopping	      ? 0
+				       : conn_open(lg, c) < 0 ? -1
+							      : 0;
 			}
 			c->st = CS_SEND;
 		}
@@ -776,7 +802,8 @@ static void conn_replace(struct lg *lg, struct conn *c)
 	/* Give up on a target that only fails: a bounded number of errors;
 	 * a download is one attempt. */
 	while (!lg->stopping) {
-		if (lg->s.errors > (lg->o.download ? 0 : (uint64_t)lg->o.conns * 100)) {
+		if (lg->s.errors >
+		    (lg->o.download ? 0 : (uint64_t)lg->o.conns * 100)) {
 			lg->stopping = true;
 			return;
 		}
@@ -799,7 +826,8 @@ static void check_timeouts(struct lg *lg, uint64_t t)
 			continue;
 		if (c->st == CS_SEND && lg->stopping)
 			continue;
-		note_error(lg, "timeout (no progress for %.0f s)", lg->o.timeout);
+		note_error(lg, "timeout (no progress for %.0f s)",
+			   lg->o.timeout);
 		conn_close(lg, c);
 		conn_replace(lg, c);
 	}
@@ -870,18 +898,22 @@ static void report(struct lg *lg)
 	for (int i = 0; i < s->nshown; i++)
 		fprintf(stderr, "loadgen: error: %s\n", s->shown[i]);
 	if (lg->o.json) {
-		printf("{\"mode\": \"%s\", \"connections\": %d, \"seconds\": %.3f, "
+		printf("{\"mode\": \"%s\", \"connections\": %d, \"seconds\": "
+		       "%.3f, "
 		       "\"requests\": %" PRIu64 ", \"errors\": %" PRIu64
-		       ", \"bytes\": %" PRIu64 ", \"rps\": %.1f, \"p50_ms\": %.3f, "
+		       ", \"bytes\": %" PRIu64
+		       ", \"rps\": %.1f, \"p50_ms\": %.3f, "
 		       "\"p99_ms\": %.3f, \"mb_per_s\": %.2f}\n",
-		       lg->o.download ? "download" : "load", lg->o.conns, secs, s->ok,
-		       s->errors, s->bytes, rps, p50, p99, mbps);
+		       lg->o.download ? "download" : "load", lg->o.conns, secs,
+		       s->ok, s->errors, s->bytes, rps, p50, p99, mbps);
 	} else if (lg->o.download) {
-		printf("%" PRIu64 " bytes in %.3f s: %.1f MB/s, %" PRIu64 " errors\n",
+		printf("%" PRIu64 " bytes in %.3f s: %.1f MB/s, %" PRIu64
+		       " errors\n",
 		       s->bytes, secs, mbps, s->errors);
 	} else {
 		printf("%" PRIu64 " requests in %.2f s over %d connections: "
-		       "%.0f req/s, p50 %.3f ms, p99 %.3f ms, %" PRIu64 " errors\n",
+		       "%.0f req/s, p50 %.3f ms, p99 %.3f ms, %" PRIu64
+		       " errors\n",
 		       s->ok, secs, lg->o.conns, rps, p50, p99, s->errors);
 	}
 }
@@ -930,8 +962,10 @@ static void parse_args(int argc, char **argv, struct opts *o)
 				usage_die("--cacert at most twice");
 			o->cacert[o->ncacert++] = next, i++;
 		} else if (!strcmp(a, "--header")) {
-			if (o->nheaders == 16 || strpbrk(next, "\r\n") || !strchr(next, ':'))
-				usage_die("bad --header (at most 16, 'Name: value')");
+			if (o->nheaders == 16 || strpbrk(next, "\r\n") ||
+			    !strchr(next, ':'))
+				usage_die(
+				    "bad --header (at most 16, 'Name: value')");
 			o->headers[o->nheaders++] = next, i++;
 		} else {
 			usage_die("unknown option");

@@ -81,7 +81,8 @@ static void check_decoders(const uint8_t *p, size_t n, uint32_t seed)
 	decode(p, n, 0, a);
 	decode(p, n, seed | 1, b);
 	for (int e = 0; e < DLP_ENC_COUNT; e++) {
-		if (a[e].len != b[e].len || memcmp(a[e].buf, b[e].buf, a[e].len))
+		if (a[e].len != b[e].len ||
+		    memcmp(a[e].buf, b[e].buf, a[e].len))
 			abort(); /* split-dependent decoding */
 		strbuf_release(&a[e]);
 		strbuf_release(&b[e]);

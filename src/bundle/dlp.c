@@ -219,8 +219,8 @@ struct main_job {
 };
 
 /* In the compiler child: validate, then compile main and redact. */
-static int compile_main(void *ctx, hs_database_t **dbs, size_t n,
-			size_t *span, struct error *err)
+static int compile_main(void *ctx, hs_database_t **dbs, size_t n, size_t *span,
+			struct error *err)
 {
 	const struct main_job *j = ctx;
 	size_t w = 0;
@@ -228,8 +228,7 @@ static int compile_main(void *ctx, hs_database_t **dbs, size_t n,
 
 	(void)n;
 	if (r == 0)
-		r = compile(j->db, j->x, 0, HS_MODE_STREAM, true, &dbs[0],
-			    err);
+		r = compile(j->db, j->x, 0, HS_MODE_STREAM, true, &dbs[0], err);
 	if (r == 0)
 		r = compile(j->db, j->x, HS_FLAG_SOM_LEFTMOST, HS_MODE_BLOCK,
 			    false, &dbs[1], err);
@@ -262,8 +261,7 @@ static int build_main(struct dlp_db *db, const struct dlp_config *c,
 		if (r != -ENOENT)
 			log_warnx("dlp cache: %s; recompiling", cerr.msg);
 	}
-	r = dlp_compile_forked(compile_main, &job, dbs, 2, &db->max_span,
-			       err);
+	r = dlp_compile_forked(compile_main, &job, dbs, 2, &db->max_span, err);
 	if (r < 0)
 		goto out;
 	db->main = dbs[0];
@@ -481,10 +479,11 @@ static int alloc_scratch(struct dlp_db *db, struct error *err)
 	hs_database_t *dbs[] = {db->main, db->redact, db->sec};
 
 	for (size_t i = 0; i < ARRAY_SIZE(dbs); i++)
-		if (dbs[i] && hs_alloc_scratch(dbs[i], &db->scratch) !=
-				  HS_SUCCESS)
-			return err_set(err, ENOMEM,
-				       "dlp: cannot allocate Hyperscan scratch");
+		if (dbs[i] &&
+		    hs_alloc_scratch(dbs[i], &db->scratch) != HS_SUCCESS)
+			return err_set(
+			    err, ENOMEM,
+			    "dlp: cannot allocate Hyperscan scratch");
 	return 0;
 }
 
@@ -579,9 +578,8 @@ static const uint8_t *lane_window(const struct lane *l, unsigned long long to,
 	return win;
 }
 
-static int report(struct dlp_stream *s, const char *rule,
-		  const char *category, enum dlp_action action,
-		  enum dlp_encoding enc)
+static int report(struct dlp_stream *s, const char *rule, const char *category,
+		  enum dlp_action action, enum dlp_encoding enc)
 {
 	struct dlp_hit h = {rule, category, action, dlp_encoding_name(enc)};
 
@@ -597,8 +595,8 @@ static int report(struct dlp_stream *s, const char *rule,
 	return 0;
 }
 
-static int on_main(unsigned id, unsigned long long from,
-		   unsigned long long to, unsigned flags, void *ctx)
+static int on_main(unsigned id, unsigned long long from, unsigned long long to,
+		   unsigned flags, void *ctx)
 {
 	struct match_ctx *m = ctx;
 	const struct dlp_rule *r = &m->s->db->rules[id];
@@ -632,8 +630,8 @@ static int on_secret(unsigned id, unsigned long long from,
 static int on_native(void *ctx, enum dlp_check check, size_t to)
 {
 	struct match_ctx *m = ctx;
-	int id = check == DLP_CHECK_LUHN ? m->s->db->card_id
-					 : m->s->db->secret_id;
+	int id =
+	    check == DLP_CHECK_LUHN ? m->s->db->card_id : m->s->db->secret_id;
 	const struct dlp_rule *r = &m->s->db->rules[id];
 	uint8_t buf[DLP_CHECK_WINDOW];
 	size_t n;
@@ -650,8 +648,8 @@ static void lane_open(struct dlp_stream *s, struct lane *l)
 	const hs_database_t *dbs[2] = {s->db->main, s->db->sec};
 
 	for (int i = 0; i < 2; i++)
-		if (dbs[i] && hs_open_stream(dbs[i], 0, &l->hs[i]) !=
-				  HS_SUCCESS)
+		if (dbs[i] &&
+		    hs_open_stream(dbs[i], 0, &l->hs[i]) != HS_SUCCESS)
 			oom();
 	l->open = true;
 }
@@ -697,10 +695,10 @@ static void lane_scan(struct dlp_stream *s, enum dlp_encoding enc,
 	l->cur_n = n;
 	for (int i = 0; i < 2 && !s->blocked; i++)
 		if (l->hs[i])
-			scan_failed(s, hs_scan_stream(l->hs[i], (const char *)p,
-						      (unsigned)n, 0,
-						      s->db->scratch, cb[i],
-						      &m));
+			scan_failed(s,
+				    hs_scan_stream(l->hs[i], (const char *)p,
+						   (unsigned)n, 0,
+						   s->db->scratch, cb[i], &m));
 	if (!s->blocked && (db->card_id >= 0 || db->secret_id >= 0))
 		(void)dlp_native_scan(&l->nat, p, n, masks, db->card_id >= 0,
 				      db->secret_id >= 0, on_native, &m);
@@ -845,7 +843,7 @@ static int on_redact(unsigned id, unsigned long long from,
 		return 0;
 	if (r->check == DLP_CHECK_ENTROPY)
 		to--; /* keep the delimiter after the value */
-	else	/* patterns match a token's prefix: hide all of it */
+	else	      /* patterns match a token's prefix: hide all of it */
 		while (to < c->len && token_char(c->copy[to]))
 			to++;
 	memset(c->buf + from, '*', to - from);
