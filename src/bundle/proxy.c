@@ -348,6 +348,19 @@ static void respond_error(struct conn *c, int status, const char *verdict,
 
 /* Move n bytes of from's input to to's output; stop reading from when to
  * has too much queued (its write callback turns reading back on). */
+/* Stop reading from `from` while out, where its bytes go, is full. */
+static void throttle(struct conn *c, struct bufferevent *from,
+		     struct evbuffer *out)
+{
+	if (evbuffer_get_length(out) < c->b->limits.buffer_max)
+		return;
+	bufferevent_disable(from, EV_READ);
+	if (from == c->cli)
+		c->cli_throttled = true;
+	else
+		c->up_throttled = true;
+}
+
 static void relay(struct conn *c, struct bufferevent *from,
 		  struct bufferevent *to, size_t n)
 {
@@ -355,13 +368,7 @@ static void relay(struct conn *c, struct bufferevent *from,
 
 	c->last_io = now_ns();
 	evbuffer_remove_buffer(bufferevent_get_input(from), out, n);
-	if (evbuffer_get_length(out) >= c->b->limits.buffer_max) {
-		bufferevent_disable(from, EV_READ);
-		if (from == c->cli)
-			c->cli_throttled = true;
-		else
-			c->up_throttled = true;
-	}
+	throttle(c, from, out);
 }
 
 static void unthrottle(struct conn *c, struct bufferevent *drained)
@@ -829,10 +836,7 @@ static void release_held(struct conn *c, size_t keep)
 	}
 	if (c->req_done && chunked)
 		evbuffer_add(out, "0\r\n\r\n", 5);
-	if (evbuffer_get_length(out) >= c->b->limits.buffer_max) {
-		bufferevent_disable(c->cli, EV_READ);
-		c->cli_throttled = true;
-	}
+	throttle(c, c->cli, out);
 }
 
 /* Forward what the agent sent of the body, scanned first.  The last

@@ -22,6 +22,7 @@
 #define READY_TIMEOUT_MS 10000
 /* Grace between SIGTERM and SIGKILL on stop. */
 #define STOP_GRACE_MS 2000
+#define EXITED_EARLY  "the bundle exited during start-up; see `bottle logs`"
 /* Restarts closer together than this count as a crash loop... */
 #define LOOP_WINDOW_NS (10ull * 1000000000ull)
 /* ...and after this many in one window we slow down to one per second. */
@@ -67,43 +68,45 @@ child(const struct bundle_sup *s, int ctl, int log_fd, pid_t parent)
 	_exit(127);
 }
 
-/* A bundle that exits with our "L" unread makes the kernel report
+/* The bundle's next message on the control socket: 'C' (its CA is
+ * ready), 'R' (it serves the listeners), 'E' with its error message in buf
+ * (len >= 2), or 0 at EOF or when nothing is there (MSG_DONTWAIT).  A
+ * bundle that exits with our "L" unread makes the kernel report
  * ECONNRESET once, ahead of what it wrote: read past it. */
-static ssize_t read_ctl(int fd, char *buf, size_t len)
+static char next_msg(int fd, int flags, char *buf, size_t len)
 {
-	ssize_t n = read(fd, buf, len);
+	ssize_t n = recv(fd, buf, len - 1, flags);
 
 	if (n < 0 && errno == ECONNRESET)
-		n = read(fd, buf, len);
-	return n;
+		n = recv(fd, buf, len - 1, flags);
+	if (n <= 0)
+		return 0;
+	if (n == 1 && (buf[0] == 'C' || buf[0] == 'R'))
+		return buf[0];
+	buf[n] = '\0';
+	return 'E';
 }
 
-/* Read the bundle's next word on the control socket: want ("C": its CA
- * is ready; "R": it serves the listeners), or else its error message. */
+/* Wait for the bundle's next message and expect want ('C' or 'R'). */
 static int wait_msg(struct bundle_sup *s, char want, struct error *err)
 {
-	char buf[ERR_MSG_MAX];
+	char buf[ERR_MSG_MAX], got;
 	struct pollfd p = {s->ctl, POLLIN, 0};
-	ssize_t n;
 	int st;
 
 	if (poll(&p, 1, READY_TIMEOUT_MS) == 0)
 		return err_set(err, ETIMEDOUT,
 			       "the bundle did not start within %d s",
 			       READY_TIMEOUT_MS / 1000);
-	n = read_ctl(s->ctl, buf, sizeof(buf) - 1);
-	if (n == 1 && buf[0] == want)
+	got = next_msg(s->ctl, 0, buf, sizeof(buf));
+	if (got == want)
 		return 0;
-	if (n > 0) {
-		buf[n] = '\0';
+	if (got == 'E')
 		return err_set(err, EIO, "bundle: %s", buf);
-	}
 	if (waitpid(s->pid, &st, WNOHANG) == s->pid && WIFEXITED(st) &&
 	    WEXITSTATUS(st) == 127)
 		return err_set(err, ENOEXEC, "cannot execute %s", s->argv[0]);
-	return err_set(err, EIO,
-		       "the bundle exited during start-up; see "
-		       "`bottle logs`");
+	return err_set(err, EIO, EXITED_EARLY);
 }
 
 /* Kill and reap a bundle that failed to start. */
@@ -237,22 +240,19 @@ int bundle_sup_ctl_fd(const struct bundle_sup *s)
 int bundle_sup_on_ctl(struct bundle_sup *s, struct error *err)
 {
 	char buf[ERR_MSG_MAX];
-	ssize_t n = read_ctl(s->ctl, buf, sizeof(buf) - 1);
 
-	if (n == 1 && buf[0] == 'C')
+	switch (next_msg(s->ctl, 0, buf, sizeof(buf))) {
+	case 'C':
 		return 0; /* its CA is ready; "R" follows */
-	if (n == 1 && buf[0] == 'R') {
+	case 'R':
 		close(s->ctl);
 		s->ctl = -1;
 		return 0;
-	}
-	if (n > 0) {
-		buf[n] = '\0';
+	case 'E':
 		err_set(err, EIO, "bundle: %s", buf);
-	} else {
-		err_set(err, EIO,
-			"the bundle exited during start-up; see "
-			"`bottle logs`");
+		break;
+	default:
+		err_set(err, EIO, EXITED_EARLY);
 	}
 	kill_bundle(s);
 	return -EIO;
@@ -292,23 +292,16 @@ int bundle_sup_on_exit(struct bundle_sup *s, struct error *err)
 		/* It died before it served: a restart would die the same way.
 		 * Its reason may still wait on the control socket, behind a
 		 * "C" already handled or not. */
-		char buf[ERR_MSG_MAX];
-		ssize_t n;
+		char buf[ERR_MSG_MAX], got;
 
-		err_set(err, EIO,
-			"the bundle exited during start-up; see "
-			"`bottle logs`");
-		while ((n = recv(s->ctl, buf, sizeof(buf) - 1, MSG_DONTWAIT)) >
-			   0 ||
-		       (n < 0 && errno == ECONNRESET)) {
-			if (n < 0)
-				continue;
-			if (n == 1 && (buf[0] == 'C' || buf[0] == 'R'))
-				continue;
-			buf[n] = '\0';
+		while ((got = next_msg(s->ctl, MSG_DONTWAIT, buf,
+				       sizeof(buf))) == 'C' ||
+		       got == 'R')
+			;
+		if (got == 'E')
 			err_set(err, EIO, "bundle: %s", buf);
-			break;
-		}
+		else
+			err_set(err, EIO, EXITED_EARLY);
 		reap(s);
 		return -EIO;
 	}
