@@ -29,66 +29,51 @@ static void wipe_free(char *s)
 	}
 }
 
-/* One ${env:NAME} or ${file:PATH} expansion (spec without "${" and "}"). */
-static char *expand(const char *spec, size_t n, struct error *err)
+/* The secret one reference names. */
+static char *expand(const struct template_ref *ref, struct error *err)
 {
-	_cleanup_free_ char *arg = NULL;
+	_cleanup_free_ char *arg = xstrndup(ref->arg, ref->arg_len);
+	char *buf = NULL;
+	size_t len = 0;
 
-	if (n > 4 && memcmp(spec, "env:", 4) == 0) {
-		const char *v;
-		arg = xstrndup(spec + 4, n - 4);
-		v = getenv(arg);
+	if (ref->kind == TEMPLATE_ENV) {
+		const char *v = getenv(arg);
 		if (!v || !*v) {
 			err_set(err, ENOENT, "${env:%s} is not set", arg);
 			return NULL;
 		}
 		return xstrdup(v);
 	}
-	if (n > 5 && memcmp(spec, "file:", 5) == 0) {
-		char *buf = NULL;
-		size_t len = 0;
-		arg = xstrndup(spec + 5, n - 5);
-		if (read_file(arg, &buf, &len, SECRET_FILE_MAX, err) < 0) {
-			err_prefix(err, "${file:%s}", arg);
-			return NULL;
-		}
-		/* A token file ends with a newline more often than not. */
-		while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
-			buf[--len] = '\0';
-		if (!len || memchr(buf, '\n', len) || strlen(buf) != len) {
-			secure_zero(buf, len);
-			free(buf);
-			err_set(err, EINVAL,
-				"${file:%s}: expected one line of text", arg);
-			return NULL;
-		}
-		return buf;
+	if (read_file(arg, &buf, &len, SECRET_FILE_MAX, err) < 0) {
+		err_prefix(err, "${file:%s}", arg);
+		return NULL;
 	}
-	err_set(err, EINVAL, "${%.*s}: expected ${env:NAME} or ${file:PATH}",
-		(int)n, spec);
-	return NULL;
+	/* A token file ends with a newline more often than not. */
+	while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
+		buf[--len] = '\0';
+	if (!len || memchr(buf, '\n', len) || strlen(buf) != len) {
+		secure_zero(buf, len);
+		free(buf);
+		err_set(err, EINVAL, "${file:%s}: expected one line of text",
+			arg);
+		return NULL;
+	}
+	return buf;
 }
 
 char *inject_render(const char *tmpl, char ***secrets, size_t *n_secrets,
 		    struct error *err)
 {
 	struct strbuf sb = STRBUF_INIT;
-	const char *p = tmpl;
+	const char *p = tmpl, *lit = tmpl; /* scan point; text not yet out */
+	struct template_ref ref;
+	int r;
 
-	while (*p) {
-		const char *open = strstr(p, "${"), *close;
+	while ((r = template_next(&p, &ref)) > 0) {
 		char *v;
-		if (!open) {
-			strbuf_add(&sb, p, strlen(p));
-			break;
-		}
-		strbuf_add(&sb, p, (size_t)(open - p));
-		close = strchr(open, '}');
-		if (!close) {
-			err_set(err, EINVAL, "unterminated ${ in the value");
-			goto fail;
-		}
-		v = expand(open + 2, (size_t)(close - open - 2), err);
+		strbuf_add(&sb, lit, (size_t)(ref.start - lit));
+		lit = p;
+		v = expand(&ref, err);
 		if (!v)
 			goto fail;
 		if (strpbrk(v, "\r\n")) {
@@ -100,8 +85,13 @@ char *inject_render(const char *tmpl, char ***secrets, size_t *n_secrets,
 		*secrets =
 		    xrealloc(*secrets, st_mult(*n_secrets + 1, sizeof(char *)));
 		(*secrets)[(*n_secrets)++] = v;
-		p = close + 1;
 	}
+	if (r < 0) {
+		err_set(err, EINVAL,
+			"a ${ in the value is not ${env:NAME} or ${file:PATH}");
+		goto fail;
+	}
+	strbuf_add(&sb, lit, strlen(lit));
 	return strbuf_detach(&sb, NULL);
 fail:
 	secure_zero(sb.buf, sb.len);

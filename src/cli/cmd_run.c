@@ -243,32 +243,27 @@ out:
 static int check_routes(const struct plan *p)
 {
 	for (size_t i = 0; i < p->egress.n_routes; i++) {
-		const char *v = p->egress.routes[i].value, *q;
-		for (q = strstr(v, "${"); q; q = strstr(q + 2, "${")) {
-			const char *end = strchr(q, '}');
-			_cleanup_free_ char *arg = NULL;
-			if (!end)
-				break;
-			if (strncmp(q + 2, "env:", 4) == 0) {
-				arg = xstrndup(q + 6, (size_t)(end - q - 6));
+		const char *host = p->egress.routes[i].host;
+		const char *v = p->egress.routes[i].value;
+		struct template_ref ref;
+
+		while (template_next(&v, &ref) > 0) {
+			_cleanup_free_ char *arg =
+			    xstrndup(ref.arg, ref.arg_len);
+			if (ref.kind == TEMPLATE_ENV) {
 				if (getenv(arg) && *getenv(arg))
 					continue;
 				fprintf(stderr,
 					"bottle: route %s: ${env:%s} is not "
 					"set in this environment\n",
-					p->egress.routes[i].host, arg);
+					host, arg);
 				return EXIT_USAGE;
 			}
-			if (strncmp(q + 2, "file:", 5) == 0) {
-				arg = xstrndup(q + 7, (size_t)(end - q - 7));
-				if (access(arg, R_OK) == 0)
-					continue;
-				fprintf(stderr,
-					"bottle: route %s: ${file:%s}: %s\n",
-					p->egress.routes[i].host, arg,
-					strerror(errno));
-				return EXIT_USAGE;
-			}
+			if (access(arg, R_OK) == 0)
+				continue;
+			fprintf(stderr, "bottle: route %s: ${file:%s}: %s\n",
+				host, arg, strerror(errno));
+			return EXIT_USAGE;
 		}
 	}
 	return 0;

@@ -182,6 +182,24 @@ int parse_size(const char *s, uint64_t *out);
 
 void manifest_free(struct manifest *m);
 
+/* A reference in a secret template ("Bearer ${env:TOKEN}"): where a
+ * secret lives on the host, which the bundle substitutes. */
+enum template_kind { TEMPLATE_ENV, TEMPLATE_FILE };
+struct template_ref {
+	const char *start; /* the "${" */
+	const char *end;   /* just past the "}" */
+	enum template_kind kind;
+	const char *arg; /* NAME or PATH, arg_len bytes, not terminated */
+	size_t arg_len;
+};
+
+/* The next reference at or after *p: 1 with *ref filled and *p past it,
+ * 0 when there is none, -1 for a "${" that does not start a well-formed
+ * ${env:NAME} or ${file:PATH} (NAME an environment variable name, PATH
+ * not empty).  The one scanner of the syntax: the manifest checks with it,
+ * `bottle run` checks the secrets exist, the bundle renders. */
+int template_next(const char **p, struct template_ref *ref);
+
 /* Deep-copy an egress section (dst is overwritten, not released first);
  * release one built by egress_copy() or by the parser.  Route templates
  * are wiped on release. */

@@ -78,30 +78,46 @@ static bool host_ok(const char *s, bool wild, bool port)
 	return dns_name_ok(s, colon ? (size_t)(colon - s) : strlen(s));
 }
 
-/* At least one reference, and every "${" starts a valid one.  The
- * references name where a secret lives; the bundle substitutes them. */
+int template_next(const char **p, struct template_ref *ref)
+{
+	const char *q = strstr(*p, "${"), *end;
+
+	if (!q)
+		return 0;
+	end = strchr(q, '}');
+	if (!end)
+		return -1;
+	ref->start = q;
+	ref->end = end + 1;
+	if (str_has_prefix(q + 2, "env:")) {
+		ref->kind = TEMPLATE_ENV;
+		ref->arg = q + 6;
+	} else if (str_has_prefix(q + 2, "file:")) {
+		ref->kind = TEMPLATE_FILE;
+		ref->arg = q + 7;
+	} else {
+		return -1;
+	}
+	if (ref->arg > end)
+		return -1;
+	ref->arg_len = (size_t)(end - ref->arg);
+	if (ref->kind == TEMPLATE_ENV ? !m_env_name_ok(ref->arg, ref->arg_len)
+				      : ref->arg_len == 0)
+		return -1;
+	*p = ref->end;
+	return 1;
+}
+
+/* At least one reference, and every "${" starts a valid one. */
 static bool template_ok(const char *s)
 {
-	const char *p = s, *end;
+	struct template_ref ref;
 	bool any = false;
+	int r;
 
-	while ((p = strstr(p, "${")) != NULL) {
-		end = strchr(p, '}');
-		if (!end)
-			return false;
-		if (str_has_prefix(p + 2, "env:")) {
-			if (!m_env_name_ok(p + 6, (size_t)(end - p - 6)))
-				return false;
-		} else if (str_has_prefix(p + 2, "file:")) {
-			if (end == p + 7)
-				return false;
-		} else {
-			return false;
-		}
+	while ((r = template_next(&s, &ref)) > 0)
 		any = true;
-		p = end + 1;
-	}
-	return any;
+	return r == 0 && any;
 }
 
 /* RFC 9110 token characters, for header names. */
