@@ -22,8 +22,8 @@ enum dlp_check {
 struct dlp_builtin {
 	const char *name;
 	const char *category;
-	const char *regex;  /* Hyperscan syntax; every repeat bounded */
-	unsigned flags;	    /* HS_FLAG_* */
+	const char *regex; /* Hyperscan syntax; every repeat bounded */
+	unsigned flags;	   /* HS_FLAG_* */
 	enum dlp_action action;
 	enum dlp_check check;
 	/* Streams match it in C (dlp_native.h), not with the regex; the

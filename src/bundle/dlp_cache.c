@@ -188,8 +188,9 @@ int dlp_cache_load(const char *dir, const uint8_t key[DLP_CACHE_KEY_LEN],
 	cache_path(path, sizeof(path), dir, key, "");
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
-		return errno == ENOENT ? -ENOENT
-				       : err_sys(err, errno, "opening %s", path);
+		return errno == ENOENT
+			   ? -ENOENT
+			   : err_sys(err, errno, "opening %s", path);
 	r = map_file(fd, &buf, &len, err);
 	if (r == 0) {
 		r = load_entry(buf, len, stream_db, block_db, max_span, err);

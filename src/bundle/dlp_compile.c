@@ -30,8 +30,8 @@ static int send_dbs(int fd, hs_database_t **dbs, size_t n, size_t extra)
 		char *bytes = NULL;
 		size_t len = 0;
 
-		if (dbs[i] && hs_serialize_database(dbs[i], &bytes, &len) !=
-				  HS_SUCCESS)
+		if (dbs[i] &&
+		    hs_serialize_database(dbs[i], &bytes, &len) != HS_SUCCESS)
 			return -ENOMEM;
 		v = len;
 		r = write_all(fd, &v, sizeof(v));
@@ -127,8 +127,8 @@ static int parse(const uint8_t *p, size_t len, hs_database_t **dbs, size_t n,
 			return err_set(err, EIO, "dlp: short compiler reply");
 		if (v && hs_deserialize_database((const char *)p, (size_t)v,
 						 &dbs[i]) != HS_SUCCESS)
-			return err_set(err, EIO,
-				       "dlp: cannot load the compiled database");
+			return err_set(
+			    err, EIO, "dlp: cannot load the compiled database");
 		p += v;
 	}
 	return 0;

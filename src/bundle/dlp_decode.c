@@ -26,37 +26,35 @@ enum {
 
 /* GNU range designators keep the classifier a constant table. */
 static const uint8_t cls[256] = {
-	['A'... 'F'] = C_B64 | C_HEX | C_URL,
-	['G'... 'Z'] = C_B64 | C_URL,
-	['a'... 'f'] = C_B64 | C_HEX | C_URL,
-	['g'... 'z'] = C_B64 | C_URL,
-	['0'... '9'] = C_B64 | C_HEX | C_URL,
-	['+'] = C_B64 | C_URL,
-	['/'] = C_B64 | C_URL,
-	['-'] = C_B64 | C_URL,
-	['_'] = C_B64 | C_URL,
-	['.'] = C_URL,
-	['~'] = C_URL,
-	['='] = C_URL,
-	[':'] = C_URL,
-	['%'] = C_URL,
+    ['A' ... 'F'] = C_B64 | C_HEX | C_URL,
+    ['G' ... 'Z'] = C_B64 | C_URL,
+    ['a' ... 'f'] = C_B64 | C_HEX | C_URL,
+    ['g' ... 'z'] = C_B64 | C_URL,
+    ['0' ... '9'] = C_B64 | C_HEX | C_URL,
+    ['+'] = C_B64 | C_URL,
+    ['/'] = C_B64 | C_URL,
+    ['-'] = C_B64 | C_URL,
+    ['_'] = C_B64 | C_URL,
+    ['.'] = C_URL,
+    ['~'] = C_URL,
+    ['='] = C_URL,
+    [':'] = C_URL,
+    ['%'] = C_URL,
 };
 
 /* Base64 values of the alphabet (both variants); 0 elsewhere (unused). */
 static const uint8_t b64v[256] = {
-	['A'] = 0, ['B'] = 1, ['C'] = 2, ['D'] = 3, ['E'] = 4, ['F'] = 5,
-	['G'] = 6, ['H'] = 7, ['I'] = 8, ['J'] = 9, ['K'] = 10, ['L'] = 11,
-	['M'] = 12, ['N'] = 13, ['O'] = 14, ['P'] = 15, ['Q'] = 16,
-	['R'] = 17, ['S'] = 18, ['T'] = 19, ['U'] = 20, ['V'] = 21,
-	['W'] = 22, ['X'] = 23, ['Y'] = 24, ['Z'] = 25, ['a'] = 26,
-	['b'] = 27, ['c'] = 28, ['d'] = 29, ['e'] = 30, ['f'] = 31,
-	['g'] = 32, ['h'] = 33, ['i'] = 34, ['j'] = 35, ['k'] = 36,
-	['l'] = 37, ['m'] = 38, ['n'] = 39, ['o'] = 40, ['p'] = 41,
-	['q'] = 42, ['r'] = 43, ['s'] = 44, ['t'] = 45, ['u'] = 46,
-	['v'] = 47, ['w'] = 48, ['x'] = 49, ['y'] = 50, ['z'] = 51,
-	['0'] = 52, ['1'] = 53, ['2'] = 54, ['3'] = 55, ['4'] = 56,
-	['5'] = 57, ['6'] = 58, ['7'] = 59, ['8'] = 60, ['9'] = 61,
-	['+'] = 62, ['-'] = 62, ['/'] = 63, ['_'] = 63,
+    ['A'] = 0,	['B'] = 1,  ['C'] = 2,	['D'] = 3,  ['E'] = 4,	['F'] = 5,
+    ['G'] = 6,	['H'] = 7,  ['I'] = 8,	['J'] = 9,  ['K'] = 10, ['L'] = 11,
+    ['M'] = 12, ['N'] = 13, ['O'] = 14, ['P'] = 15, ['Q'] = 16, ['R'] = 17,
+    ['S'] = 18, ['T'] = 19, ['U'] = 20, ['V'] = 21, ['W'] = 22, ['X'] = 23,
+    ['Y'] = 24, ['Z'] = 25, ['a'] = 26, ['b'] = 27, ['c'] = 28, ['d'] = 29,
+    ['e'] = 30, ['f'] = 31, ['g'] = 32, ['h'] = 33, ['i'] = 34, ['j'] = 35,
+    ['k'] = 36, ['l'] = 37, ['m'] = 38, ['n'] = 39, ['o'] = 40, ['p'] = 41,
+    ['q'] = 42, ['r'] = 43, ['s'] = 44, ['t'] = 45, ['u'] = 46, ['v'] = 47,
+    ['w'] = 48, ['x'] = 49, ['y'] = 50, ['z'] = 51, ['0'] = 52, ['1'] = 53,
+    ['2'] = 54, ['3'] = 55, ['4'] = 56, ['5'] = 57, ['6'] = 58, ['7'] = 59,
+    ['8'] = 60, ['9'] = 61, ['+'] = 62, ['-'] = 62, ['/'] = 63, ['_'] = 63,
 };
 
 #define OUT_MAX 4096
@@ -72,14 +70,14 @@ struct dlp_decoder {
 
 	/* Run finders: [0] base64 alphabet, [1] hex digits. */
 	struct dlp_runs {
-		size_t run; /* open short run (< MIN_RUN), bytes in carry */
+		size_t run;   /* open short run (< MIN_RUN), bytes in carry */
 		bool in_long; /* inside a run of >= MIN_RUN */
 		uint8_t carry[DLP_DECODE_MIN_RUN];
 	} runs[2];
 
 	/* Base64 decoding state inside a long run. */
-	unsigned nl;  /* line-break bytes just seen */
-	bool nl_lf;   /* ... one of which was '\n' */
+	unsigned nl; /* line-break bytes just seen */
+	bool nl_lf;  /* ... one of which was '\n' */
 	uint32_t b64_acc;
 	unsigned b64_bits;
 
@@ -100,10 +98,10 @@ struct dlp_decoder {
 const char *dlp_encoding_name(enum dlp_encoding enc)
 {
 	static const char *const names[DLP_ENC_COUNT] = {
-		[DLP_ENC_PLAIN] = "plain",
-		[DLP_ENC_BASE64] = "base64",
-		[DLP_ENC_HEX] = "hex",
-		[DLP_ENC_URL] = "url",
+	    [DLP_ENC_PLAIN] = "plain",
+	    [DLP_ENC_BASE64] = "base64",
+	    [DLP_ENC_HEX] = "hex",
+	    [DLP_ENC_URL] = "url",
 	};
 
 	return (unsigned)enc < DLP_ENC_COUNT ? names[enc] : "plain";
@@ -135,8 +133,7 @@ static void flush(struct dlp_decoder *d, enum dlp_encoding enc)
 	}
 }
 
-static inline void emit(struct dlp_decoder *d, enum dlp_encoding enc,
-			uint8_t c)
+static inline void emit(struct dlp_decoder *d, enum dlp_encoding enc, uint8_t c)
 {
 	struct dlp_out *o = &d->out[enc];
 
@@ -213,8 +210,7 @@ static inline uint64_t mask_at(const struct dlp_masks *m, enum run_kind k,
 }
 
 /* Room for n more bytes of output without a check per byte. */
-static uint8_t *out_room(struct dlp_decoder *d, enum dlp_encoding enc,
-			 size_t n)
+static uint8_t *out_room(struct dlp_decoder *d, enum dlp_encoding enc, size_t n)
 {
 	if (d->out[enc].n + n > OUT_MAX)
 		flush(d, enc);
@@ -380,8 +376,8 @@ static size_t find_long(enum run_kind k, const struct dlp_masks *m, size_t i,
 }
 
 /* Find the runs of >= MIN_RUN bytes of class k in b and decode them. */
-static void runs_feed(struct dlp_decoder *d, enum run_kind k,
-		      const uint8_t *b, const struct dlp_masks *m, size_t len)
+static void runs_feed(struct dlp_decoder *d, enum run_kind k, const uint8_t *b,
+		      const struct dlp_masks *m, size_t len)
 {
 	struct dlp_runs *r = &d->runs[k];
 	size_t i = 0, t = 0;
@@ -423,7 +419,8 @@ static void url_start(struct dlp_decoder *d, const uint8_t *b, size_t k)
 {
 	size_t m = 0, mt = 0;
 
-	while (m < k && m < DLP_DECODE_URL_LOOKBACK && (cls[b[k - m - 1]] & C_URL))
+	while (m < k && m < DLP_DECODE_URL_LOOKBACK &&
+	       (cls[b[k - m - 1]] & C_URL))
 		m++;
 	if (m == k)
 		while (m + mt < DLP_DECODE_URL_LOOKBACK && mt < d->tail_n &&
@@ -510,8 +507,8 @@ static void url_feed(struct dlp_decoder *d, const uint8_t *b, size_t len)
 	tail_keep(d, b, len);
 }
 
-void dlp_decoder_feed_masks(struct dlp_decoder *d, const void *buf,
-			    size_t len, const struct dlp_masks *m)
+void dlp_decoder_feed_masks(struct dlp_decoder *d, const void *buf, size_t len,
+			    const struct dlp_masks *m)
 {
 	if (len == 0)
 		return;

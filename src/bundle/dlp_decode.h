@@ -57,8 +57,8 @@ void dlp_decoder_feed(struct dlp_decoder *d, const void *buf, size_t len);
 struct dlp_masks; /* dlp_simd.h */
 /* The same, given the caller's dlp_classify_blocks(buf, len, m): a
  * stream classifies its bytes once for every fast path. */
-void dlp_decoder_feed_masks(struct dlp_decoder *d, const void *buf,
-			    size_t len, const struct dlp_masks *m);
+void dlp_decoder_feed_masks(struct dlp_decoder *d, const void *buf, size_t len,
+			    const struct dlp_masks *m);
 
 /* End of the raw stream: ends open runs (emitting their separators) and
  * resets the decoder to its initial state. */

@@ -90,9 +90,9 @@ static inline uint64_t chain_of(const struct dlp_masks *m, uint64_t digit)
 /* The candidates of one block (its masks m, k bytes at p + base) given
  * the masks of the 64 bytes before it (st); fn for each, in order. */
 static inline __attribute__((always_inline)) int
-block(const struct dlp_native *st, const struct dlp_masks *m,
-      const uint8_t *p, size_t base, size_t k, bool card, bool secret,
-      dlp_native_fn fn, void *ctx)
+block(const struct dlp_native *st, const struct dlp_masks *m, const uint8_t *p,
+      size_t base, size_t k, bool card, bool secret, dlp_native_fn fn,
+      void *ctx)
 {
 	uint64_t valid = k == 64 ? ~0ull : (1ull << k) - 1;
 	uint64_t prevd = shifted_in(m->digit, st->digit);
@@ -143,8 +143,8 @@ scan(struct dlp_native *st, const uint8_t *p, size_t n,
 
 		if (!pm) {
 			dlp_classify(p + base, k, &own);
-			own.run = dlp_run_ends(dlp_join(own.b64, cur.b64),
-					       DLP_RUN);
+			own.run =
+			    dlp_run_ends(dlp_join(own.b64, cur.b64), DLP_RUN);
 		}
 		r = block(&cur, m, p, base, k, card, secret, fn, ctx);
 		cur.chain = keep_last(cur.chain, chain_of(m, cur.digit), k);
@@ -174,7 +174,8 @@ static bool is_digit(uint8_t c)
 
 static bool is_word(uint8_t c)
 {
-	return is_digit(c) || c == '_' || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z');
+	return is_digit(c) || c == '_' ||
+	       ((c | 0x20) >= 'a' && (c | 0x20) <= 'z');
 }
 
 static bool is_value(uint8_t c)
@@ -226,15 +227,16 @@ static bool card_shape(const uint8_t *w, size_t n)
 static bool keyword_ends_at(const uint8_t *w, size_t j)
 {
 	static const char *const kw[] = {
-	    "api_key", "apikey", "secret", "token", "password", "passwd",
-	    "access_key", "accesskey", "private_key", "privatekey",
-	    "credential",
+	    "api_key",	   "apikey",	 "secret",     "token",
+	    "password",	   "passwd",	 "access_key", "accesskey",
+	    "private_key", "privatekey", "credential",
 	};
 
 	for (size_t x = 0; x < sizeof(kw) / sizeof(kw[0]); x++) {
 		size_t l = strlen(kw[x]);
 
-		if (l <= j && strncasecmp((const char *)w + j - l, kw[x], l) == 0)
+		if (l <= j &&
+		    strncasecmp((const char *)w + j - l, kw[x], l) == 0)
 			return true;
 	}
 	return false;
@@ -262,8 +264,7 @@ static bool secret_shape(const uint8_t *w, size_t n)
 	if (n < 2 || is_value(w[n - 1]))
 		return false;
 	k = back_over(w, &i, is_value, SECRET_MAX);
-	if (k < SECRET_MIN || k > SECRET_MAX ||
-	    (i > 0 && is_value(w[i - 1])))
+	if (k < SECRET_MIN || k > SECRET_MAX || (i > 0 && is_value(w[i - 1])))
 		return false;
 	(void)back_over(w, &i, is_quote, 0);
 	if (back_over(w, &i, is_space, 4) > 4)

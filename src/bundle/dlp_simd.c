@@ -23,31 +23,35 @@ static void classify_sse2(const uint8_t *p, struct dlp_masks *m)
 	for (int i = 0; i < 4; i++) {
 		__m128i x = _mm_loadu_si128((const __m128i *)(p + 16 * i));
 		__m128i lo = _mm_sub_epi8(_mm_or_si128(x, c20), ca);
-		__m128i letter = LE(lo, k25), digit = LE(_mm_sub_epi8(x, c0), k9);
+		__m128i letter = LE(lo, k25),
+			digit = LE(_mm_sub_epi8(x, c0), k9);
 		__m128i hexl = LE(lo, k5);
-		__m128i d = _mm_cmpeq_epi8(x, dash), u = _mm_cmpeq_epi8(x, under);
+		__m128i d = _mm_cmpeq_epi8(x, dash),
+			u = _mm_cmpeq_epi8(x, under);
 		__m128i word = _mm_or_si128(_mm_or_si128(letter, digit), u);
-		__m128i b64 = _mm_or_si128(
-		    _mm_or_si128(word, d),
-		    _mm_or_si128(_mm_cmpeq_epi8(x, plus),
-				 _mm_cmpeq_epi8(x, slash)));
+		__m128i b64 =
+		    _mm_or_si128(_mm_or_si128(word, d),
+				 _mm_or_si128(_mm_cmpeq_epi8(x, plus),
+					      _mm_cmpeq_epi8(x, slash)));
 		unsigned s = 16 * (unsigned)i;
 
 		r.b64 |= (uint64_t)(uint16_t)_mm_movemask_epi8(b64) << s;
 		r.hex |= (uint64_t)(uint16_t)_mm_movemask_epi8(
-			     _mm_or_si128(digit, hexl)) << s;
+			     _mm_or_si128(digit, hexl))
+			 << s;
 		r.digit |= (uint64_t)(uint16_t)_mm_movemask_epi8(digit) << s;
 		r.word |= (uint64_t)(uint16_t)_mm_movemask_epi8(word) << s;
 		r.sep |= (uint64_t)(uint16_t)_mm_movemask_epi8(
-			     _mm_or_si128(d, _mm_cmpeq_epi8(x, space))) << s;
+			     _mm_or_si128(d, _mm_cmpeq_epi8(x, space)))
+			 << s;
 	}
 	*m = r;
 }
 
 #define LE256(x, k) _mm256_cmpeq_epi8(_mm256_min_epu8((x), (k)), (x))
 
-__attribute__((target("avx2"))) static void
-classify_avx2(const uint8_t *p, struct dlp_masks *m)
+__attribute__((target("avx2"))) static void classify_avx2(const uint8_t *p,
+							  struct dlp_masks *m)
 {
 	const __m256i c20 = _mm256_set1_epi8(0x20), ca = _mm256_set1_epi8('a'),
 		      c0 = _mm256_set1_epi8('0'), k25 = _mm256_set1_epi8(25),
@@ -77,9 +81,9 @@ classify_avx2(const uint8_t *p, struct dlp_masks *m)
 
 		r.b64 |= (uint64_t)(uint32_t)_mm256_movemask_epi8(b64) << s;
 		r.hex |= (uint64_t)(uint32_t)_mm256_movemask_epi8(
-			     _mm256_or_si256(digit, hexl)) << s;
-		r.digit |= (uint64_t)(uint32_t)_mm256_movemask_epi8(digit)
-			   << s;
+			     _mm256_or_si256(digit, hexl))
+			 << s;
+		r.digit |= (uint64_t)(uint32_t)_mm256_movemask_epi8(digit) << s;
 		r.word |= (uint64_t)(uint32_t)_mm256_movemask_epi8(word) << s;
 		r.sep |= (uint64_t)(uint32_t)_mm256_movemask_epi8(
 			     _mm256_or_si256(d, _mm256_cmpeq_epi8(x, space)))
@@ -240,13 +244,16 @@ static void classify_blocks(const uint8_t *p, size_t n, struct dlp_masks *m)
 enum { K_B64 = 1, K_HEX = 2, K_DIGIT = 4, K_WORD = 8, K_SEP = 16 };
 
 static const uint8_t kinds[256] = {
-	['A'... 'F'] = K_B64 | K_HEX | K_WORD,
-	['G'... 'Z'] = K_B64 | K_WORD,
-	['a'... 'f'] = K_B64 | K_HEX | K_WORD,
-	['g'... 'z'] = K_B64 | K_WORD,
-	['0'... '9'] = K_B64 | K_HEX | K_DIGIT | K_WORD,
-	['+'] = K_B64, ['/'] = K_B64, ['-'] = K_B64 | K_SEP,
-	['_'] = K_B64 | K_WORD, [' '] = K_SEP,
+    ['A' ... 'F'] = K_B64 | K_HEX | K_WORD,
+    ['G' ... 'Z'] = K_B64 | K_WORD,
+    ['a' ... 'f'] = K_B64 | K_HEX | K_WORD,
+    ['g' ... 'z'] = K_B64 | K_WORD,
+    ['0' ... '9'] = K_B64 | K_HEX | K_DIGIT | K_WORD,
+    ['+'] = K_B64,
+    ['/'] = K_B64,
+    ['-'] = K_B64 | K_SEP,
+    ['_'] = K_B64 | K_WORD,
+    [' '] = K_SEP,
 };
 
 void dlp_classify(const uint8_t *p, size_t n, struct dlp_masks *m)

@@ -434,17 +434,16 @@ void egress_copy(struct egress *dst, const struct egress *src)
 	dst->patterns = xcalloc(src->n_patterns + 1, sizeof(*dst->patterns));
 	for (i = 0; i < src->n_patterns; i++) {
 		const struct dlp_pattern *pt = &src->patterns[i];
-		dst->patterns[i] =
-		    (struct dlp_pattern){dup_or_null(pt->name),
-					 dup_or_null(pt->regex), pt->action,
-					 pt->pos};
+		dst->patterns[i] = (struct dlp_pattern){dup_or_null(pt->name),
+							dup_or_null(pt->regex),
+							pt->action, pt->pos};
 	}
 	dst->n_patterns = src->n_patterns;
 	dst->resolve = xcalloc(src->n_resolve + 1, sizeof(*dst->resolve));
 	for (i = 0; i < src->n_resolve; i++)
-		dst->resolve[i] = (struct kv){dup_or_null(src->resolve[i].key),
-					      dup_or_null(src->resolve[i].value),
-					      src->resolve[i].pos};
+		dst->resolve[i] = (struct kv){
+		    dup_or_null(src->resolve[i].key),
+		    dup_or_null(src->resolve[i].value), src->resolve[i].pos};
 	dst->n_resolve = src->n_resolve;
 	dst->ca_file = dup_or_null(src->ca_file);
 }

@@ -18,16 +18,18 @@ static struct dlp_db *db_builtin; /* built-in only */
 static struct dlp_db *db_full;	  /* built-in, custom, the secret */
 
 static const struct dlp_rule_src custom[] = {
-	{"employee-id", "\\bEMP-[0-9]{6}\\b", DLP_BLOCK},
-	{"internal-host", "corp-[a-z]{3,12}\\.internal", DLP_LOG},
+    {"employee-id", "\\bEMP-[0-9]{6}\\b", DLP_BLOCK},
+    {"internal-host", "corp-[a-z]{3,12}\\.internal", DLP_LOG},
 };
 
-static struct dlp_db *make_db(bool builtin, bool with_custom,
-			      bool with_secret, const char *cache)
+static struct dlp_db *make_db(bool builtin, bool with_custom, bool with_secret,
+			      const char *cache)
 {
-	struct dlp_config c = {builtin, with_custom ? custom : NULL,
+	struct dlp_config c = {builtin,
+			       with_custom ? custom : NULL,
 			       with_custom ? ARRAY_SIZE(custom) : 0,
-			       with_secret ? &secret : NULL, with_secret,
+			       with_secret ? &secret : NULL,
+			       with_secret,
 			       cache};
 	struct error err = ERROR_INIT;
 	struct dlp_db *db = NULL;
@@ -87,195 +89,183 @@ static const char *scan_rule(const struct dlp_db *db, const char *s,
 static const struct sample {
 	const char *rule, *hit, *miss;
 } samples[] = {
-	{"anthropic-api-key",
-	 "sk-ant-api03-PtYgjmUhBel31iEl2hpChYgCfrL1spNxnyVmihA-2O76UMFxFkM-R5Kjp1vRt_1fjORS-6ilI8ihN5KXSc7Tvo-hBKqFYAA",
-	 "sk-ant-api03-z63FfkCzJr4i0B3JrTAw"},
-	{"openai-api-key",
-	 "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",
-	 "sk-3X83RZJzzzzgEOzdmenCT3BlbkFXkhvMdgaKjIg8xNbe3nNy"},
-	{"openai-project-key",
-	 "sk-proj-tGSU8po_799NksnRH9ucAUsdMlHUvTCQCyEZDz-TddJ8HyS5SUkCnD8zRA9a9SkpXz9w3QlY7Zkuvqdt7s8Stqcbnr3yBdGBLEPH1qhT61qtc4xatws8phP9",
-	 "sk-proj-YXg4JdpmrcXgGCJbW56eCuNGMGmSrC"},
-	{"huggingface-token",
-	 "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",
-	 "hf_jq4i9DoV8gz4FkQ1okTB"},
-	{"groq-api-key",
-	 "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",
-	 "gsk_6GKFSufrdZSlB5er8bOfZqfM2oeq3hDavJA76rNi"},
-	{"replicate-api-token",
-	 "r8_cHTp8hkqdlm7tOtHWnsCGRlrwZbqcabUGJmGE",
-	 "r8_p7CgQ0PBQFI14zGtSnovm14TUOizwd"},
-	{"perplexity-api-key",
-	 "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",
-	 "pplx-ErGPmpGXafq0fjzLczbttOofL9H2WjQ5TY4MyWuU"},
-	{"xai-api-key",
-	 "xai-FjsUNPjc01T5GOBUSZGi6HWGK10Zb0RLZ5TR9SPofbciOx9gy1CJdObOIRpFqaDZeV7G5IfQHeVVEqZe",
-	 "xai-2qpUWnoVPDF2yeE6RsXcNOPmeMjvqPVStNKiaEdFrRgSnRFsTHsDDDXh5Jmt"},
-	{"aws-access-key-id",
-	 "AKIAF6BS5E4RYNNEFJQX",
-	 "AKIAETUQIDWLHPPM"},
-	{"aws-secret-access-key",
-	 "aws_secret_access_key = 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",
-	 "aws_secret_access_key = GumXxY9B4bZWOz648JJnUfd7UACNWi"},
-	{"google-api-key",
-	 "AIzaK_gqv81RKMGHZEM9YpvujA-C5Q52ryFlwRl",
-	 "AIzaupxqZKm4bV3AyAVHnyrv"},
-	{"google-oauth-client-secret",
-	 "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",
-	 "GOCSPX-jjHRg80USP"},
-	{"gcp-service-account-key",
-	 "\"private_key_id\": \"e210471948d33296c87009e8a7f770d9106fd287\"",
-	 "\"private_key_id\": \"db7f1adbc60926f6967e\""},
-	{"azure-storage-account-key",
-	 "AccountKey=CHLn/xC+1hsYgBds1ghxY5OokvQyx7eNWVQ4vnakJkS1pAWTN3lg8zV5yPU8d0FZfWe7ihGyiRUIQfHOJMaidD==",
-	 "AccountKey=gET9D9XyYq6B0Fi7FlaZ7Vt0SXjMpu3uDxYYMfGm"},
-	{"azure-ad-client-secret",
-	 "zWk8Q~pAePcEJIukB4geqNfngAFTCloiADN5Rp",
-	 "abc8Q-VI2XQWhX1ssrKrxqVqmCplppjs46Lmue"},
-	{"digitalocean-token",
-	 "dop_v1_c8773e130f7eb19731662b5e803b61ba4168160adb59261ff2d3c425c8d99d19",
-	 "dop_v1_bdd0b6cc60d5d32cbe54014c2b54b9"},
-	{"heroku-api-key",
-	 "HEROKU_API_KEY=01234567-89ab-cdef-0123-456789abcdef",
-	 "HEROKU_API_KEY=01234567-89ab-cdef"},
-	{"heroku-platform-key",
-	 "HRKU-uvinX_zMqf9OgXluCZz8xBfZuXTptFyfePpX6N1NF2XV54wca_7E56w8Zniq",
-	 "HRKU-wBxfZCGGQccOif7UuXUG"},
-	{"databricks-token",
-	 "dapi21c402364f9572b85a8e48f687ab165c",
-	 "dapi58ac5831be38cb8cb4ba"},
-	{"hashicorp-vault-token",
-	 "hvs.k4DwgLGNOaeCtL31Ugq_DfcgaTMnTC0MrAU8urbFt5misIZHbhS4-FvafhdZxEuhnbzs0z1wNiMg9aW37k5wCnHDep",
-	 "hvs.v5V7S82qTd"},
-	{"doppler-token",
-	 "dp.pt.rOJRBRY6HqsP795nf4Gakq5p1Vm8kV6um4yvMpy62O6",
-	 "dp.pt.SQ1IEE1HSa2bB9UoK4tY"},
-	{"github-pat",
-	 "ghp_nzNLeK6kjcbhgN7kwjSbbciSPOcSeVce2LWx",
-	 "ghp_m090I5Qe43W6T8ygpnnhcc826ZWOf0"},
-	{"github-oauth-token",
-	 "gho_WOOsEgigYWPnsuvBqbwq7sdTWx6uX9MGE2sN",
-	 "gho_VbYAbBHXgwETdIKnT30f"},
-	{"github-user-token",
-	 "ghu_K0skBaHmsWWdawFgFSY0l9FLw91GqK8ks0n8",
-	 "ghu_SoFkh8OXfFYSJYgOuwgz"},
-	{"github-server-token",
-	 "ghs_7z54VfB4PbxntqB5IGky4Oo8DiIMWSWMPcwL",
-	 "ghs_uHj31CQJVukDCSXqLoiv"},
-	{"github-refresh-token",
-	 "ghr_DP4SpGmrtWT01NjUjpUuMHwkpu9mq9Ugk9QgmyjjYtUtBrmgO6grn4yDcaz2YBSoGOsDbjqMVzaV",
-	 "ghr_p62BSKLVPA2oQUP44XPS"},
-	{"github-fine-grained-pat",
-	 "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",
-	 "github_pat_RlzGW7hUNwOdqryzdaeA6AOSRwLqgo"},
-	{"gitlab-pat",
-	 "glpat-MZCY7Bvqiy8CsT07Lq8T",
-	 "glpat-Y2orTyRqBR"},
-	{"gitlab-other-token",
-	 "glptt-5f08b79affd2b49c12a4b0062983475eb46c5296",
-	 "glptt-FSnHfV1CQ4"},
-	{"npm-token",
-	 "npm_hJhqAo0iEFJdED5jSFpFkIM3Vak1uDSKFQs1",
-	 "npm_DxBA9RelOxOPbbNcRV7v"},
-	{"npmrc-auth-token",
-	 "//registry.npmjs.org/:_authToken=3ff416d4a3baf69dad8199bfca8b6f3a6a94",
-	 "_authToken=${NPM_TOKEN}"},
-	{"pypi-token",
-	 "pypi-AgEIcHlwaS5vcmclfZZgZMnafy8hWskBf6wmxe1mbVrNHMx1eOc3g-fp1Z5ibXt80nk8Btb2abplBpq8cJF5x",
-	 "pypi-AgEIcHlwaS5vcmc7dxXVTS2jU"},
-	{"dockerhub-pat",
-	 "dckr_pat_kL-6GgebhbkXNNv_hOV48vsoUu1",
-	 "dckr_pat_EyXYC8rYWK"},
-	{"slack-token",
-	 "xoxb-1234567890-1234567890123-vsrdNPTZ0Mv3MUa1jM1tLB4p",
-	 "xoxb-12"},
-	{"slack-app-token",
-	 "xapp-1-AYYYO2SAUQR-1234567890123-d519448fb2fc6791ce680ce2b27c8af6666259bbc471fb3be24a0b80316f688d",
-	 "xapp-1-AG2IQCVMLYF"},
-	{"slack-webhook",
-	 "https://hooks.slack.com/services/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",
-	 "https://hooks.slack.com/services/TQ64DGJUA"},
-	{"discord-webhook",
-	 "https://discord.com/api/webhooks/123456789012345678/zM4n8PVGXpV9Wv4Esb7yeuCjVr5mXcj5RPD9oUsQChx5s4tI10FtdILQvH_nO69othB9",
-	 "https://discord.com/api/webhooks/123/abc"},
-	{"telegram-bot-token",
-	 "123456789:AAKpGzU3HEEmXL1uhLsc4Rr4aKxU3f0BJxr",
-	 "123456789:ABxDwzkl-JwAryNzbi0hSQK-lb09rIFxUeu"},
-	{"twilio-api-key",
-	 "SKb0be23b7ac193fe04072755398003680",
-	 "SKe7e3b35183ef8333c477"},
-	{"sendgrid-api-key",
-	 "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",
-	 "SG.L0KJFlK6CXzU6M98NdFQCy"},
-	{"mailgun-api-key",
-	 "key-GIyLza7wk38puJuFrs4nsdXbkJeM3wCQ",
-	 "key-dHy1CwVWgHo9RV7jAvQw"},
-	{"mailchimp-api-key",
-	 "4683f84d30d3fc4d83cee9b9bcca0fce-us12",
-	 "9594dc72aa7a6d0018f99ddceb1be027-eu12"},
-	{"shopify-token",
-	 "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",
-	 "shpat_1d00909c30065f846d34"},
-	{"square-access-token",
-	 "EAAAundmjv_73hbPsETJveImiSy5XcgCYf4gEFCfuwOa6M1G-iFXC0NZ_cFlwvTW",
-	 "EAAAla4szJxhvI3yvzPe9hB0"},
-	{"square-oauth-secret",
-	 "sq0csp-SFXy7KSE3eJdRtEqlzIq47EuVTBZWAM8AD5qH4VFZBq",
-	 "sq0csp-3WhRGfI2rVXWybQTKjta"},
-	{"datadog-api-key",
-	 "DD_API_KEY=c257a632b96292794c9bce4850bbd0e7",
-	 "DD_API_KEY=cb3593871c15d694c195"},
-	{"newrelic-api-key",
-	 "NRAK-O57Q1WAHSCDPHCUNWF0ZOR7FW12",
-	 "NRAK-V626DN16I5"},
-	{"grafana-service-token",
-	 "glsa_Wmc8S0ZJqlIkXOpIqp9dkwwAfmOtiiRT_ff770e4b",
-	 "glsa_Sti4TjLKpvO0hJBW8kRQ"},
-	{"linear-api-key",
-	 "lin_api_jMD1Xz1nhSsaxFncd5rtmhStC9hkuCDKxskJecaD",
-	 "lin_api_WFfVTvVKqgPF9BFmYIua"},
-	{"atlassian-api-token",
-	 "ATATT3TlKGFkrddYsLVxvnNPWxTODVrVGEhfnZgB-2-uMksDur4Zlf49yBVae2sKjh1Ri4bwvWLa4Sz8kP62tZkhQM1V9rMRdyC5ksV1UE4YHoDxzoCGmyG_D6Cok0j4ron6Yvy8lrVhZEgVfbB6Mpr2lzoTvURbGpEVT_fTmTPoeFGTy5c4oc_ojH",
-	 "ATATT3ljJ7s3RQy1"},
-	{"postman-api-key",
-	 "PMAK-488e00a4ff1125cf5ec72ba6-94165beaecba0afa707e1448c828b4136d",
-	 "PMAK-3b97429ab7bca1aafb77b446"},
-	{"stripe-secret-key",
-	 "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",
-	 "sk_test_aOu7bnuu3VbPFzNRZvld3AYcfONvXFMzq8D3ab7uKPudANTU1vkfbjnjHX1fw0xBwIRL3JjQMKvoVNq0TEWcXPtPXJTDJrxHH8r"},
-	{"stripe-restricted-key",
-	 "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",
-	 "rk_test_uWBPrt4FnKYkE373Xr9Wi0tsfvaF35pkuRNM9CnLd4Yn24VxcXX3ClB3i7tRbZhj6ai6tjGVwgWkDRzfAvP6QTz4v5cLpmYOSac"},
-	{"stripe-webhook-secret",
-	 "whsec_iGMoKBSgUbd5ue4hh9FiHBaloRIjOVIG",
-	 "whsec_hHw1F96ewn"},
-	{"payment-card",
-	 "4111 1111 1111 1111",
-	 "4111 1111 1111 1112"},
-	{"pem-private-key",
-	 "-----BEGIN RSA PRIVATE KEY-----\nMIIEpAIBAAKCAQEA",
-	 "-----BEGIN PUBLIC KEY-----\nMIIBIjANBgkq"},
-	{"openssh-private-key",
-	 "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEA",
-	 "-----BEGIN OPENSSH PUBLIC KEY-----"},
-	{"pgp-private-key",
-	 "-----BEGIN PGP PRIVATE KEY BLOCK-----",
-	 "-----BEGIN PGP PUBLIC KEY BLOCK-----"},
-	{"putty-private-key",
-	 "PuTTY-User-Key-File-3: ssh-ed25519",
-	 "PuTTY-User-Key-File: ssh-ed25519"},
-	{"age-secret-key",
-	 "AGE-SECRET-KEY-1WY3TQS3YZVR6H3Q5ZAJ463EM56CFCC6FQ0SC0V89ZRE5U5AQ774C0CKYE3",
-	 "AGE-SECRET-KEY-15YWSS7K7WFYHD2H0TFAT"},
-	{"jwt",
-	 "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
-	 "eyJhbGciOiJIUzI1NiJ9.notajwt"},
-	{"url-credentials",
-	 "https://deploy:hunter22@git.example.com/repo.git",
-	 "https://git.example.com/repo.git"},
-	{"generic-secret",
-	 "api_key = \"O8025P36cuyx130BhAjSqygxwQZHHtCQ3x\"",
-	 "api_key = \"get_token_from_environment\""},
+    {"anthropic-api-key",
+     "sk-ant-api03-PtYgjmUhBel31iEl2hpChYgCfrL1spNxnyVmihA-2O76UMFxFkM-"
+     "R5Kjp1vRt_1fjORS-6ilI8ihN5KXSc7Tvo-hBKqFYAA",
+     "sk-ant-api03-z63FfkCzJr4i0B3JrTAw"},
+    {"openai-api-key", "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",
+     "sk-3X83RZJzzzzgEOzdmenCT3BlbkFXkhvMdgaKjIg8xNbe3nNy"},
+    {"openai-project-key",
+     "sk-proj-tGSU8po_799NksnRH9ucAUsdMlHUvTCQCyEZDz-"
+     "TddJ8HyS5SUkCnD8zRA9a9SkpXz9w3QlY7Zkuvqdt7s8Stqcbnr3yBdGBLEPH1qhT61qtc4xa"
+     "tws8phP9",
+     "sk-proj-YXg4JdpmrcXgGCJbW56eCuNGMGmSrC"},
+    {"huggingface-token", "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",
+     "hf_jq4i9DoV8gz4FkQ1okTB"},
+    {"groq-api-key", "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",
+     "gsk_6GKFSufrdZSlB5er8bOfZqfM2oeq3hDavJA76rNi"},
+    {"replicate-api-token", "r8_cHTp8hkqdlm7tOtHWnsCGRlrwZbqcabUGJmGE",
+     "r8_p7CgQ0PBQFI14zGtSnovm14TUOizwd"},
+    {"perplexity-api-key",
+     "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",
+     "pplx-ErGPmpGXafq0fjzLczbttOofL9H2WjQ5TY4MyWuU"},
+    {"xai-api-key",
+     "xai-"
+     "FjsUNPjc01T5GOBUSZGi6HWGK10Zb0RLZ5TR9SPofbciOx9gy1CJdObOIRpFqaDZeV7G5IfQH"
+     "eVVEqZe",
+     "xai-2qpUWnoVPDF2yeE6RsXcNOPmeMjvqPVStNKiaEdFrRgSnRFsTHsDDDXh5Jmt"},
+    {"aws-access-key-id", "AKIAF6BS5E4RYNNEFJQX", "AKIAETUQIDWLHPPM"},
+    {"aws-secret-access-key",
+     "aws_secret_access_key = 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",
+     "aws_secret_access_key = GumXxY9B4bZWOz648JJnUfd7UACNWi"},
+    {"google-api-key", "AIzaK_gqv81RKMGHZEM9YpvujA-C5Q52ryFlwRl",
+     "AIzaupxqZKm4bV3AyAVHnyrv"},
+    {"google-oauth-client-secret", "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",
+     "GOCSPX-jjHRg80USP"},
+    {"gcp-service-account-key",
+     "\"private_key_id\": \"e210471948d33296c87009e8a7f770d9106fd287\"",
+     "\"private_key_id\": \"db7f1adbc60926f6967e\""},
+    {"azure-storage-account-key",
+     "AccountKey=CHLn/"
+     "xC+"
+     "1hsYgBds1ghxY5OokvQyx7eNWVQ4vnakJkS1pAWTN3lg8zV5yPU8d0FZfWe7ihGyiRUIQfHOJ"
+     "MaidD==",
+     "AccountKey=gET9D9XyYq6B0Fi7FlaZ7Vt0SXjMpu3uDxYYMfGm"},
+    {"azure-ad-client-secret", "zWk8Q~pAePcEJIukB4geqNfngAFTCloiADN5Rp",
+     "abc8Q-VI2XQWhX1ssrKrxqVqmCplppjs46Lmue"},
+    {"digitalocean-token",
+     "dop_v1_c8773e130f7eb19731662b5e803b61ba4168160adb59261ff2d3c425c8d99d19",
+     "dop_v1_bdd0b6cc60d5d32cbe54014c2b54b9"},
+    {"heroku-api-key", "HEROKU_API_KEY=01234567-89ab-cdef-0123-456789abcdef",
+     "HEROKU_API_KEY=01234567-89ab-cdef"},
+    {"heroku-platform-key",
+     "HRKU-uvinX_zMqf9OgXluCZz8xBfZuXTptFyfePpX6N1NF2XV54wca_7E56w8Zniq",
+     "HRKU-wBxfZCGGQccOif7UuXUG"},
+    {"databricks-token", "dapi21c402364f9572b85a8e48f687ab165c",
+     "dapi58ac5831be38cb8cb4ba"},
+    {"hashicorp-vault-token",
+     "hvs.k4DwgLGNOaeCtL31Ugq_DfcgaTMnTC0MrAU8urbFt5misIZHbhS4-"
+     "FvafhdZxEuhnbzs0z1wNiMg9aW37k5wCnHDep",
+     "hvs.v5V7S82qTd"},
+    {"doppler-token", "dp.pt.rOJRBRY6HqsP795nf4Gakq5p1Vm8kV6um4yvMpy62O6",
+     "dp.pt.SQ1IEE1HSa2bB9UoK4tY"},
+    {"github-pat", "ghp_nzNLeK6kjcbhgN7kwjSbbciSPOcSeVce2LWx",
+     "ghp_m090I5Qe43W6T8ygpnnhcc826ZWOf0"},
+    {"github-oauth-token", "gho_WOOsEgigYWPnsuvBqbwq7sdTWx6uX9MGE2sN",
+     "gho_VbYAbBHXgwETdIKnT30f"},
+    {"github-user-token", "ghu_K0skBaHmsWWdawFgFSY0l9FLw91GqK8ks0n8",
+     "ghu_SoFkh8OXfFYSJYgOuwgz"},
+    {"github-server-token", "ghs_7z54VfB4PbxntqB5IGky4Oo8DiIMWSWMPcwL",
+     "ghs_uHj31CQJVukDCSXqLoiv"},
+    {"github-refresh-token",
+     "ghr_"
+     "DP4SpGmrtWT01NjUjpUuMHwkpu9mq9Ugk9QgmyjjYtUtBrmgO6grn4yDcaz2YBSoGOsDbjqMV"
+     "zaV",
+     "ghr_p62BSKLVPA2oQUP44XPS"},
+    {"github-fine-grained-pat",
+     "github_pat_L2oRlPhDBuqOSg5ApYzTTO_"
+     "kq2BEDbN2AHRQ73l5PuXay1F6gcqInkTY88mHwg2KDInTEGbOY1xHvAV8Dn",
+     "github_pat_RlzGW7hUNwOdqryzdaeA6AOSRwLqgo"},
+    {"gitlab-pat", "glpat-MZCY7Bvqiy8CsT07Lq8T", "glpat-Y2orTyRqBR"},
+    {"gitlab-other-token", "glptt-5f08b79affd2b49c12a4b0062983475eb46c5296",
+     "glptt-FSnHfV1CQ4"},
+    {"npm-token", "npm_hJhqAo0iEFJdED5jSFpFkIM3Vak1uDSKFQs1",
+     "npm_DxBA9RelOxOPbbNcRV7v"},
+    {"npmrc-auth-token",
+     "//registry.npmjs.org/:_authToken=3ff416d4a3baf69dad8199bfca8b6f3a6a94",
+     "_authToken=${NPM_TOKEN}"},
+    {"pypi-token",
+     "pypi-AgEIcHlwaS5vcmclfZZgZMnafy8hWskBf6wmxe1mbVrNHMx1eOc3g-"
+     "fp1Z5ibXt80nk8Btb2abplBpq8cJF5x",
+     "pypi-AgEIcHlwaS5vcmc7dxXVTS2jU"},
+    {"dockerhub-pat", "dckr_pat_kL-6GgebhbkXNNv_hOV48vsoUu1",
+     "dckr_pat_EyXYC8rYWK"},
+    {"slack-token", "xoxb-1234567890-1234567890123-vsrdNPTZ0Mv3MUa1jM1tLB4p",
+     "xoxb-12"},
+    {"slack-app-token",
+     "xapp-1-AYYYO2SAUQR-1234567890123-"
+     "d519448fb2fc6791ce680ce2b27c8af6666259bbc471fb3be24a0b80316f688d",
+     "xapp-1-AG2IQCVMLYF"},
+    {"slack-webhook",
+     "https://hooks.slack.com/services/TBDC9X35E/BZHFQUOF6/"
+     "zlC2kx9pUolc8q8wd5J5b16d",
+     "https://hooks.slack.com/services/TQ64DGJUA"},
+    {"discord-webhook",
+     "https://discord.com/api/webhooks/123456789012345678/"
+     "zM4n8PVGXpV9Wv4Esb7yeuCjVr5mXcj5RPD9oUsQChx5s4tI10FtdILQvH_nO69othB9",
+     "https://discord.com/api/webhooks/123/abc"},
+    {"telegram-bot-token", "123456789:AAKpGzU3HEEmXL1uhLsc4Rr4aKxU3f0BJxr",
+     "123456789:ABxDwzkl-JwAryNzbi0hSQK-lb09rIFxUeu"},
+    {"twilio-api-key", "SKb0be23b7ac193fe04072755398003680",
+     "SKe7e3b35183ef8333c477"},
+    {"sendgrid-api-key",
+     "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",
+     "SG.L0KJFlK6CXzU6M98NdFQCy"},
+    {"mailgun-api-key", "key-GIyLza7wk38puJuFrs4nsdXbkJeM3wCQ",
+     "key-dHy1CwVWgHo9RV7jAvQw"},
+    {"mailchimp-api-key", "4683f84d30d3fc4d83cee9b9bcca0fce-us12",
+     "9594dc72aa7a6d0018f99ddceb1be027-eu12"},
+    {"shopify-token", "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",
+     "shpat_1d00909c30065f846d34"},
+    {"square-access-token",
+     "EAAAundmjv_73hbPsETJveImiSy5XcgCYf4gEFCfuwOa6M1G-iFXC0NZ_cFlwvTW",
+     "EAAAla4szJxhvI3yvzPe9hB0"},
+    {"square-oauth-secret",
+     "sq0csp-SFXy7KSE3eJdRtEqlzIq47EuVTBZWAM8AD5qH4VFZBq",
+     "sq0csp-3WhRGfI2rVXWybQTKjta"},
+    {"datadog-api-key", "DD_API_KEY=c257a632b96292794c9bce4850bbd0e7",
+     "DD_API_KEY=cb3593871c15d694c195"},
+    {"newrelic-api-key", "NRAK-O57Q1WAHSCDPHCUNWF0ZOR7FW12", "NRAK-V626DN16I5"},
+    {"grafana-service-token", "glsa_Wmc8S0ZJqlIkXOpIqp9dkwwAfmOtiiRT_ff770e4b",
+     "glsa_Sti4TjLKpvO0hJBW8kRQ"},
+    {"linear-api-key", "lin_api_jMD1Xz1nhSsaxFncd5rtmhStC9hkuCDKxskJecaD",
+     "lin_api_WFfVTvVKqgPF9BFmYIua"},
+    {"atlassian-api-token",
+     "ATATT3TlKGFkrddYsLVxvnNPWxTODVrVGEhfnZgB-2-"
+     "uMksDur4Zlf49yBVae2sKjh1Ri4bwvWLa4Sz8kP62tZkhQM1V9rMRdyC5ksV1UE4YHoDxzoCG"
+     "myG_D6Cok0j4ron6Yvy8lrVhZEgVfbB6Mpr2lzoTvURbGpEVT_fTmTPoeFGTy5c4oc_ojH",
+     "ATATT3ljJ7s3RQy1"},
+    {"postman-api-key",
+     "PMAK-488e00a4ff1125cf5ec72ba6-94165beaecba0afa707e1448c828b4136d",
+     "PMAK-3b97429ab7bca1aafb77b446"},
+    {"stripe-secret-key",
+     "sk_live_"
+     "a43QDzCzKXt7kLejtUtqUKJQ79ve6mL7fLltLwDwXSBU37e1Fu5lr5qIbWkOrpTbndzCm5Ms3"
+     "GPgmpUd9iMdfeZ04KvUiamrIP4",
+     "sk_test_"
+     "aOu7bnuu3VbPFzNRZvld3AYcfONvXFMzq8D3ab7uKPudANTU1vkfbjnjHX1fw0xBwIRL3JjQM"
+     "KvoVNq0TEWcXPtPXJTDJrxHH8r"},
+    {"stripe-restricted-key",
+     "rk_live_"
+     "iqaJEgPZXxjOozWf7bNihdIGnJXlq8MxVj5l3V26XkHbwXTpC3FnO6w5ZyDnuY5bgQUaeZP6z"
+     "R3wdoKyA66y8QO3obqbqTBpown",
+     "rk_test_"
+     "uWBPrt4FnKYkE373Xr9Wi0tsfvaF35pkuRNM9CnLd4Yn24VxcXX3ClB3i7tRbZhj6ai6tjGVw"
+     "gWkDRzfAvP6QTz4v5cLpmYOSac"},
+    {"stripe-webhook-secret", "whsec_iGMoKBSgUbd5ue4hh9FiHBaloRIjOVIG",
+     "whsec_hHw1F96ewn"},
+    {"payment-card", "4111 1111 1111 1111", "4111 1111 1111 1112"},
+    {"pem-private-key", "-----BEGIN RSA PRIVATE KEY-----\nMIIEpAIBAAKCAQEA",
+     "-----BEGIN PUBLIC KEY-----\nMIIBIjANBgkq"},
+    {"openssh-private-key",
+     "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEA",
+     "-----BEGIN OPENSSH PUBLIC KEY-----"},
+    {"pgp-private-key", "-----BEGIN PGP PRIVATE KEY BLOCK-----",
+     "-----BEGIN PGP PUBLIC KEY BLOCK-----"},
+    {"putty-private-key", "PuTTY-User-Key-File-3: ssh-ed25519",
+     "PuTTY-User-Key-File: ssh-ed25519"},
+    {"age-secret-key",
+     "AGE-SECRET-KEY-"
+     "1WY3TQS3YZVR6H3Q5ZAJ463EM56CFCC6FQ0SC0V89ZRE5U5AQ774C0CKYE3",
+     "AGE-SECRET-KEY-15YWSS7K7WFYHD2H0TFAT"},
+    {"jwt",
+     "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0."
+     "dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
+     "eyJhbGciOiJIUzI1NiJ9.notajwt"},
+    {"url-credentials", "https://deploy:hunter22@git.example.com/repo.git",
+     "https://git.example.com/repo.git"},
+    {"generic-secret", "api_key = \"O8025P36cuyx130BhAjSqygxwQZHHtCQ3x\"",
+     "api_key = \"get_token_from_environment\""},
 };
 
 static void builtin_samples(void **state)
@@ -295,8 +285,8 @@ static void builtin_samples(void **state)
 			 samples[i].miss);
 		r = scan_rule(db_builtin, buf, NULL);
 		if (r && strcmp(r, samples[i].rule) == 0)
-			fail_msg("%s near miss: got %s for %s",
-				 samples[i].rule, r, samples[i].miss);
+			fail_msg("%s near miss: got %s for %s", samples[i].rule,
+				 r, samples[i].miss);
 	}
 }
 
@@ -314,12 +304,12 @@ static void clean_text(void **state)
 static void luhn(void **state)
 {
 	(void)state;
-	assert_string_equal(scan_rule(db_builtin, "pay 4242424242424242 now",
-				      NULL),
-			    "payment-card");
-	assert_string_equal(scan_rule(db_builtin, "amex 3782-822463-10005.",
-				      NULL),
-			    "payment-card");
+	assert_string_equal(
+	    scan_rule(db_builtin, "pay 4242424242424242 now", NULL),
+	    "payment-card");
+	assert_string_equal(
+	    scan_rule(db_builtin, "amex 3782-822463-10005.", NULL),
+	    "payment-card");
 	assert_null(scan_rule(db_builtin, "pay 4242424242424241 now", NULL));
 	assert_null(scan_rule(db_builtin, "id 1234567890123456 x", NULL));
 }
@@ -373,17 +363,19 @@ static void every_split(const struct dlp_db *db, const char *s,
 static void split_across_feeds(void **state)
 {
 	(void)state;
-	every_split(db_full, "token ghp_aB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY3zA5 ok",
+	every_split(db_full,
+		    "token ghp_aB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY3zA5 ok",
 		    "github-pat", "plain");
-	every_split(db_full, "pass=Tr0ub4dor&3-horse-battery;", "injected-secret",
-		    "plain");
+	every_split(db_full, "pass=Tr0ub4dor&3-horse-battery;",
+		    "injected-secret", "plain");
 	every_split(db_full, "x EMP-654321.", "employee-id", "plain");
 }
 
 static char *b64(const char *s)
 {
-	static const char a[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuv"
-				"wxyz0123456789+/";
+	static const char a[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuv"
+	    "wxyz0123456789+/";
 	size_t n = strlen(s), m = 0;
 	char *o = xmalloc(n / 3 * 4 + 8);
 
@@ -442,9 +434,9 @@ static void encoded_forms(void **state)
 	}
 	/* MIME-wrapped base64. */
 	{
-		_cleanup_free_ char *b = b64(
-		    "some text before the key so that it wraps: "
-		    "ghp_aB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY3zA5 and after");
+		_cleanup_free_ char *b =
+		    b64("some text before the key so that it wraps: "
+			"ghp_aB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY3zA5 and after");
 		char buf[512];
 		size_t n = strlen(b);
 
@@ -529,7 +521,8 @@ static void cache_round_trip(void **state)
 	assert_true(dlp_db_from_cache(b));
 	assert_int_equal(dlp_db_max_span(a), dlp_db_max_span(b));
 	assert_int_equal(dlp_db_count(a), dlp_db_count(b));
-	assert_string_equal(scan_rule(b, "x EMP-123456 y", NULL), "employee-id");
+	assert_string_equal(scan_rule(b, "x EMP-123456 y", NULL),
+			    "employee-id");
 	assert_string_equal(scan_rule(b, secret, NULL), "injected-secret");
 	dlp_db_free(b);
 	/* A corrupt entry is recompiled, not trusted. */
@@ -542,7 +535,8 @@ static void cache_round_trip(void **state)
 	}
 	b = make_db(true, true, true, dir);
 	assert_false(dlp_db_from_cache(b));
-	assert_string_equal(scan_rule(b, "x EMP-123456 y", NULL), "employee-id");
+	assert_string_equal(scan_rule(b, "x EMP-123456 y", NULL),
+			    "employee-id");
 	dlp_db_free(b);
 	/* So is one with a flipped bit deep in a database's bytecode (the
 	 * load does not hash it all: Hyperscan's CRC catches it). */
@@ -577,8 +571,9 @@ static void redaction(void **state)
 		 "/v1/x?key=ghp_aB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY3zA5&p=%s&q=1",
 		 secret);
 	dlp_redact(db_full, buf, strlen(buf));
-	assert_string_equal(buf, "/v1/x?key=****************************"
-				 "************&p=*************************&q=1");
+	assert_string_equal(buf,
+			    "/v1/x?key=****************************"
+			    "************&p=*************************&q=1");
 	snprintf(buf, sizeof(buf), "card 4111 1111 1111 1111 ok");
 	dlp_redact(db_full, buf, strlen(buf));
 	assert_string_equal(buf, "card ******************* ok");
@@ -642,17 +637,17 @@ static void decoder_direct(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(builtin_samples),
-		cmocka_unit_test(clean_text),
-		cmocka_unit_test(luhn),
-		cmocka_unit_test(log_vs_block),
-		cmocka_unit_test(split_across_feeds),
-		cmocka_unit_test(encoded_forms),
-		cmocka_unit_test(bad_regex),
-		cmocka_unit_test(cache_round_trip),
-		cmocka_unit_test(redaction),
-		cmocka_unit_test(max_span),
-		cmocka_unit_test(decoder_direct),
+	    cmocka_unit_test(builtin_samples),
+	    cmocka_unit_test(clean_text),
+	    cmocka_unit_test(luhn),
+	    cmocka_unit_test(log_vs_block),
+	    cmocka_unit_test(split_across_feeds),
+	    cmocka_unit_test(encoded_forms),
+	    cmocka_unit_test(bad_regex),
+	    cmocka_unit_test(cache_round_trip),
+	    cmocka_unit_test(redaction),
+	    cmocka_unit_test(max_span),
+	    cmocka_unit_test(decoder_direct),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
