@@ -55,7 +55,8 @@ struct launch_hooks {
 	int (*record)(void *ctx, const char *kind, const char *what,
 		      struct error *err);
 	/* The bottle-side listening sockets of the bundle's endpoints exist
-	 * (fds[i] serves enum endpoint i; the callee owns them): start the
+	 * (fds[i] serves enum endpoint i, -1 for one that is off; the callee
+	 * owns them): start the
 	 * bundle on them.  Called before the agent starts; a failure aborts
 	 * the launch.  May be NULL. */
 	int (*endpoints)(void *ctx, int fds[ENDPOINT_COUNT], struct error *err);

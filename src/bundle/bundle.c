@@ -168,6 +168,7 @@ int bundle_init(struct bundle *b, struct event_base *base,
 	memset(b, 0, sizeof(*b));
 	b->base = base;
 	b->bottle_id = bottle_id;
+	b->state_dir = state_dir;
 	env_ms("BOTTLE_HEAD_TIMEOUT_MS", &lim.head_timeout_ms);
 	env_ms("BOTTLE_IDLE_TIMEOUT_MS", &lim.idle_timeout_ms);
 	env_ms("BOTTLE_CONNECT_TIMEOUT_MS", &lim.connect_timeout_ms);

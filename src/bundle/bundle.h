@@ -40,6 +40,7 @@ struct bundle {
 	struct event_base *base;
 	struct evdns_base *dns;
 	const char *bottle_id;
+	const char *state_dir;
 	struct bundle_limits limits;
 	struct policy *policy;
 	struct dlp_db *dlp;

@@ -7,9 +7,11 @@
  * listeners (enum endpoint order) on the control socket FD, serves them and
  * answers "R" (or an error message, then exits).
  *
- * Standalone, for benchmarks and tests of the proxy alone:
+ * Standalone, for benchmarks and tests of the servers alone (a manifest
+ * bottle's egress, git upstreams and supervise):
  *   bottle-bundle --manifest FILE [--bottle NAME] --state DIR
- *                 --listen ADDR:PORT
+ *                 --listen ADDR:PORT [--listen-git ADDR:PORT]
+ *                 [--listen-supervise ADDR:PORT]
  */
 #include "bundle/audit.h"
 #include "bundle/bundle.h"
@@ -41,9 +43,20 @@ struct opts {
 	const char *state;
 	const char *manifest;
 	const char *bottle;
-	const char *listen;
+	const char *listen[ENDPOINT_COUNT]; /* standalone: ADDR:PORT or NULL */
 	int control; /* the monitor's control socket, -1 = standalone */
 	bool debug;
+};
+
+/* What this bundle serves: the plan's, or a manifest bottle's. */
+struct bundle_conf {
+	char *id;
+	struct egress egress;
+	uint16_t ports[ENDPOINT_COUNT]; /* which endpoints are on */
+	struct git_upstream *upstreams;
+	size_t n_upstreams;
+	bool supervise;
+	unsigned supervise_timeout; /* seconds; 0 = default */
 };
 
 static void usage(FILE *f)
@@ -52,9 +65,11 @@ static void usage(FILE *f)
 		"usage: bottle-bundle --state DIR --control FD\n"
 		"       bottle-bundle --manifest FILE [--bottle NAME] "
 		"--state DIR --listen ADDR:PORT\n"
+		"                     [--listen-git ADDR:PORT] "
+		"[--listen-supervise ADDR:PORT]\n"
 		"The per-bottle sidecar: the egress proxy with allowlist, DLP "
-		"and credential\ninjection.  `bottle run` starts it; see "
-		"bottle(1).\n");
+		"and credential\ninjection, the git gate and the supervise "
+		"MCP server.  `bottle run` starts\nit; see bottle(1).\n");
 }
 
 static int parse_args(int argc, char **argv, struct opts *o)
@@ -64,6 +79,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	    {"manifest", required_argument, NULL, 'm'},
 	    {"bottle", required_argument, NULL, 'b'},
 	    {"listen", required_argument, NULL, 'l'},
+	    {"listen-git", required_argument, NULL, 'g'},
+	    {"listen-supervise", required_argument, NULL, 'u'},
 	    {"control", required_argument, NULL, 'c'},
 	    {"debug", no_argument, NULL, 'd'},
 	    {"help", no_argument, NULL, 'h'},
@@ -85,7 +102,13 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			o->bottle = optarg;
 			break;
 		case 'l':
-			o->listen = optarg;
+			o->listen[ENDPOINT_PROXY] = optarg;
+			break;
+		case 'g':
+			o->listen[ENDPOINT_GIT] = optarg;
+			break;
+		case 'u':
+			o->listen[ENDPOINT_SUPERVISE] = optarg;
 			break;
 		case 'c':
 			o->control = atoi(optarg);
@@ -102,7 +125,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		}
 	}
 	if (!o->state || optind != argc ||
-	    (o->control < 0) == !(o->manifest && o->listen)) {
+	    (o->control < 0) == !(o->manifest && o->listen[ENDPOINT_PROXY])) {
 		usage(stderr);
 		return -1;
 	}
@@ -138,26 +161,31 @@ static int listen_on(const char *spec, struct error *err)
 	return fd;
 }
 
-/* The egress to enforce: the plan's, or a manifest bottle's. */
-static int load_egress(const struct opts *o, struct egress *e, char **id,
-		       struct error *err)
+/* What to serve: the plan's, or a manifest bottle's. */
+static int load_conf(const struct opts *o, struct bundle_conf *c,
+		     struct error *err)
 {
+	const struct bottle_def *bd;
+	struct manifest *m;
+	int r;
+
+	memset(c, 0, sizeof(*c));
 	if (o->control >= 0) {
 		_cleanup_free_ char *path = xasprintf("%s/plan.json", o->state);
 		struct plan *p;
-		int r = plan_load(path, &p, err);
-		if (r < 0)
+		if ((r = plan_load(path, &p, err)) < 0)
 			return r;
-		egress_copy(e, &p->egress);
-		*id = xstrdup(p->id);
+		c->id = xstrdup(p->id);
+		egress_copy(&c->egress, &p->egress);
+		memcpy(c->ports, p->ports, sizeof(c->ports));
+		c->upstreams = upstreams_copy(p->upstreams, p->n_upstreams);
+		c->n_upstreams = p->n_upstreams;
+		c->supervise = p->supervise;
+		c->supervise_timeout = p->supervise_timeout;
 		plan_free(p);
 		return 0;
 	}
-	struct manifest *m;
-	const struct bottle_def *bd;
-	int r = manifest_load(o->manifest, &m, err);
-
-	if (r < 0)
+	if ((r = manifest_load(o->manifest, &m, err)) < 0)
 		return r;
 	bd = o->bottle ? manifest_bottle(m, o->bottle)
 		       : (m->n_bottles == 1 ? &m->bottles[0] : NULL);
@@ -169,10 +197,21 @@ static int load_egress(const struct opts *o, struct egress *e, char **id,
 					   "pick one with --bottle%s",
 			       o->bottle ? o->bottle : "");
 	}
-	egress_copy(e, &bd->egress);
-	*id = xstrdup(bd->name);
+	c->id = xstrdup(bd->name);
+	egress_copy(&c->egress, &bd->egress);
+	c->upstreams = upstreams_copy(bd->upstreams, bd->n_upstreams);
+	c->n_upstreams = bd->n_upstreams;
+	c->supervise = bd->supervise;
+	c->supervise_timeout = bd->supervise_timeout;
 	manifest_free(m);
 	return 0;
+}
+
+static void conf_release(struct bundle_conf *c)
+{
+	free(c->id);
+	egress_release(&c->egress);
+	upstreams_release(c->upstreams, c->n_upstreams);
 }
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
@@ -240,17 +279,18 @@ static void on_ca(void *ctx)
 }
 
 /* The listeners, from the monitor, once the bottle has them. */
-static int take_listeners(int control, int fds[ENDPOINT_COUNT],
-			  struct error *err)
+static int take_listeners(int control, const uint16_t ports[ENDPOINT_COUNT],
+			  int fds[ENDPOINT_COUNT], struct error *err)
 {
+	int got[ENDPOINT_COUNT];
 	char b = 0;
 	size_t n = 0;
-	ssize_t r = fd_recv(control, &b, 1, fds, ENDPOINT_COUNT, &n);
+	ssize_t r = fd_recv(control, &b, 1, got, ENDPOINT_COUNT, &n);
 
-	if (r == 1 && b == 'L' && n == ENDPOINT_COUNT)
+	if (r == 1 && b == 'L' && endpoints_unpack(ports, got, n, fds) == 0)
 		return 0;
 	for (size_t i = 0; i < n; i++)
-		close(fds[i]);
+		close(got[i]);
 	if (r == 0)
 		return err_set(err, EPIPE, "the monitor went away");
 	return err_set(err, EPROTO,
@@ -258,17 +298,31 @@ static int take_listeners(int control, int fds[ENDPOINT_COUNT],
 		       "socket");
 }
 
+/* Standalone: listen where the command line says. */
+static int open_listeners(const struct opts *o, int fds[ENDPOINT_COUNT],
+			  struct error *err)
+{
+	for (int i = 0; i < ENDPOINT_COUNT; i++)
+		fds[i] = -1;
+	for (int i = 0; i < ENDPOINT_COUNT; i++) {
+		if (!o->listen[i])
+			continue;
+		if ((fds[i] = listen_on(o->listen[i], err)) < 0)
+			return fds[i];
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct error err = ERROR_INIT;
-	struct egress e = {0};
+	struct bundle_conf conf = {0};
 	struct bundle b;
 	struct event_base *base;
 	struct event *sig_term, *sig_int, *flush;
 	struct timeval tv = {0, AUDIT_FLUSH_MS * 1000};
-	_cleanup_free_ char *id = NULL;
 	struct opts o;
-	int fds[ENDPOINT_COUNT], n = 0;
+	int fds[ENDPOINT_COUNT];
 
 	if (parse_args(argc, argv, &o) < 0)
 		return 2;
@@ -279,21 +333,15 @@ int main(int argc, char **argv)
 	base = event_base_new();
 	if (!base)
 		die("event_base_new failed");
-	if (load_egress(&o, &e, &id, &err) < 0 ||
-	    bundle_init(&b, base, &e, o.state, id, on_ca, &o, &err) < 0)
+	if (load_conf(&o, &conf, &err) < 0 ||
+	    bundle_init(&b, base, &conf.egress, o.state, conf.id, on_ca, &o,
+			&err) < 0)
 		goto fail;
-	if (o.listen) {
-		fds[0] = listen_on(o.listen, &err);
-		if (fds[0] < 0)
-			goto fail;
-		n = 1;
-	} else {
-		if (take_listeners(o.control, fds, &err) < 0)
-			goto fail;
-		n = ENDPOINT_COUNT;
-	}
-	if (n > ENDPOINT_PROXY &&
-	    proxy_serve(&b, fds[ENDPOINT_PROXY], &err) < 0)
+	if ((o.control < 0
+		 ? open_listeners(&o, fds, &err)
+		 : take_listeners(o.control, conf.ports, fds, &err)) < 0)
+		goto fail;
+	if (proxy_serve(&b, fds[ENDPOINT_PROXY], &err) < 0)
 		goto fail;
 	sig_term = evsignal_new(base, SIGTERM, on_signal, base);
 	sig_int = evsignal_new(base, SIGINT, on_signal, base);
@@ -303,7 +351,7 @@ int main(int argc, char **argv)
 	evsignal_add(sig_term, NULL);
 	evsignal_add(sig_int, NULL);
 	evtimer_add(flush, &tv);
-	log_info("serving %s (pid %d)", id, (int)getpid());
+	log_info("serving %s (pid %d)", conf.id, (int)getpid());
 	report(o.control, "R");
 	if (o.control >= 0)
 		close(o.control);
@@ -316,7 +364,7 @@ int main(int argc, char **argv)
 	event_free(sig_int);
 	event_free(flush);
 	bundle_release(&b);
-	egress_release(&e);
+	conf_release(&conf);
 	event_base_free(base);
 	return 0;
 fail:

@@ -459,6 +459,28 @@ static void free_upstream(struct git_upstream *u)
 	free_strv(u->push, u->n_push);
 }
 
+struct git_upstream *upstreams_copy(const struct git_upstream *src, size_t n)
+{
+	struct git_upstream *d = xcalloc(n + 1, sizeof(*d));
+
+	for (size_t i = 0; i < n; i++) {
+		d[i] = src[i];
+		d[i].name = dup_or_null(src[i].name);
+		d[i].url = dup_or_null(src[i].url);
+		d[i].identity = dup_or_null(src[i].identity);
+		d[i].token = dup_or_null(src[i].token);
+		d[i].push = dup_strv(src[i].push, src[i].n_push);
+	}
+	return d;
+}
+
+void upstreams_release(struct git_upstream *u, size_t n)
+{
+	for (size_t i = 0; u && i < n; i++)
+		free_upstream(&u[i]);
+	free(u);
+}
+
 static void free_bottle(struct bottle_def *b)
 {
 	size_t i;
@@ -472,9 +494,7 @@ static void free_bottle(struct bottle_def *b)
 	}
 	free(b->mounts);
 	egress_release(&b->egress);
-	for (i = 0; b->upstreams && i < b->n_upstreams; i++)
-		free_upstream(&b->upstreams[i]);
-	free(b->upstreams);
+	upstreams_release(b->upstreams, b->n_upstreams);
 	free(b->vm.kernel);
 	free(b->docker.image);
 	free(b->docker.engine);

@@ -205,5 +205,8 @@ int template_next(const char **p, struct template_ref *ref);
  * are wiped on release. */
 void egress_copy(struct egress *dst, const struct egress *src);
 void egress_release(struct egress *e);
+/* The same for a bottle's git upstreams (tokens wiped on release). */
+struct git_upstream *upstreams_copy(const struct git_upstream *src, size_t n);
+void upstreams_release(struct git_upstream *u, size_t n);
 
 #endif

@@ -451,8 +451,11 @@ static bool url_ok(const char *s)
 	const char *colon = strchr(s, ':'), *slash = strchr(s, '/');
 	size_t i;
 
-	if (!*s || s[0] == '-' || strpbrk(s, " \t\n\r"))
+	if (!*s || s[0] == '-')
 		return false;
+	for (const char *c = s; *c; c++)
+		if ((unsigned char)*c <= ' ' || *c == 0x7f)
+			return false;
 	for (i = 0; i < ARRAY_SIZE(schemes); i++)
 		if (str_has_prefix(s, schemes[i]))
 			return s[strlen(schemes[i])] != '\0';

@@ -38,6 +38,7 @@ static const char *const etc_hidden[] = {
     "credstore",
     "credstore.encrypted",
     "bottle",
+    "gitconfig",
     NULL,
 };
 
@@ -126,8 +127,51 @@ static char *gen_hosts(const char *hostname)
 			 hostname);
 }
 
+/* A gitconfig value, quoted (the manifest refuses control characters). */
+static void add_git_quoted(struct strbuf *sb, const char *v)
+{
+	strbuf_addch(sb, '"');
+	for (; *v; v++) {
+		if (*v == '"' || *v == '\\')
+			strbuf_addch(sb, '\\');
+		strbuf_addch(sb, *v);
+	}
+	strbuf_addstr(sb, "\"\n");
+}
+
+/* git-gate (DESIGN.md): each upstream's URL is rewritten to the gate, so
+ * `git clone/fetch/push URL`, and a copied repository's own remote, reach
+ * it unchanged.  A local upstream is matched both as a path and as a
+ * file:// URL.  NULL when the bottle declares no upstreams. */
+static char *gen_gitconfig(const struct plan *p)
+{
+	struct strbuf sb;
+
+	if (!p->n_upstreams)
+		return NULL;
+	strbuf_init(&sb, 256);
+	strbuf_addstr(&sb, "# bottle: the git upstreams are reached through "
+			   "the git gate\n");
+	for (size_t i = 0; i < p->n_upstreams; i++) {
+		const char *url = p->upstreams[i].url;
+
+		strbuf_addf(&sb, "[url \"" GIT_GATE_URL_FMT "\"]\n",
+			    p->ports[ENDPOINT_GIT], p->upstreams[i].name);
+		strbuf_addstr(&sb, "\tinsteadOf = ");
+		add_git_quoted(&sb, url);
+		if (url[0] == '/' || str_has_prefix(url, "file:///")) {
+			_cleanup_free_ char *alt =
+			    url[0] == '/' ? xasprintf("file://%s", url)
+					  : xstrdup(url + strlen("file://"));
+			strbuf_addstr(&sb, "\tinsteadOf = ");
+			add_git_quoted(&sb, alt);
+		}
+	}
+	return strbuf_detach(&sb, NULL);
+}
+
 static void add_system_ops(struct ops_builder *b, const struct host_facts *h,
-			   const char *hostname)
+			   const char *hostname, char *gitconfig)
 {
 	struct setup_op *op;
 	size_t i;
@@ -166,6 +210,8 @@ static void add_system_ops(struct ops_builder *b, const struct host_facts *h,
 		xstrdup("# bottle: no DNS inside; the proxy resolves names\n"
 			"options timeout:1 attempts:1\n"),
 		0644);
+	if (gitconfig)
+		op_file(b, "/etc/gitconfig", gitconfig, 0644);
 	op = op_add(b, SETUP_RO_BIND_DIR, "/etc", "/etc");
 	op->except = xcalloc(ARRAY_SIZE(etc_hidden), sizeof(char *));
 	for (i = 0; etc_hidden[i]; i++)
@@ -510,12 +556,22 @@ int plan_build(const struct spec *spec, const struct host_facts *h,
 	    bd->limits.tmp_size ? bd->limits.tmp_size : DEFAULT_TMP_SIZE;
 	p->bundle_path = h->bundle_path ? xstrdup(h->bundle_path) : NULL;
 	p->ports[ENDPOINT_PROXY] = PROXY_PORT;
+	if (bd->n_upstreams) {
+		p->ports[ENDPOINT_GIT] = GIT_GATE_PORT;
+		p->upstreams = upstreams_copy(bd->upstreams, bd->n_upstreams);
+		p->n_upstreams = bd->n_upstreams;
+	}
+	if (bd->supervise) {
+		p->ports[ENDPOINT_SUPERVISE] = SUPERVISE_PORT;
+		p->supervise = true;
+		p->supervise_timeout = bd->supervise_timeout;
+	}
 	build_egress(p, spec);
 	build_argv(p, spec);
 	build_env(p, spec, h);
 	add_notes(p, spec, h);
 
-	add_system_ops(&b, h, p->hostname);
+	add_system_ops(&b, h, p->hostname, gen_gitconfig(p));
 	add_dev_ops(&b);
 	op_add(&b, SETUP_PROC, NULL, "/proc");
 	r = add_user_ops(&b, spec, p, h, err);
@@ -547,6 +603,7 @@ void plan_free(struct plan *p)
 	strv_free(p->env);
 	strv_free(p->notes);
 	egress_release(&p->egress);
+	upstreams_release(p->upstreams, p->n_upstreams);
 	free(p->bundle_path);
 	free(p->id);
 	free(p->agent);
@@ -690,6 +747,28 @@ static void print_egress(const struct plan *p, FILE *f)
 		e->dlp_builtin ? "built-in patterns + " : "", e->n_patterns);
 }
 
+/* What may be pushed where: the git gate's upstreams and their policy. */
+static void print_gate(const struct plan *p, FILE *f)
+{
+	for (size_t i = 0; i < p->n_upstreams; i++) {
+		const struct git_upstream *u = &p->upstreams[i];
+
+		fprintf(f, "  git       %s = %s via " GIT_GATE_URL_FMT "%s%s\n",
+			u->name, u->url, p->ports[ENDPOINT_GIT], u->name,
+			u->identity ? ", key " : "",
+			u->identity ? u->identity : "");
+		if (!u->n_push)
+			fprintf(f, "  push      %s: nothing\n", u->name);
+		else
+			fprintf(f, "  push      %s:", u->name);
+		for (size_t k = 0; k < u->n_push; k++)
+			fprintf(f, " %s", u->push[k]);
+		if (u->n_push)
+			fprintf(f, "%s%s\n", u->allow_force ? " (force)" : "",
+				u->allow_delete ? " (delete)" : "");
+	}
+}
+
 void plan_print(const struct plan *p, FILE *f)
 {
 	size_t i;
@@ -715,6 +794,12 @@ void plan_print(const struct plan *p, FILE *f)
 	fprintf(f, "  user      %s (uid %u inside, host uid %u)\n", AGENT_USER,
 		AGENT_UID, (unsigned)p->host_uid);
 	print_egress(p, f);
+	print_gate(p, f);
+	if (p->supervise)
+		fprintf(f,
+			"  supervise " SUPERVISE_URL_FMT
+			" (answer with `bottle supervise`)\n",
+			p->ports[ENDPOINT_SUPERVISE]);
 	print_limit(f, "memory", &p->memory, 0);
 	print_limit(f, "pids", &p->pids, 1);
 	print_limit(f, "cpus", &p->cpu, 2);
@@ -823,4 +908,17 @@ void host_facts_release(struct host_facts *h)
 	free(h->lang);
 	free(h->tz);
 	memset(h, 0, sizeof(*h));
+}
+
+int endpoints_unpack(const uint16_t ports[ENDPOINT_COUNT], const int *in,
+		     size_t n, int fds[ENDPOINT_COUNT])
+{
+	size_t k = 0;
+
+	for (int i = 0; i < ENDPOINT_COUNT; i++)
+		fds[i] = ports[i] && k < n ? in[k++] : -1;
+	for (int i = 0; i < ENDPOINT_COUNT; i++)
+		if (ports[i] && fds[i] < 0)
+			return -1;
+	return k == n ? 0 : -1;
 }

@@ -32,11 +32,18 @@
  * network invariant"); the backend creates their listening sockets on the
  * bottle side, in this order, and hands them to the bundle. */
 enum endpoint {
-	ENDPOINT_PROXY = 0,
+	ENDPOINT_PROXY = 0, /* always on */
+	ENDPOINT_GIT,	    /* git-gate: on iff git upstreams are declared */
+	ENDPOINT_SUPERVISE, /* MCP server: on iff supervise is enabled */
 	ENDPOINT_COUNT,
 };
-#define PROXY_PORT 8888
-#define PROXY_ADDR "127.0.0.1"
+#define PROXY_PORT     8888
+#define GIT_GATE_PORT  9418
+#define SUPERVISE_PORT 7777
+#define PROXY_ADDR     "127.0.0.1"
+/* How an agent names an upstream: the gate's URL for upstream NAME. */
+#define GIT_GATE_URL_FMT  "git://127.0.0.1:%u/%s.git"
+#define SUPERVISE_URL_FMT "http://127.0.0.1:%u/mcp"
 /* The CA bundle the bottle's TLS clients use: the host's plus the
  * bundle's own CA, generated into run/ca-bundle.crt. */
 #define BOTTLE_CA_BUNDLE "/etc/ssl/certs/ca-certificates.crt"
@@ -165,8 +172,12 @@ struct plan {
 
 	/* The bundle: what it enforces and where it listens inside. */
 	char *bundle_path;
-	struct egress egress; /* manifest's, with --resolve merged */
-	uint16_t ports[ENDPOINT_COUNT];
+	struct egress egress;		/* manifest's, with --resolve merged */
+	uint16_t ports[ENDPOINT_COUNT]; /* 0: the endpoint is off */
+	struct git_upstream *upstreams; /* git-gate's, as in the manifest */
+	size_t n_upstreams;
+	bool supervise;
+	unsigned supervise_timeout; /* seconds; 0 = default */
 
 	/* Things the user should know before saying yes, e.g. manifest
 	 * sections this version parses but does not act on. */
@@ -185,6 +196,13 @@ void plan_free(struct plan *p);
 
 /* Human-readable plan for the y/N preflight. */
 void plan_print(const struct plan *p, FILE *f);
+
+/* The listeners travel between processes (SCM_RIGHTS) as the fds of the
+ * endpoints that are on, in enum order: n of them.  Spread them out into
+ * an array indexed by endpoint (-1 for off): 0, or -1 when n is not what
+ * the ports say. */
+int endpoints_unpack(const uint16_t ports[ENDPOINT_COUNT], const int *in,
+		     size_t n, int fds[ENDPOINT_COUNT]);
 
 /* The value of NAME in the plan's env, or NULL. */
 const char *plan_getenv(const struct plan *p, const char *name);

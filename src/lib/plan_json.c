@@ -63,6 +63,26 @@ static void w_egress(struct json_writer *w, const struct egress *e)
 	json_writer_end_object(w);
 }
 
+static void w_upstreams(struct json_writer *w, const struct plan *p)
+{
+	json_writer_key(w, "upstreams");
+	json_writer_begin_array(w);
+	for (size_t i = 0; i < p->n_upstreams; i++) {
+		const struct git_upstream *u = &p->upstreams[i];
+		json_writer_begin_object(w);
+		json_writer_kv_string(w, "name", u->name);
+		json_writer_kv_string(w, "url", u->url);
+		json_writer_kv_string(w, "identity", u->identity);
+		/* The template ("${env:X}"), never the secret. */
+		json_writer_kv_string(w, "token", u->token);
+		json_writer_kv_strv(w, "push", u->push);
+		json_writer_kv_bool(w, "allow_force", u->allow_force);
+		json_writer_kv_bool(w, "allow_delete", u->allow_delete);
+		json_writer_end_object(w);
+	}
+	json_writer_end_array(w);
+}
+
 int plan_save(const struct plan *p, const char *path, struct error *err)
 {
 	struct strbuf sb = STRBUF_INIT;
@@ -93,7 +113,13 @@ int plan_save(const struct plan *p, const char *path, struct error *err)
 	json_writer_kv_uint64(&w, "tmp_size", p->tmp_size);
 	json_writer_kv_string(&w, "bundle_path", p->bundle_path);
 	json_writer_kv_uint64(&w, "proxy_port", p->ports[ENDPOINT_PROXY]);
+	json_writer_kv_uint64(&w, "git_port", p->ports[ENDPOINT_GIT]);
+	json_writer_kv_uint64(&w, "supervise_port",
+			      p->ports[ENDPOINT_SUPERVISE]);
 	w_egress(&w, &p->egress);
+	w_upstreams(&w, p);
+	json_writer_kv_bool(&w, "supervise", p->supervise);
+	json_writer_kv_uint64(&w, "supervise_timeout", p->supervise_timeout);
 	json_writer_key(&w, "ops");
 	json_writer_begin_array(&w);
 	for (size_t i = 0; i < p->n_ops; i++) {
@@ -191,6 +217,32 @@ static void r_egress(const struct json_value *o, struct egress *e)
 	e->ca_file = r_s(o, "ca", NULL);
 }
 
+/* NULL when an upstream lacks a name or URL. */
+static struct git_upstream *r_upstreams(const struct json_value *a, size_t *n)
+{
+	struct git_upstream *u;
+
+	*n = json_array_len(a);
+	u = xcalloc(*n + 1, sizeof(*u));
+	for (size_t i = 0; i < *n; i++) {
+		const struct json_value *o = json_array_get(a, i);
+		u[i].name = r_s(o, "name", NULL);
+		u[i].url = r_s(o, "url", NULL);
+		u[i].identity = r_s(o, "identity", NULL);
+		u[i].token = r_s(o, "token", NULL);
+		u[i].push =
+		    strv_or_empty(json_obj_strv(o, "push", &u[i].n_push));
+		u[i].allow_force = json_obj_bool(o, "allow_force");
+		u[i].allow_delete = json_obj_bool(o, "allow_delete");
+		if (!u[i].name || !u[i].url) {
+			upstreams_release(u, *n);
+			*n = 0;
+			return NULL;
+		}
+	}
+	return u;
+}
+
 /* Every route and pattern field the bundle dereferences is present. */
 static bool egress_complete(const struct egress *e)
 {
@@ -240,7 +292,15 @@ int plan_load(const char *path, struct plan **out, struct error *err)
 	p->tmp_size = (uint64_t)json_obj_int64(root, "tmp_size");
 	p->bundle_path = r_s(root, "bundle_path", NULL);
 	p->ports[ENDPOINT_PROXY] = (uint16_t)json_obj_int64(root, "proxy_port");
+	p->ports[ENDPOINT_GIT] = (uint16_t)json_obj_int64(root, "git_port");
+	p->ports[ENDPOINT_SUPERVISE] =
+	    (uint16_t)json_obj_int64(root, "supervise_port");
 	r_egress(json_obj_get(root, "egress"), &p->egress);
+	p->upstreams =
+	    r_upstreams(json_obj_get(root, "upstreams"), &p->n_upstreams);
+	p->supervise = json_obj_bool(root, "supervise");
+	p->supervise_timeout =
+	    (unsigned)(uint64_t)json_obj_int64(root, "supervise_timeout");
 	ops = json_obj_get(root, "ops");
 	p->n_ops = json_array_len(ops);
 	p->ops = xcalloc(p->n_ops ? p->n_ops : 1, sizeof(*p->ops));
@@ -263,7 +323,8 @@ int plan_load(const char *path, struct plan **out, struct error *err)
 		}
 	}
 	json_value_free(root);
-	if (!p->id || !p->argc || !egress_complete(&p->egress)) {
+	if (!p->id || !p->argc || !egress_complete(&p->egress) ||
+	    !p->upstreams) {
 		plan_free(p);
 		return err_set(err, EINVAL, "%s: incomplete plan", path);
 	}

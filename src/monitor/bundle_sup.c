@@ -159,11 +159,23 @@ static int spawn(struct bundle_sup *s, struct error *err)
 	return 0;
 }
 
+/* "L" with the listeners of the endpoints that are on, in enum order. */
+static int send_listeners(struct bundle_sup *s)
+{
+	int on[ENDPOINT_COUNT];
+	size_t n = 0;
+
+	for (int i = 0; i < ENDPOINT_COUNT; i++)
+		if (s->fds[i] >= 0)
+			on[n++] = s->fds[i];
+	return fd_send(s->ctl, "L", 1, on, n);
+}
+
 /* Give the running bundle the listeners and wait for its CA ("C"); with
  * full, also until it serves them ("R"). */
 static int hand_over(struct bundle_sup *s, bool full, struct error *err)
 {
-	int r = fd_send(s->ctl, "L", 1, s->fds, ENDPOINT_COUNT);
+	int r = send_listeners(s);
 
 	if (r < 0 && r != -EPIPE && r != -ECONNRESET)
 		return err_sys(err, -r, "handing the listeners over");
@@ -221,7 +233,7 @@ int bundle_sup_serve(struct bundle_sup *s, int fds[ENDPOINT_COUNT],
 	if (s->pidfd < 0)
 		return err_set(err, ESRCH, "the bundle is not running");
 	if (!wait_ca) {
-		r = fd_send(s->ctl, "L", 1, s->fds, ENDPOINT_COUNT);
+		r = send_listeners(s);
 		/* A bundle already gone says why on the control socket. */
 		return r == -EPIPE || r == -ECONNRESET || r >= 0
 			   ? 0

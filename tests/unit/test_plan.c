@@ -367,6 +367,80 @@ static void test_egress(void **state)
 	manifest_free(m);
 }
 
+/* git-gate and supervise: their endpoints are on only when declared, the
+ * bottle's gitconfig sends each upstream's URL to the gate, and the
+ * upstreams (token templates, never secrets) survive plan.json; the
+ * listeners of the endpoints that are on are spread back by port. */
+static void test_gate_and_supervise(void **state)
+{
+	struct host_facts h;
+	struct error err = ERROR_INIT;
+	struct manifest *m =
+	    parse("agents:\n  a:\n    command: [sh]\n    bottle: b\n"
+		  "bottles:\n  b:\n    supervise: {timeout: 30}\n"
+		  "    git:\n      upstreams:\n"
+		  "        - {name: origin, url: /srv/up.git, push: "
+		  "[refs/heads/bottle/*]}\n"
+		  "        - {name: gh, url: \"https://h.test/a\\\"b.git\", "
+		  "token: \"${env:T}\", allow_force: true}\n");
+	struct plan *p = NULL, *q = NULL;
+	const struct setup_op *op;
+	char dir[] = "/tmp/test-plan-XXXXXX", path[64];
+	int rc, in[2] = {7, 9}, fds[ENDPOINT_COUNT];
+
+	(void)state;
+	facts(&h, 1000);
+	p = build(m, &h, true, &err, &rc);
+	assert_int_equal(rc, 0);
+	assert_int_equal(p->ports[ENDPOINT_GIT], GIT_GATE_PORT);
+	assert_int_equal(p->ports[ENDPOINT_SUPERVISE], SUPERVISE_PORT);
+	op = find_op(p, SETUP_FILE, "/etc/gitconfig");
+	assert_non_null(op);
+	assert_non_null(strstr(op->data, "[url \"git://127.0.0.1:9418/"
+					 "origin.git\"]\n\tinsteadOf = "
+					 "\"/srv/up.git\"\n\tinsteadOf = "
+					 "\"file:///srv/up.git\"\n"));
+	assert_non_null(strstr(op->data, "insteadOf = \"https://h.test/"
+					 "a\\\"b.git\"\n"));
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/plan.json", dir);
+	assert_int_equal(plan_save(p, path, &err), 0);
+	assert_int_equal(plan_load(path, &q, &err), 0);
+	assert_int_equal(q->ports[ENDPOINT_GIT], GIT_GATE_PORT);
+	assert_int_equal(q->n_upstreams, 2);
+	assert_string_equal(q->upstreams[0].push[0], "refs/heads/bottle/*");
+	assert_string_equal(q->upstreams[1].token, "${env:T}");
+	assert_true(q->upstreams[1].allow_force);
+	assert_false(q->upstreams[0].allow_delete);
+	assert_true(q->supervise);
+	assert_int_equal(q->supervise_timeout, 30);
+
+	/* Proxy and supervise on, git off: two fds, spread by endpoint. */
+	q->ports[ENDPOINT_GIT] = 0;
+	assert_int_equal(endpoints_unpack(q->ports, in, 2, fds), 0);
+	assert_int_equal(fds[ENDPOINT_PROXY], 7);
+	assert_int_equal(fds[ENDPOINT_GIT], -1);
+	assert_int_equal(fds[ENDPOINT_SUPERVISE], 9);
+	assert_int_equal(endpoints_unpack(q->ports, in, 1, fds), -1);
+	assert_int_equal(endpoints_unpack(p->ports, in, 2, fds), -1);
+
+	unlink(path);
+	rmdir(dir);
+	plan_free(p);
+	plan_free(q);
+	manifest_free(m);
+	/* Neither declared: both off, no gitconfig. */
+	m = parse("agents:\n  a:\n    command: [sh]\n    bottle: b\n"
+		  "bottles:\n  b: {}\n");
+	p = build(m, &h, true, &err, &rc);
+	assert_int_equal(p->ports[ENDPOINT_GIT], 0);
+	assert_int_equal(p->ports[ENDPOINT_SUPERVISE], 0);
+	assert_null(find_op(p, SETUP_FILE, "/etc/gitconfig"));
+	plan_free(p);
+	manifest_free(m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -378,6 +452,7 @@ int main(void)
 	    cmocka_unit_test(test_unsupported_backend),
 	    cmocka_unit_test(test_save_load_roundtrip),
 	    cmocka_unit_test(test_egress),
+	    cmocka_unit_test(test_gate_and_supervise),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

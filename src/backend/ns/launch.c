@@ -199,13 +199,15 @@ static int init_endpoints(struct init_ctx *c, struct error *err)
 	size_t n = 0;
 	char b = 0;
 
-	for (; n < ENDPOINT_COUNT; n++) {
+	for (int e = 0; e < ENDPOINT_COUNT; e++) {
 		struct sockaddr_in sa = {.sin_family = AF_INET,
-					 .sin_port = htons(c->plan->ports[n]),
+					 .sin_port = htons(c->plan->ports[e]),
 					 .sin_addr.s_addr =
 					     htonl(INADDR_LOOPBACK)};
 		int one = 1;
 
+		if (!c->plan->ports[e])
+			continue;
 		fds[n] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		if (fds[n] < 0 ||
 		    setsockopt(fds[n], SOL_SOCKET, SO_REUSEADDR, &one,
@@ -213,11 +215,12 @@ static int init_endpoints(struct init_ctx *c, struct error *err)
 		    bind(fds[n], (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
 		    listen(fds[n], 1024) < 0) {
 			r = err_sys(err, errno, "listening on %s:%u",
-				    PROXY_ADDR, c->plan->ports[n]);
+				    PROXY_ADDR, c->plan->ports[e]);
 			if (fds[n] >= 0)
 				close(fds[n]);
 			break;
 		}
+		n++;
 	}
 	if (r == 0 && (r = fd_send(c->sock, "L", 1, fds, n)) < 0)
 		err_sys(err, -r, "handing the endpoints over");
@@ -582,14 +585,14 @@ void ns_io_take_pipes(struct bottle_io *io, int parent[3])
 
 /* Take the listeners from the init and have the caller start the bundle
  * on them, then let the init go on to the agent. */
-static int start_bundle(int sock, const struct launch_hooks *hooks,
-			struct error *err)
+static int start_bundle(int sock, const struct plan *p,
+			const struct launch_hooks *hooks, struct error *err)
 {
 	char msg[ERR_MSG_MAX + 2];
-	int fds[ENDPOINT_COUNT];
+	int got[ENDPOINT_COUNT], fds[ENDPOINT_COUNT];
 	size_t n = 0;
 	ssize_t len =
-	    fd_recv(sock, msg, sizeof(msg) - 1, fds, ENDPOINT_COUNT, &n);
+	    fd_recv(sock, msg, sizeof(msg) - 1, got, ENDPOINT_COUNT, &n);
 	int r;
 
 	if (len <= 0)
@@ -597,16 +600,16 @@ static int start_bundle(int sock, const struct launch_hooks *hooks,
 			       "the bottle's init exited during "
 			       "setup");
 	msg[len] = '\0';
-	if (msg[0] != 'L' || n != ENDPOINT_COUNT) {
+	if (msg[0] != 'L' || endpoints_unpack(p->ports, got, n, fds) < 0) {
 		for (size_t i = 0; i < n; i++)
-			close(fds[i]);
+			close(got[i]);
 		if (msg[0] == 'E')
 			return err_set(err, EIO, "%s", msg + 1);
 		return err_set(err, EPROTO, "unexpected message from init");
 	}
 	if (!hooks || !hooks->endpoints) {
 		for (size_t i = 0; i < n; i++)
-			close(fds[i]);
+			close(got[i]);
 		r = 0;
 	} else if ((r = hooks->endpoints(hooks->ctx, fds, err)) < 0) {
 		return r;
@@ -682,7 +685,7 @@ int ns_launch(const struct plan *p, const struct launch_hooks *hooks,
 		r = err_sys(err, -r, "starting init");
 		goto fail;
 	}
-	if ((r = start_bundle(sp[0], hooks, err)) < 0 ||
+	if ((r = start_bundle(sp[0], p, hooks, err)) < 0 ||
 	    (r = ns_wait_ready(sp[0], io, "the bottle's init", err)) < 0)
 		goto fail;
 	ns_io_take_pipes(io, parent_io);
