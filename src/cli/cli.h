@@ -67,4 +67,8 @@ struct launch_opts {
 };
 int cli_launch(const struct launch_opts *o);
 
+/* Before a launch: the agent's skills and MCP registration in its home
+ * (provision.c). */
+int provision_home(const struct plan *p, struct error *err);
+
 #endif

@@ -129,15 +129,46 @@ static bool path_within(const char *path, const char *dir)
 	       (path[n] == '\0' || path[n] == '/' || strcmp(dir, "/") == 0);
 }
 
-/* Load the manifest by the lookup order; exit code on failure. */
-static int load_manifest(const char *explicit_path, struct manifest **m,
-			 char **path)
+/* The host variable the default manifest's API route injects: the first
+ * of these that is set. */
+static const char *default_token_env(void)
+{
+	static const char *const vars[] = {"CLAUDE_CODE_OAUTH_TOKEN",
+					   "ANTHROPIC_API_KEY"};
+
+	for (size_t i = 0; i < ARRAY_SIZE(vars); i++) {
+		const char *v = getenv(vars[i]);
+		if (v && *v)
+			return vars[i];
+	}
+	return NULL;
+}
+
+/* Load the manifest by the lookup order; exit code on failure.  Without
+ * one, the default agent (Claude Code) needs a token to inject. */
+static int load_manifest(const char *explicit_path, bool default_agent,
+			 struct manifest **m, char **path)
 {
 	struct error err = ERROR_INIT;
+	const char *token = default_token_env();
 
 	*path = manifest_find(explicit_path);
 	if (!*path) {
-		*m = manifest_default();
+		if (!token && default_agent) {
+			fprintf(stderr,
+				"bottle: no manifest (./bottle.yaml or "
+				"~/.config/bottle/manifest.yaml), and neither "
+				"CLAUDE_CODE_OAUTH_TOKEN nor ANTHROPIC_API_KEY "
+				"is set.\n"
+				"  Set one of them: the bottle gets a "
+				"placeholder and the bundle injects the real "
+				"token into requests to api.anthropic.com.\n"
+				"  Or write a manifest (see bottle(1)), or "
+				"run a command of your own: bottle run -- "
+				"CMD...\n");
+			return EXIT_USAGE;
+		}
+		*m = manifest_default(token);
 		return 0;
 	}
 	if (manifest_load(*path, m, &err) < 0) {
@@ -164,7 +195,7 @@ static int make_plan(const struct run_args *a, const char *id, const char *cwd,
 	struct spec spec = {0};
 	int r;
 
-	if ((r = load_manifest(a->manifest, mp, mpath)) != 0)
+	if ((r = load_manifest(a->manifest, !a->cmd, mp, mpath)) != 0)
 		return r;
 	agent = manifest_pick_agent(*mp, a->agent, &err);
 	if (!agent) {

@@ -302,6 +302,7 @@ static int prepare_state(const struct launch_opts *o, struct error *err)
 		return r;
 	test_stop_at("state");
 	if ((r = prepare_workspace(p, o->resume, err)) < 0 ||
+	    (r = provision_home(p, err)) < 0 ||
 	    (r = plan_save(p, plan_path, err)) < 0)
 		return r;
 	return 0;

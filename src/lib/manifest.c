@@ -246,9 +246,14 @@ int manifest_load(const char *path, struct manifest **out, struct error *err)
 
 /* ---- the default, lookup, freeing -------------------------------------- */
 
-struct manifest *manifest_default(void)
+static char **dup_strv(char *const *v, size_t n);
+
+struct manifest *manifest_default(const char *token_env)
 {
+	static const char *const allow[] = {"api.anthropic.com",
+					    "registry.npmjs.org"};
 	struct manifest *m = xcalloc(1, sizeof(*m));
+	struct egress *e;
 	struct agent_def *a;
 
 	m->agents = a = xcalloc(1, sizeof(*a));
@@ -261,6 +266,21 @@ struct manifest *manifest_default(void)
 	m->bottles = xcalloc(1, sizeof(*m->bottles));
 	m->n_bottles = 1;
 	schema_bottle_defaults(&m->bottles[0], "default");
+	e = &m->bottles[0].egress;
+	e->allow = dup_strv((char *const *)allow, ARRAY_SIZE(allow));
+	e->n_allow = ARRAY_SIZE(allow);
+	e->routes = xcalloc(2, sizeof(*e->routes));
+	if (token_env) {
+		bool oauth = !strcmp(token_env, "CLAUDE_CODE_OAUTH_TOKEN");
+		e->routes[0] = (struct egress_route){
+		    .host = xstrdup("api.anthropic.com"),
+		    .header = xstrdup(oauth ? "Authorization" : "x-api-key"),
+		    .value = xasprintf("%s${env:%s}", oauth ? "Bearer " : "",
+				       token_env),
+		    .placeholder_env = xstrdup(token_env),
+		};
+		e->n_routes = 1;
+	}
 	return m;
 }
 

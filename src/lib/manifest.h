@@ -156,8 +156,12 @@ int manifest_parse(const char *name, const char *base_dir, const char *buf,
     __attribute__((warn_unused_result));
 
 /* The built-in manifest used when none is found: one agent "claude"
- * running `claude` in an ns bottle "default" with copy_cwd. */
-struct manifest *manifest_default(void);
+ * running `claude` in an ns bottle "default" with copy_cwd, allowed to
+ * reach Anthropic's API and the npm registry; with token_env (a host
+ * variable: CLAUDE_CODE_OAUTH_TOKEN or ANTHROPIC_API_KEY), the API route
+ * injects its value and the agent's variable of that name holds only a
+ * placeholder. */
+struct manifest *manifest_default(const char *token_env);
 
 /* Find the manifest by the lookup order: explicit (if non-NULL), then
  * ./bottle.yaml, then $XDG_CONFIG_HOME/bottle/manifest.yaml (default

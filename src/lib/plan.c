@@ -284,6 +284,14 @@ static int check_mount_target(const char *file, const struct mount_spec *m,
 	return 0;
 }
 
+/* The agent's prompt, when it has a non-empty one. */
+static const char *agent_prompt(const struct spec *spec)
+{
+	const char *s = spec->agent->prompt;
+
+	return s && s[strspn(s, " \t\r\n")] ? s : NULL;
+}
+
 static int add_user_ops(struct ops_builder *b, const struct spec *spec,
 			const struct plan *p, const struct host_facts *h,
 			struct error *err)
@@ -314,6 +322,8 @@ static int add_user_ops(struct ops_builder *b, const struct spec *spec,
 	op_add(b, SETUP_DIR, NULL, "/var")->mode = 0755;
 	op_add(b, SETUP_SYMLINK, "../tmp", "/var/tmp");
 	op_add(b, SETUP_DIR, NULL, "/run/bottle")->mode = 0755;
+	if (agent_prompt(spec))
+		op_file(b, BOTTLE_PROMPT, xstrdup(spec->agent->prompt), 0644);
 	if (h->probe_path)
 		op_add(b, SETUP_RO_BIND, h->probe_path, BOTTLE_PROBE)->flags =
 		    SETUP_OPTIONAL;
@@ -433,6 +443,11 @@ static void build_env(struct plan *p, const struct spec *spec,
 		env_set(&e, "TZ", h->tz);
 	env_set(&e, "BOTTLE_ID", p->id);
 	env_set(&e, "BOTTLE_BACKEND", p->backend);
+	/* Claude Code: no telemetry, error reporting or update checks; only
+	 * the API calls the allowlist is there for. */
+	env_set(&e, "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1");
+	if (agent_prompt(spec))
+		env_set(&e, "BOTTLE_PROMPT_FILE", BOTTLE_PROMPT);
 	add_proxy_env(&e, p);
 	for (i = 0; i < spec->bottle->n_env; i++)
 		env_set(&e, spec->bottle->env[i].key,
@@ -444,15 +459,36 @@ static void build_env(struct plan *p, const struct spec *spec,
 	p->n_env = e.n;
 }
 
+static bool is_claude(const char *argv0)
+{
+	const char *base = strrchr(argv0, '/');
+
+	return strcmp(base ? base + 1 : argv0, "claude") == 0;
+}
+
+/* The command as written: a --dangerously-skip-permissions is there only
+ * when the manifest says so.  The agent's own command gets its prompt:
+ * Claude Code as --append-system-prompt-file, any agent through
+ * $BOTTLE_PROMPT_FILE. */
 static void build_argv(struct plan *p, const struct spec *spec)
 {
 	char **src = spec->cmd ? spec->cmd : spec->agent->command;
 	size_t n = spec->cmd ? spec->n_cmd : spec->agent->n_command, i;
+	bool prompt =
+	    !spec->cmd && n && agent_prompt(spec) && is_claude(src[0]);
 
-	p->argv = xcalloc(n + 1, sizeof(char *));
+	p->argv = xcalloc(n + 3, sizeof(char *));
 	for (i = 0; i < n; i++)
 		p->argv[i] = xstrdup(src[i]);
+	if (prompt) {
+		p->argv[n++] = xstrdup("--append-system-prompt-file");
+		p->argv[n++] = xstrdup(BOTTLE_PROMPT);
+	}
 	p->argc = n;
+	p->skills = xcalloc(spec->agent->n_skills + 1, sizeof(char *));
+	for (i = 0; i < spec->agent->n_skills; i++)
+		p->skills[i] = xstrdup(spec->agent->skills[i]);
+	p->n_skills = spec->agent->n_skills;
 }
 
 static void add_note(struct plan *p, char *note)
@@ -600,6 +636,7 @@ void plan_free(struct plan *p)
 	}
 	free(p->ops);
 	strv_free(p->argv);
+	strv_free(p->skills);
 	strv_free(p->env);
 	strv_free(p->notes);
 	egress_release(&p->egress);

@@ -20,12 +20,15 @@
 #include <sys/types.h>
 
 /* The agent's identity inside every bottle. */
-#define AGENT_UID	 1000
-#define AGENT_GID	 1000
-#define AGENT_USER	 "agent"
-#define AGENT_HOME	 "/home/agent"
-#define BOTTLE_WORKDIR	 "/workspace"
-#define BOTTLE_PROBE	 "/run/bottle/bottle-probe"
+#define AGENT_UID      1000
+#define AGENT_GID      1000
+#define AGENT_USER     "agent"
+#define AGENT_HOME     "/home/agent"
+#define BOTTLE_WORKDIR "/workspace"
+#define BOTTLE_PROBE   "/run/bottle/bottle-probe"
+#define BOTTLE_PROMPT  "/run/bottle/prompt.md"
+/* Where the agent's skills are copied, under its home. */
+#define AGENT_SKILLS_DIR ".claude/skills"
 #define DEFAULT_TMP_SIZE (1024ull << 20)
 
 /* The endpoints the bundle serves inside every bottle (DESIGN.md, "The one
@@ -162,6 +165,8 @@ struct plan {
 	char *hostname;
 	char **argv; /* NULL-terminated */
 	size_t argc;
+	char **skills; /* host dirs copied into ~/AGENT_SKILLS_DIR */
+	size_t n_skills;
 	char **env; /* "K=V", NULL-terminated, sorted */
 	size_t n_env;
 	struct setup_op *ops;

@@ -107,6 +107,7 @@ int plan_save(const struct plan *p, const char *path, struct error *err)
 	json_writer_kv_string(&w, "hostname", p->hostname);
 	json_writer_kv_strv(&w, "argv", p->argv);
 	json_writer_kv_strv(&w, "env", p->env);
+	json_writer_kv_strv(&w, "skills", p->skills);
 	w_limit(&w, "memory", &p->memory);
 	w_limit(&w, "pids", &p->pids);
 	w_limit(&w, "cpu", &p->cpu);
@@ -286,6 +287,7 @@ int plan_load(const char *path, struct plan **out, struct error *err)
 	p->hostname = r_s(root, "hostname", NULL);
 	p->argv = strv_or_empty(json_obj_strv(root, "argv", &p->argc));
 	p->env = strv_or_empty(json_obj_strv(root, "env", &p->n_env));
+	p->skills = strv_or_empty(json_obj_strv(root, "skills", &p->n_skills));
 	r_limit(root, "memory", &p->memory);
 	r_limit(root, "pids", &p->pids);
 	r_limit(root, "cpu", &p->cpu);

@@ -291,7 +291,7 @@ static void test_defaults(void **state)
 	assert_int_equal(m->bottles[0].supervise_timeout, 5);
 	manifest_free(m);
 
-	m = manifest_default();
+	m = manifest_default(NULL);
 	assert_null(m->path);
 	assert_int_equal(m->n_agents, 1);
 	assert_string_equal(m->agents[0].name, "claude");
@@ -300,7 +300,26 @@ static void test_defaults(void **state)
 	assert_null(m->agents[0].command[1]);
 	assert_string_equal(m->agents[0].bottle, "default");
 	assert_int_equal(m->n_bottles, 1);
-	assert_default_bottle(&m->bottles[0], "default");
+	assert_int_equal(m->bottles[0].egress.n_allow, 2);
+	assert_string_equal(m->bottles[0].egress.allow[0], "api.anthropic.com");
+	assert_int_equal(m->bottles[0].egress.n_routes, 0);
+	manifest_free(m);
+
+	/* The token route: OAuth as a bearer token, an API key as x-api-key;
+	 * the agent's variable of the same name holds the placeholder. */
+	m = manifest_default("CLAUDE_CODE_OAUTH_TOKEN");
+	assert_int_equal(m->bottles[0].egress.n_routes, 1);
+	assert_string_equal(m->bottles[0].egress.routes[0].header,
+			    "Authorization");
+	assert_string_equal(m->bottles[0].egress.routes[0].value,
+			    "Bearer ${env:CLAUDE_CODE_OAUTH_TOKEN}");
+	assert_string_equal(m->bottles[0].egress.routes[0].placeholder_env,
+			    "CLAUDE_CODE_OAUTH_TOKEN");
+	manifest_free(m);
+	m = manifest_default("ANTHROPIC_API_KEY");
+	assert_string_equal(m->bottles[0].egress.routes[0].header, "x-api-key");
+	assert_string_equal(m->bottles[0].egress.routes[0].value,
+			    "${env:ANTHROPIC_API_KEY}");
 	manifest_free(m);
 }
 
@@ -740,7 +759,7 @@ static void test_pick_agent(void **state)
 	assert_string_equal(a->name, "a");
 	manifest_free(m);
 
-	m = manifest_default();
+	m = manifest_default(NULL);
 	a = manifest_pick_agent(m, NULL, &err);
 	assert_string_equal(a->name, "claude");
 	assert_null(manifest_pick_agent(m, "x", &err));
