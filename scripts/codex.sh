@@ -57,7 +57,8 @@ echo "codex.sh: installing @openai/codex@$version" >&2
 # --include=optional: the platform package is an optional dependency; an
 # npm configured to omit those would leave only the launcher.
 npm install --prefix "$tmp" --no-audit --no-fund --no-save \
-	--include=optional --loglevel=error "@openai/codex@$version" >&2
+	--include=optional --loglevel=error --update-notifier=false \
+	"@openai/codex@$version" >&2
 if [ ! -x "$tmp/$rel" ]; then
 	echo "codex.sh: npm did not install @openai/codex-$plat ($rel missing)" >&2
 	exit 1
