@@ -46,16 +46,13 @@ static void kv_opt(struct json_writer *w, const char *k, const char *v)
 		json_writer_kv_string(w, k, v);
 }
 
-void audit_log(struct audit *a, const struct audit_event *e)
+void audit_begin(struct audit *a, struct json_writer *w)
 {
-	struct json_writer w;
 	struct timespec ts;
 	char when[40];
 	size_t n;
 	int ms;
 
-	if (!a)
-		return;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	if (ts.tv_sec != a->when_sec) {
 		/* Formatting the date is the costly part: once a second. */
@@ -72,10 +69,27 @@ void audit_log(struct audit *a, const struct audit_event *e)
 	when[n + 2] = (char)('0' + ms % 10);
 	when[n + 3] = 'Z';
 	when[n + 4] = '\0';
-	json_writer_init(&w, &a->buf, 0);
-	json_writer_begin_object(&w);
-	json_writer_kv_string(&w, "time", when);
-	json_writer_kv_string(&w, "bottle", a->bottle);
+	json_writer_init(w, &a->buf, 0);
+	json_writer_begin_object(w);
+	json_writer_kv_string(w, "time", when);
+	json_writer_kv_string(w, "bottle", a->bottle);
+}
+
+void audit_end(struct audit *a, struct json_writer *w)
+{
+	json_writer_end_object(w);
+	strbuf_addch(&a->buf, '\n');
+	if (a->buf.len >= AUDIT_FLUSH_AT)
+		audit_flush(a);
+}
+
+void audit_log(struct audit *a, const struct audit_event *e)
+{
+	struct json_writer w;
+
+	if (!a)
+		return;
+	audit_begin(a, &w);
 	kv_opt(&w, "method", e->method);
 	kv_opt(&w, "host", e->host);
 	if (e->port)
@@ -90,10 +104,7 @@ void audit_log(struct audit *a, const struct audit_event *e)
 	json_writer_kv_uint64(&w, "bytes_up", e->bytes_up);
 	json_writer_kv_uint64(&w, "bytes_down", e->bytes_down);
 	json_writer_kv_uint64(&w, "ms", e->usec / 1000);
-	json_writer_end_object(&w);
-	strbuf_addch(&a->buf, '\n');
-	if (a->buf.len >= AUDIT_FLUSH_AT)
-		audit_flush(a);
+	audit_end(a, &w);
 }
 
 void audit_flush(struct audit *a)

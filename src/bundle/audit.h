@@ -30,6 +30,13 @@ struct audit_event {
 int audit_open(const char *path, const char *bottle, struct audit **out,
 	       struct error *err) __attribute__((warn_unused_result));
 void audit_log(struct audit *a, const struct audit_event *e);
+/* A line of another shape (the git gate's pushes): audit_begin() starts
+ * the object with "time" and "bottle" in w, the caller adds members with
+ * the json_writer_kv_*() calls, audit_end() closes and queues the line.
+ * a must not be NULL. */
+struct json_writer;
+void audit_begin(struct audit *a, struct json_writer *w);
+void audit_end(struct audit *a, struct json_writer *w);
 void audit_flush(struct audit *a);
 /* Flushes, then frees.  NULL is fine. */
 void audit_close(struct audit *a);

@@ -3,6 +3,7 @@
 
 #include "bundle/audit.h"
 #include "bundle/dlp.h"
+#include "bundle/gate.h"
 #include "bundle/inject.h"
 #include "bundle/policy.h"
 #include "bundle/tls.h"
@@ -195,6 +196,7 @@ void bundle_release(struct bundle *b)
 	if (b->proxy)
 		evconnlistener_free(b->proxy);
 	proxy_close_all(b);
+	gate_free(b->gate);
 	if (b->dns)
 		evdns_base_free(b->dns, 1);
 	audit_close(b->audit);

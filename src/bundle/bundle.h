@@ -50,6 +50,7 @@ struct bundle {
 	SSL_CTX *client_ctx; /* lazily: bundle_client_ctx() */
 	char *extra_ca;
 	struct evconnlistener *proxy; /* NULL until proxy_serve() */
+	struct gate *gate;	      /* NULL unless gate_start() */
 	struct conn *conns;	      /* live connections, a list */
 	unsigned n_conns;
 	/* Counters for the log line at exit. */

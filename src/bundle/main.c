@@ -15,6 +15,7 @@
  */
 #include "bundle/audit.h"
 #include "bundle/bundle.h"
+#include "bundle/gate.h"
 
 #include "lib/ca.h"
 #include "lib/fdpass.h"
@@ -324,6 +325,8 @@ int main(int argc, char **argv)
 	struct opts o;
 	int fds[ENDPOINT_COUNT];
 
+	if (gate_is_hook(argv[0]))
+		return gate_hook_main();
 	if (parse_args(argc, argv, &o) < 0)
 		return 2;
 	log_init("bottle-bundle", o.debug ? LOG_DEBUG : LOG_INFO);
@@ -342,6 +345,10 @@ int main(int argc, char **argv)
 		 : take_listeners(o.control, conf.ports, fds, &err)) < 0)
 		goto fail;
 	if (proxy_serve(&b, fds[ENDPOINT_PROXY], &err) < 0)
+		goto fail;
+	if (fds[ENDPOINT_GIT] >= 0 &&
+	    gate_start(&b, conf.upstreams, conf.n_upstreams, &conf.egress,
+		       fds[ENDPOINT_GIT], &err) < 0)
 		goto fail;
 	sig_term = evsignal_new(base, SIGTERM, on_signal, base);
 	sig_int = evsignal_new(base, SIGINT, on_signal, base);

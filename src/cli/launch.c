@@ -10,6 +10,7 @@
 
 #include "lib/ca.h"
 #include "lib/fsutil.h"
+#include "lib/gitup.h"
 #include "lib/log.h"
 #include "lib/util.h"
 #include "monitor/monitor.h"
@@ -304,6 +305,11 @@ static int prepare_state(const struct launch_opts *o, struct error *err)
 	if ((r = prepare_workspace(p, o->resume, err)) < 0 ||
 	    (r = provision_home(p, err)) < 0 ||
 	    (r = plan_save(p, plan_path, err)) < 0)
+		return r;
+	/* The git gate's mirrors, with git's progress on the terminal. */
+	if ((r = gitup_sync(p->state_dir, p->upstreams, p->n_upstreams,
+			    p->egress.resolve, p->egress.n_resolve,
+			    isatty(STDERR_FILENO), err)) < 0)
 		return r;
 	return 0;
 }
