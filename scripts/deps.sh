@@ -9,7 +9,7 @@ set -eu
 
 pkgs="meson ninja-build pkg-config gcc clang libclang-rt-14-dev libyaml-dev
 libseccomp-dev libssl-dev openssl libhyperscan-dev libevent-dev
-libcmocka-dev nginx-light iproute2 bubblewrap util-linux bsdutils procps curl git
+libcmocka-dev nginx-light fcgiwrap iproute2 bubblewrap util-linux bsdutils procps curl git
 ca-certificates python3"
 if [ "${1:-}" = "--bench" ]; then
 	pkgs="$pkgs docker.io busybox-static time tinyproxy mitmproxy"

@@ -250,6 +250,15 @@ static void refuse(struct gconn *c, const char *verdict, const char *msg)
 	if (send(c->fd, pkt, n, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
 		log_debug("git: the client left before the refusal: %s",
 			  strerror(errno));
+	/* Unread input makes close() send a reset, which can overtake the
+	 * answer: take what has arrived first. */
+	shutdown(c->fd, SHUT_WR);
+	for (size_t got = 0; got < (64u << 10);) {
+		ssize_t r = recv(c->fd, pkt, sizeof(pkt), MSG_DONTWAIT);
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+	}
 	log_info("git: %s", msg);
 	audit_conn(c, verdict, msg);
 	conn_free(c);

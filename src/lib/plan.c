@@ -531,10 +531,6 @@ static void add_notes(struct plan *p, const struct spec *spec,
 					      "writable by it",
 					      ROOT_AGENT_HOST_ID));
 	}
-	if (bd->n_upstreams)
-		add_note(p, xstrdup("git upstreams are declared but git-gate "
-				    "is not in this version: no push leaves "
-				    "the bottle"));
 	if (bd->supervise)
 		add_note(p, xstrdup("supervise is declared but not in this "
 				    "version"));
