@@ -246,11 +246,15 @@ static void env_config(struct env_build *e, const char *key, const char *val)
 static void env_ssh(struct env_build *e, const struct git_upstream *u,
 		    const struct url_parts *url, const char *pin)
 {
+	const char *host_cmd = getenv("GIT_SSH_COMMAND");
 	struct strbuf sb = STRBUF_INIT;
 
 	if (!u->identity && !pin)
 		return; /* the host's own ssh set-up, untouched */
-	strbuf_addstr(&sb, "GIT_SSH_COMMAND=ssh");
+	/* Options of the host's own command (a known-hosts file, a proxy)
+	 * stay; ours follow. */
+	strbuf_addf(&sb, "GIT_SSH_COMMAND=%s",
+		    host_cmd && *host_cmd ? host_cmd : "ssh");
 	if (u->identity) {
 		strbuf_addstr(&sb, " -i ");
 		add_quoted(&sb, u->identity);

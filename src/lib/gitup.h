@@ -5,7 +5,8 @@
  * upstream run on the host with the upstream's identity:
  *
  *   identity (an SSH key)  GIT_SSH_COMMAND="ssh -i KEY -o IdentitiesOnly=yes
- *                          -o BatchMode=yes"
+ *                          -o BatchMode=yes" (the host's GIT_SSH_COMMAND,
+ *                          if set, instead of plain "ssh")
  *   token (${env:}/${file:}) BOTTLE_GIT_TOKEN in the environment and a
  *                          credential helper that answers with it: never on
  *                          a command line

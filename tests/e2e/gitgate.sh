@@ -97,6 +97,46 @@ GIT_SSL_CAINFO="$WORLD_CA" GIT_TERMINAL_PROMPT=0 git -c http.curloptResolve="$pi
 	ls-remote "https://git.test/web.git" >/dev/null 2>&1 &&
 	fail "the https upstream serves without the token" || ok "the https upstream wants the token"
 
+# Optional: an ssh upstream in the world that accepts only a key the host
+# holds (sshd from openssh-server, when installed).
+SSHD=$(command -v sshd || ls /usr/sbin/sshd 2>/dev/null)
+SSH_UPSTREAM=""
+if [ -n "$SSHD" ]; then
+	s="$WORLD_DIR/sshd"
+	mkdir -p "$s" /run/sshd && chmod 700 "$s" &&
+		ssh-keygen -q -t ed25519 -N '' -f "$s/host_key" &&
+		ssh-keygen -q -t ed25519 -N '' -C bottle-gate -f "$T_ROOT/id_gate" &&
+		ssh-keygen -q -t ed25519 -N '' -f "$T_ROOT/id_other" &&
+		cp "$T_ROOT/id_gate.pub" "$s/authorized_keys" &&
+		git init -q --bare -b main "$UP/ssh.git" && git -C "$T_ROOT/seed" push -q "$UP/ssh.git" main &&
+		printf 'git.test %s\n' "$(cut -d' ' -f1,2 "$s/host_key.pub")" >"$T_ROOT/known_hosts" || {
+		fail "ssh set-up"; finish; }
+	printf '%s\n' "Port 22" "HostKey $s/host_key" "PidFile $s/sshd.pid" \
+		"AuthorizedKeysFile $s/authorized_keys" "PubkeyAuthentication yes" \
+		"PasswordAuthentication no" "KbdInteractiveAuthentication no" \
+		"PermitRootLogin prohibit-password" "AllowUsers root" "StrictModes no" \
+		"UsePAM no" >"$s/sshd_config"
+	world_exec "$SSHD" -f "$s/sshd_config" -E "$s/sshd.log" && _world_wait_port 22 || {
+		fail "sshd"; cat "$s/sshd.log"; finish; }
+	ssh_to() { # ssh_to KEY: does the ssh upstream serve git to KEY?
+		ssh -i "$1" -o IdentitiesOnly=yes -o BatchMode=yes -o UserKnownHostsFile="$T_ROOT/known_hosts" \
+			-o HostKeyAlias=git.test -o HostName="$WORLD_IP" root@git.test \
+			"git-upload-pack '$UP/ssh.git'" </dev/null 2>/dev/null | head -c 4 | grep -q .
+	}
+	ssh_to "$T_ROOT/id_gate" && ok "the ssh upstream takes the host's key" || fail "ssh with the key"
+	ssh_to "$T_ROOT/id_other" && fail "the ssh upstream takes any key" || ok "the ssh upstream refuses another key"
+	# Host keys are still checked: the host's GIT_SSH_COMMAND names the
+	# known-hosts file, and the gate adds the identity to it.
+	export GIT_SSH_COMMAND="ssh -o UserKnownHostsFile=$T_ROOT/known_hosts"
+	SSH_UPSTREAM="
+        - name: sshup
+          url: ssh://root@git.test$UP/ssh.git
+          identity: $T_ROOT/id_gate
+          push: [\"refs/heads/bottle/*\"]"
+else
+	echo "# sshd not installed: the ssh identity path is not tested"
+fi
+
 # --- the bottle ------------------------------------------------------------------
 proj=$(make_project proj)
 cp "$HERE/gitgate_badinput.py" "$proj/"
@@ -117,7 +157,7 @@ bottles:
           url: file://$UP/local.git
           push: ["refs/heads/bottle/*"]
           allow_force: true
-          allow_delete: true
+          allow_delete: true$SSH_UPSTREAM
 Y
 cd "$proj" || exit 1
 # The gate's git trusts the world's CA (GIT_SSL_CAINFO wins over
@@ -183,6 +223,15 @@ echo "$out" | grep -q "not a fast-forward; force pushes are not allowed" &&
 	ok "a force push is rejected" || { fail "force push"; echo "$out"; }
 [ "$(up_rev "$STATE/git/web.git" bottle/feature)" = "$feat" ] &&
 	ok "the mirror keeps what the upstream has" || fail "mirror after refused push"
+
+if [ -n "$SSH_UPSTREAM" ]; then
+	out=$(bsh 'git clone -q ssh://root@git.test'"$UP"'/ssh.git /tmp/ssh && cd /tmp/ssh &&
+		echo s >s && git add s && git commit -qm s && git push origin HEAD:refs/heads/bottle/ssh')
+	[ -n "$(up_rev "$UP/ssh.git" bottle/ssh)" ] &&
+		[ "$(up_rev "$UP/ssh.git" bottle/ssh)" = "$(bx git -C /tmp/ssh rev-parse HEAD)" ] &&
+		ok "clone and push through the gate to the ssh upstream (key identity)" ||
+		{ fail "ssh upstream through the gate"; echo "$out"; }
+fi
 
 # local allows force and delete.
 LOCAL="$UP/local.git"
@@ -273,6 +322,12 @@ echo "$audit" | grep -q "$TOKEN" && fail "the audit log holds the token" || ok "
 pat=$(echo "$TOKEN" | sed 's/.$/[&]/')
 found=$(bsh "grep -rl -e '$pat' /proc/[0-9]*/environ /proc/[0-9]*/cmdline /home /workspace /tmp /run /etc 2>/dev/null")
 [ -z "$found" ] && ok "the upstream token appears nowhere inside the bottle" || fail "token found in: $found"
+if [ -n "$SSH_UPSTREAM" ]; then
+	keyline=$(sed -n 2p "$T_ROOT/id_gate" | cut -c1-40 | sed 's/.$/[&]/')
+	found=$(bsh "grep -rl -e '$keyline' /proc/[0-9]*/environ /proc/[0-9]*/cmdline /home /workspace /tmp /run /etc 2>/dev/null")
+	[ -z "$found" ] && ! bx test -e "$T_ROOT/id_gate" &&
+		ok "the ssh key appears nowhere inside the bottle" || fail "ssh key found in: $found"
+fi
 bx test -e "$STATE/git" && fail "the mirrors are visible inside" || ok "the mirrors are not inside the bottle"
 grep -rl -e "$pat" "$STATE/git" "$STATE/plan.json" >/dev/null 2>&1 &&
 	fail "the token was written to the state dir" || ok "the token is in no file of the state dir"
