@@ -183,13 +183,15 @@ static int proc_end(struct proc *p, bool kill_it)
 	int st, code = -1;
 
 	if (p->pid > 0) {
+		pid_t r;
 		if (kill_it)
 			kill(-p->pid, SIGKILL);
-		while (waitpid(p->pid, &st, 0) < 0 && errno == EINTR)
+		while ((r = waitpid(p->pid, &st, 0)) < 0 && errno == EINTR)
 			;
-		code = WIFEXITED(st)	 ? WEXITSTATUS(st)
-		       : WIFSIGNALED(st) ? 128 + WTERMSIG(st)
-					 : -1;
+		if (r == p->pid)
+			code = WIFEXITED(st)	 ? WEXITSTATUS(st)
+			       : WIFSIGNALED(st) ? 128 + WTERMSIG(st)
+						 : -1;
 	}
 	if (p->exited)
 		event_free(p->exited);
@@ -535,11 +537,23 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd,
 	}
 }
 
+static void on_accept_resume(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	evconnlistener_enable(arg);
+}
+
+/* EMFILE and friends: as the proxy does, pause instead of spinning. */
 static void on_accept_error(struct evconnlistener *l, void *arg)
 {
-	(void)arg;
-	log_warn("git: accept");
-	(void)l;
+	struct gate *g = arg;
+	struct timeval pause = {0, 100000};
+
+	log_warn("git: accept (pausing 100 ms)");
+	evconnlistener_disable(l);
+	event_base_once(g->b->base, -1, EV_TIMEOUT, on_accept_resume, l,
+			&pause);
 }
 
 /* ---- start and stop ------------------------------------------------------ */
