@@ -993,6 +993,12 @@ void json_writer_null(struct json_writer *w)
 	strbuf_addstr(w->sb, "null");
 }
 
+void json_writer_raw(struct json_writer *w, const char *json)
+{
+	before_item(w, false);
+	strbuf_addstr(w->sb, json);
+}
+
 void json_writer_value(struct json_writer *w, const struct json_value *v)
 {
 	size_t i;

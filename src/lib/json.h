@@ -130,6 +130,9 @@ void json_writer_bool(struct json_writer *w, bool v);
 void json_writer_null(struct json_writer *w);
 /* Write a parsed value (and everything under it). */
 void json_writer_value(struct json_writer *w, const struct json_value *v);
+/* Write json, one complete JSON value that the caller made with a writer
+ * (not checked), as the next value: for values kept as text. */
+void json_writer_raw(struct json_writer *w, const char *json);
 
 /* Object members in one call, for writing records such as meta.json:
  * key then value; a NULL string or string array is written as null. */
