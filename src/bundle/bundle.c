@@ -6,6 +6,7 @@
 #include "bundle/gate.h"
 #include "bundle/inject.h"
 #include "bundle/policy.h"
+#include "bundle/supervise.h"
 #include "bundle/tls.h"
 
 #include "lib/ca.h"
@@ -193,6 +194,7 @@ int bundle_init(struct bundle *b, struct event_base *base,
 
 void bundle_release(struct bundle *b)
 {
+	supervise_stop(b);
 	if (b->proxy)
 		evconnlistener_free(b->proxy);
 	proxy_close_all(b);

@@ -51,6 +51,7 @@ struct bundle {
 	char *extra_ca;
 	struct evconnlistener *proxy; /* NULL until proxy_serve() */
 	struct gate *gate;	      /* NULL unless gate_start() */
+	struct supervise *supervise;  /* NULL until supervise_start() */
 	struct conn *conns;	      /* live connections, a list */
 	unsigned n_conns;
 	/* Counters for the log line at exit. */

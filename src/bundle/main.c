@@ -16,6 +16,7 @@
 #include "bundle/audit.h"
 #include "bundle/bundle.h"
 #include "bundle/gate.h"
+#include "bundle/supervise.h"
 
 #include "lib/ca.h"
 #include "lib/fdpass.h"
@@ -349,6 +350,10 @@ int main(int argc, char **argv)
 	if (fds[ENDPOINT_GIT] >= 0 &&
 	    gate_start(&b, conf.upstreams, conf.n_upstreams, &conf.egress,
 		       fds[ENDPOINT_GIT], &err) < 0)
+		goto fail;
+	if (fds[ENDPOINT_SUPERVISE] >= 0 &&
+	    supervise_start(&b, conf.supervise_timeout, fds[ENDPOINT_SUPERVISE],
+			    &err) < 0)
 		goto fail;
 	sig_term = evsignal_new(base, SIGTERM, on_signal, base);
 	sig_int = evsignal_new(base, SIGINT, on_signal, base);

@@ -1,0 +1,1193 @@
+/* The supervise server: Streamable HTTP in front of mcp.c, and the queue
+ * of requests that wait for the human.  See supervise.h and
+ * docs/supervise.md.
+ *
+ * One struct sv_conn per agent connection (STYLE rule 16):
+ *
+ *   SC_HEAD     reading a request head (idle timeout before its first
+ *               byte, head timeout after)
+ *   SC_BODY     reading its body (Content-Length or chunked, at most
+ *               MCP_BODY_MAX)
+ *   SC_WAIT     a tools/call waits for the human: nothing more is parsed;
+ *               an SSE stream gets a keep-alive every keepalive_ms
+ *   SC_CLOSING  flushing the last response, then free
+ *
+ * One struct sv_item per queued request that is still of use here: pending
+ * (with its deadline), or answered but not yet delivered (an identical
+ * re-ask gets it).  Connections waiting on an item are its waiters; a
+ * connection that goes away leaves the item pending.  Answers arrive as
+ * files (inotify on the queue dir), so `bottle supervise` needs no channel
+ * to us, and a restarted bundle finds them too.  The first answer wins on
+ * disk (superq_answer() links), so the human and the timeout cannot both.
+ *
+ * Nothing here blocks: the queue's writes are a few hundred bytes to the
+ * page cache without fsync, and everything else is the loop's.
+ */
+#include "bundle/supervise.h"
+
+#include "bundle/audit.h"
+#include "bundle/bundle.h"
+#include "bundle/http.h"
+#include "bundle/mcp.h"
+#include "bundle/policy.h"
+
+#include "lib/fsutil.h"
+#include "lib/json.h"
+#include "lib/log.h"
+#include "lib/strbuf.h"
+#include "lib/superq.h"
+#include "lib/util.h"
+
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/inotify.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#define MAX_CONNS    256
+#define MAX_PENDING  64
+#define KEEPALIVE_MS 30000
+/* Bytes a connection may have buffered: a head and a whole body. */
+#define INPUT_MAX (HTTP_MAX_HEAD + MCP_BODY_MAX + 4096)
+
+enum sc_state { SC_HEAD, SC_BODY, SC_WAIT, SC_CLOSING };
+static const char *const sc_names[] = {"head", "body", "wait", "closing"};
+
+struct sv_item {
+	struct supervise *s;
+	struct sv_item *next, *prev;
+	char id[SUPERQ_ID_LEN + 1];
+	enum mcp_tool tool;
+	char *args; /* canonical JSON (mcp.h), the dedup key with tool */
+	bool answered;
+	enum superq_verdict verdict;
+	char *text;
+	const char *grant_error; /* an approved grant the policy refused */
+	struct event *deadline;
+	struct sv_conn *waiters;
+};
+
+struct sv_conn {
+	struct supervise *s;
+	struct sv_conn *next, *prev;
+	struct bufferevent *bev;
+	enum sc_state state;
+	int refs;     /* callbacks on the stack */
+	bool closing; /* free when refs drops to 0 */
+	struct event *timer;
+	bool head_started;
+	/* The request being read. */
+	uint64_t body_len;
+	bool chunked;
+	struct http_chunked chunk;
+	struct evbuffer *body; /* chunked: the payload so far */
+	bool body_too_large;
+	bool keep_alive;
+	bool accepts_sse;
+	bool http10;
+	/* A tools/call waiting on item. */
+	struct sv_item *item;
+	struct sv_conn *next_waiter;
+	char *call_id, *token;
+	bool sse;
+	uint64_t waited_ms;
+};
+
+struct supervise {
+	struct bundle *b;
+	char *dir;
+	struct mcp_config mc;
+	unsigned keepalive_ms;
+	struct evconnlistener *listener;
+	int ino_fd;
+	struct event *ino_ev; /* inotify, or a 1 s poll without it */
+	struct sv_item *items;
+	unsigned n_pending;
+	struct sv_conn *conns;
+	unsigned n_conns;
+};
+
+static void conn_free(struct sv_conn *c);
+static void conn_read(struct sv_conn *c);
+
+/* ---- connection lifetime (as in proxy.c, STYLE rule 18) ----------------- */
+
+static void set_state(struct sv_conn *c, enum sc_state st)
+{
+	log_debug("supervise conn %p: %s -> %s", (void *)c, sc_names[c->state],
+		  sc_names[st]);
+	c->state = st;
+}
+
+static void conn_hold(struct sv_conn *c)
+{
+	c->refs++;
+}
+
+static void conn_unhold(struct sv_conn *c)
+{
+	if (--c->refs == 0 && c->closing)
+		conn_free(c);
+}
+
+static void conn_close(struct sv_conn *c)
+{
+	c->closing = true;
+	if (c->refs == 0)
+		conn_free(c);
+}
+
+static void arm_timer(struct sv_conn *c, unsigned ms)
+{
+	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+
+	evtimer_add(c->timer, &tv);
+}
+
+static void detach_waiter(struct sv_conn *c)
+{
+	struct sv_conn **pp;
+
+	if (!c->item)
+		return;
+	for (pp = &c->item->waiters; *pp; pp = &(*pp)->next_waiter)
+		if (*pp == c) {
+			*pp = c->next_waiter;
+			break;
+		}
+	c->item = NULL;
+	c->next_waiter = NULL;
+}
+
+static void conn_free(struct sv_conn *c)
+{
+	struct supervise *s = c->s;
+
+	if (c->item)
+		log_info("supervise: the connection waiting on request %s "
+			 "closed; the request stays pending",
+			 c->item->id);
+	detach_waiter(c);
+	if (c->timer)
+		event_free(c->timer);
+	if (c->bev)
+		bufferevent_free(c->bev);
+	if (c->body)
+		evbuffer_free(c->body);
+	free(c->call_id);
+	free(c->token);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		s->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	s->n_conns--;
+	free(c);
+}
+
+/* ---- HTTP responses --------------------------------------------------- */
+
+static const char *status_text(int status)
+{
+	switch (status) {
+	case 200:
+		return "OK";
+	case 202:
+		return "Accepted";
+	case 400:
+		return "Bad Request";
+	case 403:
+		return "Forbidden";
+	case 404:
+		return "Not Found";
+	case 405:
+		return "Method Not Allowed";
+	case 408:
+		return "Request Timeout";
+	case 413:
+		return "Content Too Large";
+	case 415:
+		return "Unsupported Media Type";
+	case 431:
+		return "Request Header Fields Too Large";
+	default:
+		return "Error";
+	}
+}
+
+/* The request is answered: wait for the next one, or close. */
+static void request_done(struct sv_conn *c)
+{
+	c->body_len = 0;
+	c->chunked = c->body_too_large = c->head_started = false;
+	if (c->body)
+		evbuffer_drain(c->body, evbuffer_get_length(c->body));
+	free(c->call_id);
+	free(c->token);
+	c->call_id = c->token = NULL;
+	c->sse = false;
+	if (!c->keep_alive) {
+		/* Flush, then free (conn_write); the head timer bounds a peer
+		 * that reads nothing. */
+		set_state(c, SC_CLOSING);
+		bufferevent_disable(c->bev, EV_READ);
+		arm_timer(c, c->s->b->limits.head_timeout_ms);
+		return;
+	}
+	set_state(c, SC_HEAD);
+	arm_timer(c, c->s->b->limits.idle_timeout_ms);
+	/* Pipelined bytes: parse them from the loop, not from here, which
+	 * may be an item's callback walking its waiters. */
+	if (evbuffer_get_length(bufferevent_get_input(c->bev)))
+		bufferevent_trigger(c->bev, EV_READ, BEV_TRIG_DEFER_CALLBACKS);
+}
+
+static void respond(struct sv_conn *c, int status, const char *headers,
+		    const char *ctype, const char *body, size_t len)
+{
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+
+	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\n", status,
+			    status_text(status));
+	if (ctype)
+		evbuffer_add_printf(out, "Content-Type: %s\r\n", ctype);
+	evbuffer_add_printf(out, "Content-Length: %zu\r\n%s", len,
+			    headers ? headers : "");
+	if (c->keep_alive)
+		evbuffer_add_printf(out, "Keep-Alive: timeout=%u\r\n\r\n",
+				    c->s->b->limits.idle_timeout_ms / 1000);
+	else
+		evbuffer_add_printf(out, "Connection: close\r\n\r\n");
+	evbuffer_add(out, body, len);
+	request_done(c);
+}
+
+/* An error the agent can read: a JSON-RPC error with id null. */
+static void http_error(struct sv_conn *c, int status, const char *headers,
+		       int code, const char *msg)
+{
+	struct strbuf sb = STRBUF_INIT;
+
+	mcp_error_reply(&sb, code, msg);
+	respond(c, status, headers, "application/json", sb.buf, sb.len);
+	strbuf_release(&sb);
+}
+
+static void sse_write(struct sv_conn *c, const char *data, size_t len)
+{
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+
+	if (c->http10) {
+		evbuffer_add(out, data, len);
+		return;
+	}
+	evbuffer_add_printf(out, "%zx\r\n", len);
+	evbuffer_add(out, data, len);
+	evbuffer_add(out, "\r\n", 2);
+}
+
+/* A waiting tools/call with an SSE-capable client: answer at once with
+ * a stream, so that the client's response-header timeout (undici: 300 s)
+ * never fires; keep-alives follow, then the result. */
+static void sse_start(struct sv_conn *c)
+{
+	static const char hello[] = ": waiting for the supervisor\n\n";
+
+	c->sse = true;
+	if (c->http10) /* no chunked coding: the end of the stream is EOF */
+		c->keep_alive = false;
+	evbuffer_add_printf(bufferevent_get_output(c->bev),
+			    "HTTP/1.1 200 OK\r\n"
+			    "Content-Type: text/event-stream\r\n"
+			    "Cache-Control: no-cache\r\n%s%s\r\n",
+			    c->http10 ? "" : "Transfer-Encoding: chunked\r\n",
+			    c->keep_alive ? "" : "Connection: close\r\n");
+	sse_write(c, hello, sizeof(hello) - 1);
+}
+
+static void sse_message(struct sv_conn *c, const char *json, size_t len)
+{
+	struct strbuf sb = STRBUF_INIT;
+
+	strbuf_addstr(&sb, "event: message\ndata: ");
+	strbuf_add(&sb, json, len);
+	strbuf_addstr(&sb, "\n\n");
+	sse_write(c, sb.buf, sb.len);
+	strbuf_release(&sb);
+}
+
+/* The result of a tools/call, by whichever way the client waits. */
+static void call_reply(struct sv_conn *c, const char *text, bool is_error)
+{
+	struct strbuf sb = STRBUF_INIT;
+
+	mcp_call_reply(&sb, c->call_id, text, is_error);
+	if (c->sse) {
+		sse_message(c, sb.buf, sb.len);
+		if (!c->http10)
+			evbuffer_add(bufferevent_get_output(c->bev),
+				     "0\r\n\r\n", 5);
+		request_done(c);
+	} else {
+		respond(c, 200, NULL, "application/json", sb.buf, sb.len);
+	}
+	strbuf_release(&sb);
+}
+
+/* ---- the queue -------------------------------------------------------- */
+
+static void item_free(struct sv_item *it)
+{
+	struct supervise *s = it->s;
+
+	while (it->waiters)
+		detach_waiter(it->waiters);
+	if (!it->answered)
+		s->n_pending--;
+	if (it->deadline)
+		event_free(it->deadline);
+	if (it->prev)
+		it->prev->next = it->next;
+	else
+		s->items = it->next;
+	if (it->next)
+		it->next->prev = it->prev;
+	free(it->args);
+	free(it->text);
+	free(it);
+}
+
+static struct sv_item *item_find(struct supervise *s, const char *id)
+{
+	for (struct sv_item *it = s->items; it; it = it->next)
+		if (strcmp(it->id, id) == 0)
+			return it;
+	return NULL;
+}
+
+static struct sv_item *item_match(struct supervise *s, enum mcp_tool t,
+				  const char *args)
+{
+	for (struct sv_item *it = s->items; it; it = it->next)
+		if (it->tool == t && strcmp(it->args, args) == 0 &&
+		    it->verdict != SUPERQ_EXPIRED)
+			return it;
+	return NULL;
+}
+
+/* A string member of an item's arguments, malloc'd, or NULL. */
+static char *item_arg(const struct sv_item *it, const char *key)
+{
+	struct json_value *v = NULL;
+	struct error err = ERROR_INIT;
+	char *r;
+
+	if (json_parse(it->args, strlen(it->args), &v, &err) < 0)
+		return NULL;
+	r = json_obj_strdup(v, key);
+	json_value_free(v);
+	return r;
+}
+
+/* An approved request_egress: the host joins the live allowlist, and the
+ * audit log says so (at once: a grant is rare and matters). */
+static void grant(struct supervise *s, struct sv_item *it, bool audit)
+{
+	_cleanup_free_ char *host = item_arg(it, "host");
+	_cleanup_free_ char *why = item_arg(it, "reason");
+	char reason[320];
+	struct error err = ERROR_INIT;
+	struct audit_event e = {0};
+
+	if (!host || policy_allow_add(s->b->policy, host, &err) < 0) {
+		log_warnx("supervise: request %s: cannot allow %s: %s", it->id,
+			  host ? host : "(no host)", err.msg);
+		it->grant_error = "the allowlist refused the host";
+		return;
+	}
+	log_info("supervise: request %s: egress granted", it->id);
+	if (!audit)
+		return;
+	snprintf(reason, sizeof(reason), "egress granted by the supervisor: %s",
+		 why ? why : "");
+	e.method = "GRANT";
+	e.host = host;
+	e.mode = "supervise";
+	e.verdict = "allow";
+	e.rule = it->id;
+	e.reason = reason;
+	audit_log(s->b->audit, &e);
+	audit_flush(s->b->audit);
+}
+
+/* What the agent reads for an answered item; malloc'd. */
+static char *result_text(const struct supervise *s, const struct sv_item *it,
+			 bool *is_error)
+{
+	const char *t = it->text;
+	_cleanup_free_ char *host =
+	    it->tool == MCP_TOOL_EGRESS ? item_arg(it, "host") : NULL;
+	struct strbuf sb = STRBUF_INIT;
+
+	*is_error = false;
+	if (it->verdict == SUPERQ_EXPIRED) {
+		*is_error = true;
+		strbuf_addf(&sb,
+			    "No answer from the supervisor within %u s; "
+			    "request %s has expired. Carry on without it, or "
+			    "ask again later.",
+			    s->mc.timeout_s, it->id);
+	} else if (it->tool == MCP_TOOL_ASK) {
+		strbuf_addf(&sb, "The supervisor answered: %s",
+			    it->verdict == SUPERQ_ANSWERED   ? (t ? t : "")
+			    : it->verdict == SUPERQ_APPROVED ? "yes"
+							     : "no");
+		if (it->verdict != SUPERQ_ANSWERED && t)
+			strbuf_addf(&sb, "\n%s", t);
+		t = NULL;
+	} else if (it->verdict == SUPERQ_ANSWERED) {
+		strbuf_addf(&sb,
+			    "The supervisor neither approved nor denied, but "
+			    "answered: %s",
+			    t ? t : "");
+		t = NULL;
+	} else if (it->tool == MCP_TOOL_EGRESS) {
+		if (it->verdict == SUPERQ_APPROVED && it->grant_error) {
+			*is_error = true;
+			strbuf_addf(&sb,
+				    "APPROVED, but %s could not be added: "
+				    "%s.",
+				    host ? host : "the host", it->grant_error);
+		} else if (it->verdict == SUPERQ_APPROVED) {
+			strbuf_addf(&sb,
+				    "APPROVED: %s is now allowed for this "
+				    "bottle; retry your request.",
+				    host ? host : "the host");
+		} else {
+			strbuf_addf(&sb, "DENIED: %s stays blocked.",
+				    host ? host : "the host");
+		}
+	} else {
+		strbuf_addstr(&sb, it->verdict == SUPERQ_APPROVED
+				       ? "APPROVED by the supervisor."
+				       : "DENIED by the supervisor: do not do "
+					 "it.");
+	}
+	if (t)
+		strbuf_addf(&sb, "\nNote from the supervisor: %s", t);
+	return strbuf_detach(&sb, NULL);
+}
+
+/* Hand an answered item to its waiters (none: it stays for a re-ask,
+ * unless it expired); then it is of no more use here. */
+static void item_deliver(struct sv_item *it)
+{
+	struct supervise *s = it->s;
+	struct sv_conn *w = it->waiters, *next;
+	struct error err = ERROR_INIT;
+	bool is_error;
+	char *text;
+
+	if (!w && it->verdict != SUPERQ_EXPIRED)
+		return;
+	text = result_text(s, it, &is_error);
+	it->waiters = NULL;
+	for (; w; w = next) {
+		next = w->next_waiter;
+		w->item = NULL;
+		w->next_waiter = NULL;
+		conn_hold(w);
+		call_reply(w, text, is_error);
+		conn_unhold(w);
+	}
+	free(text);
+	if (it->verdict != SUPERQ_EXPIRED &&
+	    superq_mark_delivered(s->dir, it->id, &err) < 0)
+		log_warnx("supervise: %s", err.msg);
+	item_free(it);
+}
+
+static void item_resolve(struct sv_item *it, enum superq_verdict v,
+			 const char *text)
+{
+	it->answered = true;
+	it->s->n_pending--;
+	it->verdict = v;
+	it->text = text ? xstrdup(text) : NULL;
+	evtimer_del(it->deadline);
+	log_info("supervise: request %s %s", it->id, superq_verdict_name(v));
+	if (it->tool == MCP_TOOL_EGRESS && v == SUPERQ_APPROVED)
+		grant(it->s, it, true);
+	item_deliver(it);
+}
+
+/* Has request id been answered on disk?  Then resolve its item. */
+static void item_check(struct supervise *s, const char *id)
+{
+	struct sv_item *it = item_find(s, id);
+	struct superq_req r;
+	struct error err = ERROR_INIT;
+
+	if (!it || it->answered)
+		return;
+	if (superq_load(s->dir, id, &r, &err) < 0) {
+		log_warnx("supervise: %s", err.msg);
+		return;
+	}
+	if (r.verdict != SUPERQ_PENDING)
+		item_resolve(it, r.verdict, r.text);
+	superq_req_release(&r);
+}
+
+static void on_deadline(evutil_socket_t fd, short what, void *arg)
+{
+	struct sv_item *it = arg;
+	struct supervise *s = it->s;
+	struct error err = ERROR_INIT;
+	char id[SUPERQ_ID_LEN + 1];
+	int r;
+
+	(void)fd;
+	(void)what;
+	memcpy(id, it->id, sizeof(id));
+	r = superq_answer(s->dir, id, SUPERQ_EXPIRED, NULL, &err);
+	if (r == -EALREADY) /* the human answered just now: that wins */
+		item_check(s, id);
+	else if (r < 0)
+		log_warnx("supervise: expiring: %s", err.msg);
+	it = item_find(s, id);
+	if (it && !it->answered)
+		item_resolve(it, SUPERQ_EXPIRED, NULL);
+}
+
+static void item_arm(struct sv_item *it)
+{
+	struct timeval tv = {it->s->mc.timeout_s, 0};
+
+	evtimer_add(it->deadline, &tv);
+}
+
+static struct sv_item *item_new(struct supervise *s, const char *id,
+				enum mcp_tool t, const char *args)
+{
+	struct sv_item *it = xcalloc(1, sizeof(*it));
+
+	it->s = s;
+	memcpy(it->id, id, sizeof(it->id));
+	it->tool = t;
+	it->args = xstrdup(args);
+	it->deadline = evtimer_new(s->b->base, on_deadline, it);
+	if (!it->deadline)
+		die("out of memory");
+	it->next = s->items;
+	if (s->items)
+		s->items->prev = it;
+	s->items = it;
+	s->n_pending++;
+	return it;
+}
+
+/* Every pending item against the disk (inotify overflowed, or is not
+ * there and this is the poll). */
+static void rescan(struct supervise *s)
+{
+	char(*ids)[SUPERQ_ID_LEN + 1];
+	size_t n = 0;
+
+	/* By id: resolving one item may free others' connections, never
+	 * items, but a copy keeps the walk obviously safe. */
+	ids = xcalloc(s->n_pending + 1, sizeof(*ids));
+	for (struct sv_item *it = s->items; it && n <= s->n_pending;
+	     it = it->next)
+		if (!it->answered)
+			memcpy(ids[n++], it->id, sizeof(ids[0]));
+	for (size_t i = 0; i < n; i++)
+		item_check(s, ids[i]);
+	free(ids);
+}
+
+static void on_inotify(evutil_socket_t fd, short what, void *arg)
+{
+	struct supervise *s = arg;
+	char buf[4096]
+	    __attribute__((aligned(__alignof__(struct inotify_event))));
+	bool overflow = false;
+	ssize_t n;
+
+	(void)what;
+	if (fd < 0) { /* the poll */
+		rescan(s);
+		return;
+	}
+	while ((n = read(fd, buf, sizeof(buf))) > 0) {
+		for (char *p = buf; p < buf + n;) {
+			const struct inotify_event *e = (const void *)p;
+			size_t len = e->len ? strlen(e->name) : 0;
+			char id[SUPERQ_ID_LEN + 1];
+
+			if (e->mask & IN_Q_OVERFLOW)
+				overflow = true;
+			else if (len == SUPERQ_ID_LEN + 4 &&
+				 strcmp(e->name + SUPERQ_ID_LEN, ".ans") == 0) {
+				memcpy(id, e->name, SUPERQ_ID_LEN);
+				id[SUPERQ_ID_LEN] = '\0';
+				item_check(s, id);
+			}
+			p += sizeof(*e) + e->len;
+		}
+	}
+	if (overflow)
+		rescan(s);
+}
+
+/* ---- tools/call ---------------------------------------------------------- */
+
+static void call_report(struct sv_conn *c, const struct mcp_call *call)
+{
+	struct supervise *s = c->s;
+	struct error err = ERROR_INIT;
+
+	if (superq_report(s->dir, s->b->bottle_id, call->subject, &err) < 0) {
+		log_warnx("supervise: %s", err.msg);
+		call_reply(c, "The note could not be recorded.", true);
+		return;
+	}
+	call_reply(c, "Noted; the supervisor will see it.", false);
+}
+
+static void call_tool(struct sv_conn *c, struct mcp_call *call)
+{
+	struct supervise *s = c->s;
+	struct sv_item *it;
+	struct superq_req r;
+	struct error err = ERROR_INIT;
+
+	c->call_id = steal_ptr(&call->id);
+	c->token = steal_ptr(&call->progress_token);
+	if (call->tool == MCP_TOOL_REPORT)
+		return call_report(c, call);
+	it = item_match(s, call->tool, call->args);
+	if (!it) {
+		if (s->n_pending >= MAX_PENDING) {
+			char msg[160];
+			snprintf(msg, sizeof(msg),
+				 "Too many requests (%u) already wait for the "
+				 "supervisor; wait for their answers first.",
+				 MAX_PENDING);
+			return call_reply(c, msg, true);
+		}
+		if (superq_submit(s->dir, s->b->bottle_id,
+				  mcp_tool_name(call->tool), call->args, &r,
+				  &err) < 0) {
+			log_warnx("supervise: queueing: %s", err.msg);
+			return call_reply(c,
+					  "The request could not be queued "
+					  "for the supervisor.",
+					  true);
+		}
+		it = item_new(s, r.id, call->tool, call->args);
+		superq_req_release(&r);
+		log_info("supervise: request %s (%s) waits for the supervisor",
+			 it->id, mcp_tool_name(it->tool));
+	}
+	if (!it->answered)
+		item_arm(it); /* a re-ask waits a whole timeout again */
+	set_state(c, SC_WAIT);
+	evtimer_del(c->timer);
+	c->item = it;
+	c->next_waiter = it->waiters;
+	it->waiters = c;
+	if (it->answered) {
+		item_deliver(it);
+		return;
+	}
+	c->waited_ms = 0;
+	if (c->accepts_sse) {
+		sse_start(c);
+		arm_timer(c, s->keepalive_ms);
+	}
+}
+
+/* An SSE keep-alive: a progress notification when the client asked for
+ * them, else a comment. */
+static void keepalive(struct sv_conn *c)
+{
+	static const char comment[] = ": keep-alive\n\n";
+	struct strbuf sb = STRBUF_INIT;
+	char msg[96];
+
+	c->waited_ms += c->s->keepalive_ms;
+	if (c->token) {
+		snprintf(msg, sizeof(msg),
+			 "waiting for the supervisor (%llu s so far)",
+			 (unsigned long long)(c->waited_ms / 1000));
+		mcp_progress(&sb, c->token, c->waited_ms / 1000, msg);
+		sse_message(c, sb.buf, sb.len);
+		strbuf_release(&sb);
+	} else {
+		sse_write(c, comment, sizeof(comment) - 1);
+	}
+	arm_timer(c, c->s->keepalive_ms);
+}
+
+/* ---- requests ------------------------------------------------------------ */
+
+static void handle_body(struct sv_conn *c, const char *body, size_t len)
+{
+	struct mcp_result res;
+	char hdr[80], sid[33];
+	unsigned char rnd[16];
+
+	mcp_handle(&c->s->mc, body, len, &res);
+	switch (res.outcome) {
+	case MCP_REPLY:
+		hdr[0] = '\0';
+		if (res.initialized) {
+			/* Any id will do: we keep no per-session state. */
+			if (getrandom(rnd, sizeof(rnd), 0) != sizeof(rnd))
+				memset(rnd, 0x5a, sizeof(rnd));
+			for (size_t i = 0; i < sizeof(rnd); i++)
+				snprintf(sid + 2 * i, 3, "%02x", rnd[i]);
+			snprintf(hdr, sizeof(hdr), "Mcp-Session-Id: %s\r\n",
+				 sid);
+		}
+		respond(c, 200, hdr, "application/json", res.reply.buf,
+			res.reply.len);
+		break;
+	case MCP_ACCEPTED:
+		respond(c, 202, NULL, NULL, "", 0);
+		break;
+	case MCP_CALL:
+		call_tool(c, &res.call);
+		break;
+	}
+	mcp_result_release(&res);
+}
+
+static const struct http_header *header(const struct http_request *req,
+					const char *name)
+{
+	return http_header_find(req->headers, req->n_headers, name);
+}
+
+static bool value_has(const struct http_header *h, const char *needle)
+{
+	size_t n = strlen(needle);
+
+	for (size_t i = 0; h && i + n <= h->value.n; i++)
+		if (strncasecmp(h->value.p + i, needle, n) == 0)
+			return true;
+	return false;
+}
+
+/* Origin, if sent, must be the bottle's own loopback (MCP Streamable HTTP,
+ * "Security Warning": DNS rebinding). */
+static bool origin_ok(const struct http_header *h)
+{
+	static const char *const ok[] = {"http://127.0.0.1", "http://localhost",
+					 "http://[::1]"};
+
+	if (!h)
+		return true;
+	for (size_t i = 0; i < ARRAY_SIZE(ok); i++) {
+		size_t n = strlen(ok[i]);
+		if (h->value.n >= n && strncasecmp(h->value.p, ok[i], n) == 0 &&
+		    (h->value.n == n || h->value.p[n] == ':'))
+			return true;
+	}
+	return false;
+}
+
+static bool session_ok(const struct http_header *h)
+{
+	if (!h)
+		return true;
+	if (h->value.n == 0 || h->value.n > 128)
+		return false;
+	for (size_t i = 0; i < h->value.n; i++)
+		if (h->value.p[i] < 0x21 || h->value.p[i] > 0x7e)
+			return false;
+	return true;
+}
+
+/* Route and check a parsed head: NULL when the body is to be read, else
+ * the error message, with *status and *allow set. */
+static const char *check_head(struct sv_conn *c, const struct http_request *req,
+			      int *status, const char **allow)
+{
+	const struct http_header *ct = header(req, "content-type");
+	const struct http_header *pv = header(req, "mcp-protocol-version");
+	const char *q = memchr(req->path.p, '?', req->path.n);
+	size_t plen = q ? (size_t)(q - req->path.p) : req->path.n;
+	bool post = req->method.n == 4 && memcmp(req->method.p, "POST", 4) == 0;
+
+	c->keep_alive = req->keep_alive;
+	c->http10 = req->minor == 0;
+	c->accepts_sse = value_has(header(req, "accept"), "text/event-stream");
+	c->body_len = req->content_length;
+	c->chunked = req->chunked;
+	*allow = NULL;
+	*status = 400;
+	if (req->form != TARGET_ORIGIN)
+		return "expected an origin-form request for /mcp (this is "
+		       "not a proxy)";
+	*status = 404;
+	if (plen != 4 || memcmp(req->path.p, "/mcp", 4) != 0)
+		return "not found: the MCP endpoint is /mcp";
+	*status = 405;
+	*allow = "Allow: POST\r\n";
+	if (!post)
+		return "method not allowed: POST JSON-RPC messages to /mcp "
+		       "(there is no server-initiated stream)";
+	*allow = NULL;
+	*status = 403;
+	if (!origin_ok(header(req, "origin")))
+		return "forbidden Origin: expected http://127.0.0.1 or "
+		       "http://localhost";
+	*status = 400;
+	if (pv && !mcp_version_supported(pv->value.p, pv->value.n))
+		return "unsupported MCP-Protocol-Version (expected "
+		       "2025-06-18, 2025-03-26 or 2024-11-05)";
+	if (!session_ok(header(req, "mcp-session-id")))
+		return "malformed Mcp-Session-Id";
+	*status = 415;
+	if (!ct || ct->value.n < 16 ||
+	    strncasecmp(ct->value.p, "application/json", 16) != 0 ||
+	    (ct->value.n > 16 && ct->value.p[16] != ';' &&
+	     ct->value.p[16] != ' '))
+		return "expected Content-Type: application/json";
+	*status = 413;
+	if (req->content_length > MCP_BODY_MAX)
+		return "request body over 1 MiB";
+	return NULL;
+}
+
+static void chunk_data(void *ctx, const char *p, size_t n)
+{
+	struct sv_conn *c = ctx;
+
+	if (evbuffer_get_length(c->body) + n > MCP_BODY_MAX)
+		c->body_too_large = true;
+	else
+		evbuffer_add(c->body, p, n);
+}
+
+/* SC_BODY: the body is complete when this returns true. */
+static bool read_body(struct sv_conn *c, struct evbuffer *in)
+{
+	size_t avail = evbuffer_get_length(in);
+	ssize_t used;
+
+	if (!c->chunked) {
+		if (avail < c->body_len)
+			return false;
+		evbuffer_remove_buffer(in, c->body, (size_t)c->body_len);
+		return true;
+	}
+	used =
+	    http_chunked_feed(&c->chunk, (const char *)evbuffer_pullup(in, -1),
+			      avail, chunk_data, c);
+	if (used < 0 || c->body_too_large) {
+		c->keep_alive = false;
+		http_error(c, c->body_too_large ? 413 : 400, NULL,
+			   MCP_INVALID_REQUEST,
+			   c->body_too_large ? "request body over 1 MiB"
+					     : c->chunk.error);
+		return false;
+	}
+	evbuffer_drain(in, (size_t)used);
+	return c->chunk.done;
+}
+
+/* Parse what has arrived, request after request, until more is needed
+ * or a call waits. */
+static void conn_read(struct sv_conn *c)
+{
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+	struct http_request req;
+	const char *why, *allow;
+	int status;
+
+	while (!c->closing && (c->state == SC_HEAD || c->state == SC_BODY)) {
+		size_t avail = evbuffer_get_length(in);
+
+		if (c->state == SC_HEAD) {
+			size_t n =
+			    avail < HTTP_MAX_HEAD ? avail : HTTP_MAX_HEAD;
+			enum http_parse r;
+
+			if (!avail)
+				return;
+			if (!c->head_started) {
+				c->head_started = true;
+				arm_timer(c, c->s->b->limits.head_timeout_ms);
+			}
+			r = http_request_parse(
+			    (const char *)evbuffer_pullup(in, (ssize_t)n), n,
+			    &req);
+			if (r == HTTP_INCOMPLETE)
+				return;
+			if (r != HTTP_OK) {
+				c->keep_alive = false;
+				http_error(c, r == HTTP_TOO_LARGE ? 431 : 400,
+					   NULL, MCP_INVALID_REQUEST,
+					   req.error);
+				return;
+			}
+			if ((why = check_head(c, &req, &status, &allow))) {
+				/* A body we do not read ends the connection. */
+				if (req.chunked || req.content_length ||
+				    status == 400 || status == 403)
+					c->keep_alive = false;
+				evbuffer_drain(in, req.head_len);
+				http_error(c, status, allow,
+					   MCP_INVALID_REQUEST, why);
+				continue;
+			}
+			if (req.expect_continue &&
+			    (req.chunked ||
+			     avail - req.head_len < req.content_length))
+				evbuffer_add_printf(
+				    bufferevent_get_output(c->bev),
+				    "HTTP/1.1 100 Continue\r\n\r\n");
+			evbuffer_drain(in, req.head_len);
+			http_chunked_init(&c->chunk);
+			set_state(c, SC_BODY);
+			continue;
+		}
+		if (!read_body(c, in))
+			return;
+		{
+			size_t len = evbuffer_get_length(c->body);
+			const char *p = (const char *)evbuffer_pullup(
+			    c->body, (ssize_t)len);
+			handle_body(c, p ? p : "", len);
+		}
+	}
+}
+
+/* ---- connection callbacks ------------------------------------------------ */
+
+static void on_read(struct bufferevent *bev, void *arg)
+{
+	struct sv_conn *c = arg;
+
+	(void)bev;
+	conn_hold(c);
+	conn_read(c);
+	conn_unhold(c);
+}
+
+static void on_write(struct bufferevent *bev, void *arg)
+{
+	struct sv_conn *c = arg;
+
+	if (c->state == SC_CLOSING &&
+	    evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		conn_close(c);
+}
+
+static void on_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct sv_conn *c = arg;
+
+	(void)bev;
+	(void)what;
+	/* EOF or an error, in any state: the agent went away (a waiting
+	 * request stays pending; conn_free says so). */
+	conn_close(c);
+}
+
+static void on_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct sv_conn *c = arg;
+
+	(void)fd;
+	(void)what;
+	conn_hold(c);
+	if (c->state == SC_WAIT && c->sse) {
+		keepalive(c);
+	} else if (c->state != SC_CLOSING && c->head_started) {
+		c->keep_alive = false;
+		http_error(c, 408, NULL, MCP_INVALID_REQUEST,
+			   "the request did not arrive in time");
+	} else if (c->state != SC_WAIT) {
+		conn_close(c); /* idle, or a peer that does not read */
+	}
+	conn_unhold(c);
+}
+
+static void on_accept(struct evconnlistener *l, evutil_socket_t fd,
+		      struct sockaddr *sa, int salen, void *arg)
+{
+	struct supervise *s = arg;
+	struct sv_conn *c;
+	int one = 1;
+
+	(void)l;
+	(void)sa;
+	(void)salen;
+	if (s->n_conns >= MAX_CONNS) {
+		log_warnx("supervise: connection limit (%u) reached; refusing "
+			  "one",
+			  MAX_CONNS);
+		evutil_closesocket(fd);
+		return;
+	}
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	c = xcalloc(1, sizeof(*c));
+	c->s = s;
+	c->next = s->conns;
+	if (s->conns)
+		s->conns->prev = c;
+	s->conns = c;
+	s->n_conns++;
+	c->bev = bufferevent_socket_new(s->b->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	c->timer = evtimer_new(s->b->base, on_timer, c);
+	c->body = evbuffer_new();
+	if (!c->bev || !c->timer || !c->body) {
+		if (!c->bev)
+			evutil_closesocket(fd);
+		conn_free(c);
+		return;
+	}
+	bufferevent_setcb(c->bev, on_read, on_write, on_event, c);
+	bufferevent_setwatermark(c->bev, EV_READ, 0, INPUT_MAX);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	arm_timer(c, s->b->limits.idle_timeout_ms);
+}
+
+/* ---- start and stop ------------------------------------------------------ */
+
+/* Load the queue: pending requests wait again, answered ones wait for a
+ * re-ask, approved grants apply again. */
+static int load_queue(struct supervise *s, struct error *err)
+{
+	struct superq_req *v;
+	size_t n;
+	int r;
+
+	if ((r = superq_list(s->dir, &v, &n, err)) < 0)
+		return r;
+	for (size_t i = 0; i < n; i++) {
+		int t = mcp_tool_find(v[i].tool);
+		struct sv_item *it;
+
+		if (t < 0 || t == MCP_TOOL_REPORT ||
+		    v[i].verdict == SUPERQ_EXPIRED ||
+		    (v[i].delivered && !(t == MCP_TOOL_EGRESS &&
+					 v[i].verdict == SUPERQ_APPROVED)))
+			continue;
+		it = item_new(s, v[i].id, (enum mcp_tool)t, v[i].args);
+		if (v[i].verdict == SUPERQ_PENDING) {
+			item_arm(it);
+			continue;
+		}
+		it->answered = true;
+		s->n_pending--;
+		it->verdict = v[i].verdict;
+		it->text = v[i].text ? xstrdup(v[i].text) : NULL;
+		if (t == MCP_TOOL_EGRESS && it->verdict == SUPERQ_APPROVED)
+			grant(s, it, false);
+		if (v[i].delivered)
+			item_free(it);
+	}
+	log_info("supervise: %u pending, %zu requests in %s", s->n_pending, n,
+		 s->dir);
+	superq_list_free(v, n);
+	return 0;
+}
+
+static int watch_queue(struct supervise *s, struct error *err)
+{
+	struct timeval poll = {1, 0};
+
+	s->ino_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (s->ino_fd >= 0 &&
+	    inotify_add_watch(s->ino_fd, s->dir, IN_CREATE | IN_MOVED_TO) < 0) {
+		close(s->ino_fd);
+		s->ino_fd = -1;
+	}
+	if (s->ino_fd < 0) {
+		/* Without inotify (instances used up), look once a second. */
+		log_warn("supervise: inotify on %s; polling instead", s->dir);
+		s->ino_ev =
+		    event_new(s->b->base, -1, EV_PERSIST, on_inotify, s);
+		if (!s->ino_ev || evtimer_add(s->ino_ev, &poll) < 0)
+			return err_set(err, ENOMEM, "supervise: poll timer");
+		return 0;
+	}
+	s->ino_ev = event_new(s->b->base, s->ino_fd, EV_READ | EV_PERSIST,
+			      on_inotify, s);
+	if (!s->ino_ev || event_add(s->ino_ev, NULL) < 0)
+		return err_set(err, ENOMEM, "supervise: inotify event");
+	return 0;
+}
+
+static unsigned env_keepalive(void)
+{
+	const char *e = getenv("BOTTLE_SUPERVISE_KEEPALIVE_MS");
+	unsigned long v = e ? strtoul(e, NULL, 10) : 0;
+
+	return v > 0 && v < 3600000 ? (unsigned)v : KEEPALIVE_MS;
+}
+
+int supervise_start(struct bundle *b, unsigned timeout_s, int listen_fd,
+		    struct error *err)
+{
+	struct supervise *s = xcalloc(1, sizeof(*s));
+	int r;
+
+	b->supervise = s;
+	s->b = b;
+	s->ino_fd = -1;
+	s->mc.timeout_s = timeout_s ? timeout_s : SUPERVISE_TIMEOUT_DEFAULT;
+	s->keepalive_ms = env_keepalive();
+	s->dir = superq_dir(b->state_dir);
+	if ((r = mkdir_p(s->dir, 0700, err)) < 0 ||
+	    (r = watch_queue(s, err)) < 0 || (r = load_queue(s, err)) < 0) {
+		close(listen_fd);
+		return err_prefix(err, "supervise");
+	}
+	/* Answers that came while we loaded are seen by the watch. */
+	rescan(s);
+	evutil_make_socket_nonblocking(listen_fd);
+	s->listener = evconnlistener_new(b->base, on_accept, s,
+					 LEV_OPT_CLOSE_ON_FREE, -1, listen_fd);
+	if (!s->listener) {
+		close(listen_fd);
+		return err_set(err, ENOMEM, "supervise: listener");
+	}
+	log_info("supervise: serving MCP (timeout %u s)", s->mc.timeout_s);
+	return 0;
+}
+
+void supervise_stop(struct bundle *b)
+{
+	struct supervise *s = b->supervise;
+
+	if (!s)
+		return;
+	if (s->listener)
+		evconnlistener_free(s->listener);
+	while (s->conns)
+		conn_free(s->conns);
+	while (s->items)
+		item_free(s->items);
+	if (s->ino_ev)
+		event_free(s->ino_ev);
+	if (s->ino_fd >= 0)
+		close(s->ino_fd);
+	free(s->dir);
+	free(s);
+	b->supervise = NULL;
+}
