@@ -27,6 +27,7 @@ int cmd_logs(int argc, char **argv);
 int cmd_cleanup(int argc, char **argv);
 int cmd_doctor(int argc, char **argv);
 int cmd_probe(int argc, char **argv);
+int cmd_supervise(int argc, char **argv);
 
 /* Print a command's help (from the table in main.c) to f. */
 void cli_usage(const char *cmd, FILE *f);

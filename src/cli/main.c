@@ -55,6 +55,24 @@ static const struct command {
     {"logs", cmd_logs, "logs ID [--audit]",
      "Print a bottle's monitor, bundle and console logs; --audit: the\n"
      "bundle's audit lines (one JSON object per request).\n"},
+    {"supervise", cmd_supervise,
+     "supervise [ID] [--json] [--list] | answer REQ ... | reports [ID]",
+     "       bottle supervise answer REQ --approve|--deny [--text NOTE]\n"
+     "       bottle supervise answer REQ --text ANSWER\n"
+     "       bottle supervise reports [ID] [--json]\n\n"
+     "List the requests that agents wait on (all bottles, or ID), oldest\n"
+     "first: bottle, request id, tool, age, and the question, action or\n"
+     "host.  On a terminal it then asks about each one in turn.\n"
+     "      --json           one JSON array, no questions\n"
+     "      --list           only list, even on a terminal\n"
+     "answer REQ answers one request (REQ: its id or a unique prefix):\n"
+     "  -a, --approve        approve an action or an egress host (for a\n"
+     "                       question: yes)\n"
+     "  -d, --deny           deny it (for a question: no)\n"
+     "  -t, --text TEXT      the answer to a question, or a note with\n"
+     "                       --approve/--deny\n"
+     "A request already answered or expired, or none by that id, is an\n"
+     "error (exit 1).  reports prints the agents' progress notes.\n"},
     {"cleanup", cmd_cleanup, "cleanup [-y]",
      "Find runtime pieces whose owner is dead (processes, cgroups,\n"
      "sockets, temp files) and remove them after y/N.\n"
