@@ -10,7 +10,8 @@
  *               MCP_BODY_MAX)
  *   SC_WAIT     a tools/call waits for the human: nothing more is parsed;
  *               an SSE stream gets a keep-alive every keepalive_ms
- *   SC_CLOSING  flushing the last response, then free
+ *   SC_CLOSING  flushing the last response, then reading until the peer
+ *               closes (a lingering close), then free
  *
  * One struct sv_item per queued request that is still of use here: pending
  * (with its deadline), or answered but not yet delivered (an identical
@@ -50,6 +51,7 @@
 #include <strings.h>
 #include <sys/inotify.h>
 #include <sys/random.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #define MAX_CONNS    256
@@ -57,6 +59,8 @@
 #define KEEPALIVE_MS 30000
 /* Bytes a connection may have buffered: a head and a whole body. */
 #define INPUT_MAX (HTTP_MAX_HEAD + MCP_BODY_MAX + 4096)
+/* What a closing connection may still send us before we cut it. */
+#define LINGER_MAX (4u << 20)
 
 enum sc_state { SC_HEAD, SC_BODY, SC_WAIT, SC_CLOSING };
 static const char *const sc_names[] = {"head", "body", "wait", "closing"};
@@ -84,6 +88,9 @@ struct sv_conn {
 	bool closing; /* free when refs drops to 0 */
 	struct event *timer;
 	bool head_started;
+	bool fin_sent;	 /* SC_CLOSING: our side is shut down */
+	bool peer_eof;	 /* SC_CLOSING: theirs too */
+	size_t lingered; /* SC_CLOSING: bytes discarded */
 	/* The request being read. */
 	uint64_t body_len;
 	bool chunked;
@@ -236,10 +243,11 @@ static void request_done(struct sv_conn *c)
 	c->call_id = c->token = NULL;
 	c->sse = false;
 	if (!c->keep_alive) {
-		/* Flush, then free (conn_write); the head timer bounds a peer
-		 * that reads nothing. */
+		/* Flush, send FIN (on_write), and read until the peer closes
+		 * too: closing with a body unread would reset the connection
+		 * and could destroy the response before the agent reads it.
+		 * The head timer bounds a peer that never closes. */
 		set_state(c, SC_CLOSING);
-		bufferevent_disable(c->bev, EV_READ);
 		arm_timer(c, c->s->b->limits.head_timeout_ms);
 		return;
 	}
@@ -917,6 +925,13 @@ static void conn_read(struct sv_conn *c)
 	const char *why, *allow;
 	int status;
 
+	if (c->state == SC_CLOSING) { /* lingering: discard, within bounds */
+		c->lingered += evbuffer_get_length(in);
+		evbuffer_drain(in, evbuffer_get_length(in));
+		if (c->lingered > LINGER_MAX)
+			conn_close(c);
+		return;
+	}
 	while (!c->closing && (c->state == SC_HEAD || c->state == SC_BODY)) {
 		size_t avail = evbuffer_get_length(in);
 
@@ -991,19 +1006,36 @@ static void on_write(struct bufferevent *bev, void *arg)
 {
 	struct sv_conn *c = arg;
 
-	if (c->state == SC_CLOSING &&
-	    evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+	if (c->state != SC_CLOSING ||
+	    evbuffer_get_length(bufferevent_get_output(bev)) != 0)
+		return;
+	if (c->peer_eof) {
 		conn_close(c);
+	} else if (!c->fin_sent) {
+		c->fin_sent = true;
+		shutdown(bufferevent_getfd(bev), SHUT_WR);
+	}
 }
 
 static void on_event(struct bufferevent *bev, short what, void *arg)
 {
 	struct sv_conn *c = arg;
 
-	(void)bev;
-	(void)what;
-	/* EOF or an error, in any state: the agent went away (a waiting
-	 * request stays pending; conn_free says so). */
+	/* The agent half-closed with our response still going out: send
+	 * it, then close. */
+	if (what == (BEV_EVENT_READING | BEV_EVENT_EOF) &&
+	    c->state != SC_WAIT &&
+	    evbuffer_get_length(bufferevent_get_output(bev)) > 0) {
+		c->peer_eof = true;
+		c->keep_alive = false;
+		if (c->state != SC_CLOSING) {
+			set_state(c, SC_CLOSING);
+			arm_timer(c, c->s->b->limits.head_timeout_ms);
+		}
+		return;
+	}
+	/* Otherwise the agent went away (a waiting request stays pending;
+	 * conn_free says so). */
 	conn_close(c);
 }
 
