@@ -531,9 +531,6 @@ static void add_notes(struct plan *p, const struct spec *spec,
 					      "writable by it",
 					      ROOT_AGENT_HOST_ID));
 	}
-	if (bd->supervise)
-		add_note(p, xstrdup("supervise is declared but not in this "
-				    "version"));
 	if (p->memory.mech == LIMIT_RLIMIT || p->pids.mech == LIMIT_RLIMIT)
 		add_note(p, xstrdup("rlimits are the fallback here: memory is "
 				    "capped per process (RLIMIT_DATA), not per "
