@@ -105,7 +105,7 @@ struct sv_conn {
 	struct sv_conn *next_waiter;
 	char *call_id, *token;
 	bool sse;
-	uint64_t waited_ms;
+	uint64_t waited_ms, ticks;
 };
 
 struct supervise {
@@ -718,7 +718,7 @@ static void call_tool(struct sv_conn *c, struct mcp_call *call)
 		item_deliver(it);
 		return;
 	}
-	c->waited_ms = 0;
+	c->waited_ms = c->ticks = 0;
 	if (c->accepts_sse) {
 		sse_start(c);
 		arm_timer(c, s->keepalive_ms);
@@ -738,7 +738,8 @@ static void keepalive(struct sv_conn *c)
 		snprintf(msg, sizeof(msg),
 			 "waiting for the supervisor (%llu s so far)",
 			 (unsigned long long)(c->waited_ms / 1000));
-		mcp_progress(&sb, c->token, c->waited_ms / 1000, msg);
+		/* progress must grow with each notification: count them. */
+		mcp_progress(&sb, c->token, ++c->ticks, msg);
 		sse_message(c, sb.buf, sb.len);
 		strbuf_release(&sb);
 	} else {
