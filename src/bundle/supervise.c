@@ -1,6 +1,5 @@
-/* The supervise server: Streamable HTTP in front of mcp.c, and the queue
- * of requests that wait for the human.  See supervise.h and
- * docs/supervise.md.
+/* The supervise server: Streamable HTTP in front of mcp.c, and tool calls
+ * that wait for the human.  See supervise.h and docs/supervise.md.
  *
  * One struct sv_conn per agent connection (STYLE rule 16):
  *
@@ -13,27 +12,19 @@
  *   SC_CLOSING  flushing the last response, then reading until the peer
  *               closes (a lingering close), then free
  *
- * One struct sv_item per queued request that is still of use here: pending
- * (with its deadline), or answered but not yet delivered (an identical
- * re-ask gets it).  Connections waiting on an item are its waiters; a
- * connection that goes away leaves the item pending.  Answers arrive as
- * files (inotify on the queue dir), so `bottle supervise` needs no channel
- * to us, and a restarted bundle finds them too.  The first answer wins on
- * disk (superq_answer() links), so the human and the timeout cannot both.
+ * The queue they wait on is supervise_queue.c.
  *
  * Nothing here blocks: the queue's writes are a few hundred bytes to the
  * page cache without fsync, and everything else is the loop's.
  */
 #include "bundle/supervise.h"
+#include "bundle/supervise_int.h"
 
-#include "bundle/audit.h"
 #include "bundle/bundle.h"
 #include "bundle/http.h"
 #include "bundle/mcp.h"
-#include "bundle/policy.h"
 
 #include "lib/fsutil.h"
-#include "lib/json.h"
 #include "lib/log.h"
 #include "lib/strbuf.h"
 #include "lib/superq.h"
@@ -49,78 +40,18 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/inotify.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #define MAX_CONNS    256
-#define MAX_PENDING  64
 #define KEEPALIVE_MS 30000
 /* Bytes a connection may have buffered: a head and a whole body. */
 #define INPUT_MAX (HTTP_MAX_HEAD + MCP_BODY_MAX + 4096)
 /* What a closing connection may still send us before we cut it. */
 #define LINGER_MAX (4u << 20)
 
-enum sc_state { SC_HEAD, SC_BODY, SC_WAIT, SC_CLOSING };
 static const char *const sc_names[] = {"head", "body", "wait", "closing"};
-
-struct sv_item {
-	struct supervise *s;
-	struct sv_item *next, *prev;
-	char id[SUPERQ_ID_LEN + 1];
-	enum mcp_tool tool;
-	char *args; /* canonical JSON (mcp.h), the dedup key with tool */
-	bool answered;
-	enum superq_verdict verdict;
-	char *text;
-	const char *grant_error; /* an approved grant the policy refused */
-	struct event *deadline;
-	struct sv_conn *waiters;
-};
-
-struct sv_conn {
-	struct supervise *s;
-	struct sv_conn *next, *prev;
-	struct bufferevent *bev;
-	enum sc_state state;
-	int refs;     /* callbacks on the stack */
-	bool closing; /* free when refs drops to 0 */
-	struct event *timer;
-	bool head_started;
-	bool fin_sent;	 /* SC_CLOSING: our side is shut down */
-	bool peer_eof;	 /* SC_CLOSING: theirs too */
-	size_t lingered; /* SC_CLOSING: bytes discarded */
-	/* The request being read. */
-	uint64_t body_len;
-	bool chunked;
-	struct http_chunked chunk;
-	struct evbuffer *body; /* chunked: the payload so far */
-	bool body_too_large;
-	bool keep_alive;
-	bool accepts_sse;
-	bool http10;
-	/* A tools/call waiting on item. */
-	struct sv_item *item;
-	struct sv_conn *next_waiter;
-	char *call_id, *token;
-	bool sse;
-	uint64_t waited_ms, ticks;
-};
-
-struct supervise {
-	struct bundle *b;
-	char *dir;
-	struct mcp_config mc;
-	unsigned keepalive_ms;
-	struct evconnlistener *listener;
-	int ino_fd;
-	struct event *ino_ev; /* inotify, or a 1 s poll without it */
-	struct sv_item *items;
-	unsigned n_pending;
-	struct sv_conn *conns;
-	unsigned n_conns;
-};
 
 static void conn_free(struct sv_conn *c);
 static void conn_read(struct sv_conn *c);
@@ -159,21 +90,6 @@ static void arm_timer(struct sv_conn *c, unsigned ms)
 	evtimer_add(c->timer, &tv);
 }
 
-static void detach_waiter(struct sv_conn *c)
-{
-	struct sv_conn **pp;
-
-	if (!c->item)
-		return;
-	for (pp = &c->item->waiters; *pp; pp = &(*pp)->next_waiter)
-		if (*pp == c) {
-			*pp = c->next_waiter;
-			break;
-		}
-	c->item = NULL;
-	c->next_waiter = NULL;
-}
-
 static void conn_free(struct sv_conn *c)
 {
 	struct supervise *s = c->s;
@@ -182,7 +98,7 @@ static void conn_free(struct sv_conn *c)
 		log_info("supervise: the connection waiting on request %s "
 			 "closed; the request stays pending",
 			 c->item->id);
-	detach_waiter(c);
+	sv_detach(c);
 	if (c->timer)
 		event_free(c->timer);
 	if (c->bev)
@@ -351,310 +267,11 @@ static void call_reply(struct sv_conn *c, const char *text, bool is_error)
 	strbuf_release(&sb);
 }
 
-/* ---- the queue -------------------------------------------------------- */
-
-static void item_free(struct sv_item *it)
+void sv_conn_answer(struct sv_conn *c, const char *text, bool is_error)
 {
-	struct supervise *s = it->s;
-
-	while (it->waiters)
-		detach_waiter(it->waiters);
-	if (!it->answered)
-		s->n_pending--;
-	if (it->deadline)
-		event_free(it->deadline);
-	if (it->prev)
-		it->prev->next = it->next;
-	else
-		s->items = it->next;
-	if (it->next)
-		it->next->prev = it->prev;
-	free(it->args);
-	free(it->text);
-	free(it);
-}
-
-static struct sv_item *item_find(struct supervise *s, const char *id)
-{
-	for (struct sv_item *it = s->items; it; it = it->next)
-		if (strcmp(it->id, id) == 0)
-			return it;
-	return NULL;
-}
-
-static struct sv_item *item_match(struct supervise *s, enum mcp_tool t,
-				  const char *args)
-{
-	for (struct sv_item *it = s->items; it; it = it->next)
-		if (it->tool == t && strcmp(it->args, args) == 0 &&
-		    it->verdict != SUPERQ_EXPIRED)
-			return it;
-	return NULL;
-}
-
-/* A string member of an item's arguments, malloc'd, or NULL. */
-static char *item_arg(const struct sv_item *it, const char *key)
-{
-	struct json_value *v = NULL;
-	struct error err = ERROR_INIT;
-	char *r;
-
-	if (json_parse(it->args, strlen(it->args), &v, &err) < 0)
-		return NULL;
-	r = json_obj_strdup(v, key);
-	json_value_free(v);
-	return r;
-}
-
-/* An approved request_egress: the host joins the live allowlist, and the
- * audit log says so (at once: a grant is rare and matters). */
-static void grant(struct supervise *s, struct sv_item *it, bool audit)
-{
-	_cleanup_free_ char *host = item_arg(it, "host");
-	_cleanup_free_ char *why = item_arg(it, "reason");
-	char reason[320];
-	struct error err = ERROR_INIT;
-	struct audit_event e = {0};
-
-	if (!host || policy_allow_add(s->b->policy, host, &err) < 0) {
-		log_warnx("supervise: request %s: cannot allow %s: %s", it->id,
-			  host ? host : "(no host)", err.msg);
-		it->grant_error = "the allowlist refused the host";
-		return;
-	}
-	log_info("supervise: request %s: egress granted", it->id);
-	if (!audit)
-		return;
-	snprintf(reason, sizeof(reason), "egress granted by the supervisor: %s",
-		 why ? why : "");
-	e.method = "GRANT";
-	e.host = host;
-	e.mode = "supervise";
-	e.verdict = "allow";
-	e.rule = it->id;
-	e.reason = reason;
-	audit_log(s->b->audit, &e);
-	audit_flush(s->b->audit);
-}
-
-/* What the agent reads for an answered item; malloc'd. */
-static char *result_text(const struct supervise *s, const struct sv_item *it,
-			 bool *is_error)
-{
-	const char *t = it->text;
-	_cleanup_free_ char *host =
-	    it->tool == MCP_TOOL_EGRESS ? item_arg(it, "host") : NULL;
-	struct strbuf sb = STRBUF_INIT;
-
-	*is_error = false;
-	if (it->verdict == SUPERQ_EXPIRED) {
-		*is_error = true;
-		strbuf_addf(&sb,
-			    "No answer from the supervisor within %u s; "
-			    "request %s has expired. Carry on without it, or "
-			    "ask again later.",
-			    s->mc.timeout_s, it->id);
-	} else if (it->tool == MCP_TOOL_ASK) {
-		strbuf_addf(&sb, "The supervisor answered: %s",
-			    it->verdict == SUPERQ_ANSWERED   ? (t ? t : "")
-			    : it->verdict == SUPERQ_APPROVED ? "yes"
-							     : "no");
-		if (it->verdict != SUPERQ_ANSWERED && t)
-			strbuf_addf(&sb, "\n%s", t);
-		t = NULL;
-	} else if (it->verdict == SUPERQ_ANSWERED) {
-		strbuf_addf(&sb,
-			    "The supervisor neither approved nor denied, but "
-			    "answered: %s",
-			    t ? t : "");
-		t = NULL;
-	} else if (it->tool == MCP_TOOL_EGRESS) {
-		if (it->verdict == SUPERQ_APPROVED && it->grant_error) {
-			*is_error = true;
-			strbuf_addf(&sb,
-				    "APPROVED, but %s could not be added: "
-				    "%s.",
-				    host ? host : "the host", it->grant_error);
-		} else if (it->verdict == SUPERQ_APPROVED) {
-			strbuf_addf(&sb,
-				    "APPROVED: %s is now allowed for this "
-				    "bottle; retry your request.",
-				    host ? host : "the host");
-		} else {
-			strbuf_addf(&sb, "DENIED: %s stays blocked.",
-				    host ? host : "the host");
-		}
-	} else {
-		strbuf_addstr(&sb, it->verdict == SUPERQ_APPROVED
-				       ? "APPROVED by the supervisor."
-				       : "DENIED by the supervisor: do not do "
-					 "it.");
-	}
-	if (t)
-		strbuf_addf(&sb, "\nNote from the supervisor: %s", t);
-	return strbuf_detach(&sb, NULL);
-}
-
-/* Hand an answered item to its waiters (none: it stays for a re-ask,
- * unless it expired); then it is of no more use here. */
-static void item_deliver(struct sv_item *it)
-{
-	struct supervise *s = it->s;
-	struct sv_conn *w = it->waiters, *next;
-	struct error err = ERROR_INIT;
-	bool is_error;
-	char *text;
-
-	if (!w && it->verdict != SUPERQ_EXPIRED)
-		return;
-	text = result_text(s, it, &is_error);
-	it->waiters = NULL;
-	for (; w; w = next) {
-		next = w->next_waiter;
-		w->item = NULL;
-		w->next_waiter = NULL;
-		conn_hold(w);
-		call_reply(w, text, is_error);
-		conn_unhold(w);
-	}
-	free(text);
-	if (it->verdict != SUPERQ_EXPIRED &&
-	    superq_mark_delivered(s->dir, it->id, &err) < 0)
-		log_warnx("supervise: %s", err.msg);
-	item_free(it);
-}
-
-static void item_resolve(struct sv_item *it, enum superq_verdict v,
-			 const char *text)
-{
-	it->answered = true;
-	it->s->n_pending--;
-	it->verdict = v;
-	it->text = text ? xstrdup(text) : NULL;
-	evtimer_del(it->deadline);
-	log_info("supervise: request %s %s", it->id, superq_verdict_name(v));
-	if (it->tool == MCP_TOOL_EGRESS && v == SUPERQ_APPROVED)
-		grant(it->s, it, true);
-	item_deliver(it);
-}
-
-/* Has request id been answered on disk?  Then resolve its item. */
-static void item_check(struct supervise *s, const char *id)
-{
-	struct sv_item *it = item_find(s, id);
-	struct superq_req r;
-	struct error err = ERROR_INIT;
-
-	if (!it || it->answered)
-		return;
-	if (superq_load(s->dir, id, &r, &err) < 0) {
-		log_warnx("supervise: %s", err.msg);
-		return;
-	}
-	if (r.verdict != SUPERQ_PENDING)
-		item_resolve(it, r.verdict, r.text);
-	superq_req_release(&r);
-}
-
-static void on_deadline(evutil_socket_t fd, short what, void *arg)
-{
-	struct sv_item *it = arg;
-	struct supervise *s = it->s;
-	struct error err = ERROR_INIT;
-	char id[SUPERQ_ID_LEN + 1];
-	int r;
-
-	(void)fd;
-	(void)what;
-	memcpy(id, it->id, sizeof(id));
-	r = superq_answer(s->dir, id, SUPERQ_EXPIRED, NULL, &err);
-	if (r == -EALREADY) /* the human answered just now: that wins */
-		item_check(s, id);
-	else if (r < 0)
-		log_warnx("supervise: expiring: %s", err.msg);
-	it = item_find(s, id);
-	if (it && !it->answered)
-		item_resolve(it, SUPERQ_EXPIRED, NULL);
-}
-
-static void item_arm(struct sv_item *it)
-{
-	struct timeval tv = {it->s->mc.timeout_s, 0};
-
-	evtimer_add(it->deadline, &tv);
-}
-
-static struct sv_item *item_new(struct supervise *s, const char *id,
-				enum mcp_tool t, const char *args)
-{
-	struct sv_item *it = xcalloc(1, sizeof(*it));
-
-	it->s = s;
-	memcpy(it->id, id, sizeof(it->id));
-	it->tool = t;
-	it->args = xstrdup(args);
-	it->deadline = evtimer_new(s->b->base, on_deadline, it);
-	if (!it->deadline)
-		die("out of memory");
-	it->next = s->items;
-	if (s->items)
-		s->items->prev = it;
-	s->items = it;
-	s->n_pending++;
-	return it;
-}
-
-/* Every pending item against the disk (inotify overflowed, or is not
- * there and this is the poll). */
-static void rescan(struct supervise *s)
-{
-	char(*ids)[SUPERQ_ID_LEN + 1];
-	size_t n = 0;
-
-	/* By id: resolving one item may free others' connections, never
-	 * items, but a copy keeps the walk obviously safe. */
-	ids = xcalloc(s->n_pending + 1, sizeof(*ids));
-	for (struct sv_item *it = s->items; it && n <= s->n_pending;
-	     it = it->next)
-		if (!it->answered)
-			memcpy(ids[n++], it->id, sizeof(ids[0]));
-	for (size_t i = 0; i < n; i++)
-		item_check(s, ids[i]);
-	free(ids);
-}
-
-static void on_inotify(evutil_socket_t fd, short what, void *arg)
-{
-	struct supervise *s = arg;
-	char buf[4096]
-	    __attribute__((aligned(__alignof__(struct inotify_event))));
-	bool overflow = false;
-	ssize_t n;
-
-	(void)what;
-	if (fd < 0) { /* the poll */
-		rescan(s);
-		return;
-	}
-	while ((n = read(fd, buf, sizeof(buf))) > 0) {
-		for (char *p = buf; p < buf + n;) {
-			const struct inotify_event *e = (const void *)p;
-			size_t len = e->len ? strlen(e->name) : 0;
-			char id[SUPERQ_ID_LEN + 1];
-
-			if (e->mask & IN_Q_OVERFLOW)
-				overflow = true;
-			else if (len == SUPERQ_ID_LEN + 4 &&
-				 strcmp(e->name + SUPERQ_ID_LEN, ".ans") == 0) {
-				memcpy(id, e->name, SUPERQ_ID_LEN);
-				id[SUPERQ_ID_LEN] = '\0';
-				item_check(s, id);
-			}
-			p += sizeof(*e) + e->len;
-		}
-	}
-	if (overflow)
-		rescan(s);
+	conn_hold(c);
+	call_reply(c, text, is_error);
+	conn_unhold(c);
 }
 
 /* ---- tools/call ---------------------------------------------------------- */
@@ -683,7 +300,7 @@ static void call_tool(struct sv_conn *c, struct mcp_call *call)
 	c->token = steal_ptr(&call->progress_token);
 	if (call->tool == MCP_TOOL_REPORT)
 		return call_report(c, call);
-	it = item_match(s, call->tool, call->args);
+	it = sv_item_match(s, call->tool, call->args);
 	if (!it) {
 		if (s->n_pending >= MAX_PENDING) {
 			char msg[160];
@@ -702,20 +319,20 @@ static void call_tool(struct sv_conn *c, struct mcp_call *call)
 					  "for the supervisor.",
 					  true);
 		}
-		it = item_new(s, r.id, call->tool, call->args);
+		it = sv_item_new(s, r.id, call->tool, call->args);
 		superq_req_release(&r);
 		log_info("supervise: request %s (%s) waits for the supervisor",
 			 it->id, mcp_tool_name(it->tool));
 	}
 	if (!it->answered)
-		item_arm(it); /* a re-ask waits a whole timeout again */
+		sv_item_arm(it); /* a re-ask waits a whole timeout again */
 	set_state(c, SC_WAIT);
 	evtimer_del(c->timer);
 	c->item = it;
 	c->next_waiter = it->waiters;
 	it->waiters = c;
 	if (it->answered) {
-		item_deliver(it);
+		sv_item_deliver(it);
 		return;
 	}
 	c->waited_ms = c->ticks = 0;
@@ -1101,71 +718,6 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd,
 
 /* ---- start and stop ------------------------------------------------------ */
 
-/* Load the queue: pending requests wait again, answered ones wait for a
- * re-ask, approved grants apply again. */
-static int load_queue(struct supervise *s, struct error *err)
-{
-	struct superq_req *v;
-	size_t n;
-	int r;
-
-	if ((r = superq_list(s->dir, &v, &n, err)) < 0)
-		return r;
-	for (size_t i = 0; i < n; i++) {
-		int t = mcp_tool_find(v[i].tool);
-		struct sv_item *it;
-
-		if (t < 0 || t == MCP_TOOL_REPORT ||
-		    v[i].verdict == SUPERQ_EXPIRED ||
-		    (v[i].delivered && !(t == MCP_TOOL_EGRESS &&
-					 v[i].verdict == SUPERQ_APPROVED)))
-			continue;
-		it = item_new(s, v[i].id, (enum mcp_tool)t, v[i].args);
-		if (v[i].verdict == SUPERQ_PENDING) {
-			item_arm(it);
-			continue;
-		}
-		it->answered = true;
-		s->n_pending--;
-		it->verdict = v[i].verdict;
-		it->text = v[i].text ? xstrdup(v[i].text) : NULL;
-		if (t == MCP_TOOL_EGRESS && it->verdict == SUPERQ_APPROVED)
-			grant(s, it, false);
-		if (v[i].delivered)
-			item_free(it);
-	}
-	log_info("supervise: %u pending, %zu requests in %s", s->n_pending, n,
-		 s->dir);
-	superq_list_free(v, n);
-	return 0;
-}
-
-static int watch_queue(struct supervise *s, struct error *err)
-{
-	struct timeval poll = {1, 0};
-
-	s->ino_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-	if (s->ino_fd >= 0 &&
-	    inotify_add_watch(s->ino_fd, s->dir, IN_CREATE | IN_MOVED_TO) < 0) {
-		close(s->ino_fd);
-		s->ino_fd = -1;
-	}
-	if (s->ino_fd < 0) {
-		/* Without inotify (instances used up), look once a second. */
-		log_warn("supervise: inotify on %s; polling instead", s->dir);
-		s->ino_ev =
-		    event_new(s->b->base, -1, EV_PERSIST, on_inotify, s);
-		if (!s->ino_ev || evtimer_add(s->ino_ev, &poll) < 0)
-			return err_set(err, ENOMEM, "supervise: poll timer");
-		return 0;
-	}
-	s->ino_ev = event_new(s->b->base, s->ino_fd, EV_READ | EV_PERSIST,
-			      on_inotify, s);
-	if (!s->ino_ev || event_add(s->ino_ev, NULL) < 0)
-		return err_set(err, ENOMEM, "supervise: inotify event");
-	return 0;
-}
-
 static unsigned env_keepalive(void)
 {
 	const char *e = getenv("BOTTLE_SUPERVISE_KEEPALIVE_MS");
@@ -1187,12 +739,13 @@ int supervise_start(struct bundle *b, unsigned timeout_s, int listen_fd,
 	s->keepalive_ms = env_keepalive();
 	s->dir = superq_dir(b->state_dir);
 	if ((r = mkdir_p(s->dir, 0700, err)) < 0 ||
-	    (r = watch_queue(s, err)) < 0 || (r = load_queue(s, err)) < 0) {
+	    (r = sv_queue_watch(s, err)) < 0 ||
+	    (r = sv_queue_load(s, err)) < 0) {
 		close(listen_fd);
 		return err_prefix(err, "supervise");
 	}
 	/* Answers that came while we loaded are seen by the watch. */
-	rescan(s);
+	sv_queue_rescan(s);
 	evutil_make_socket_nonblocking(listen_fd);
 	s->listener = evconnlistener_new(b->base, on_accept, s,
 					 LEV_OPT_CLOSE_ON_FREE, -1, listen_fd);
@@ -1215,7 +768,7 @@ void supervise_stop(struct bundle *b)
 	while (s->conns)
 		conn_free(s->conns);
 	while (s->items)
-		item_free(s->items);
+		sv_item_free(s->items);
 	if (s->ino_ev)
 		event_free(s->ino_ev);
 	if (s->ino_fd >= 0)
