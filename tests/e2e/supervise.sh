@@ -120,6 +120,16 @@ out=$("$BOTTLE" supervise answer "$req" --text again 2>&1); rc=$?
 out=$("$BOTTLE" supervise answer zzzzzzzz --deny 2>&1); rc=$?
 [ $rc = 1 ] && echo "$out" | grep -q 'no request' && ok "an unknown request: exit 1" || fail "unknown ($rc): $out"
 
+# --- the same, answered on a terminal -------------------------------------------------
+mcp "$(call ask_supervisor '{"question":"Tea \u001b[31mor\u001b[0m coffee?"}')" >"$T_ROOT/tty.out" &
+cpid=$!
+until_ok pending_is 1 || fail "the request is not listed"
+out=$(python3 "$(dirname "$0")/supervise_tty.py" "tea" | tr -d "\r")
+echo "$out" | grep -q 'question: Tea ?\[31mor?\[0m coffee?' && ok "a terminal shows the question, escapes defused" || fail "tty: $out"
+echo "$out" | grep -q 'answered [a-z2-9]\{8\} (ask_supervisor' && ok "and takes the answer typed" || fail "tty answer: $out"
+wait $cpid
+grep -q 'The supervisor answered: tea' "$T_ROOT/tty.out" && ok "which reaches the agent" || fail "tty result: $(cat "$T_ROOT/tty.out")"
+
 # --- approval, denied with a note; plain JSON with a progress token ---------------------
 mcp '{"jsonrpc":"2.0","id":"a1","method":"tools/call","params":{"name":"request_approval","arguments":{"action":"drop table users"},"_meta":{"progressToken":"pt"}}}' -N -H "$SSE" >"$T_ROOT/appr.out" &
 cpid=$!
