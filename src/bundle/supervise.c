@@ -280,11 +280,16 @@ static void call_report(struct sv_conn *c, const struct mcp_call *call)
 {
 	struct supervise *s = c->s;
 	struct error err = ERROR_INIT;
+	int r = superq_report(s->dir, s->b->bottle_id, call->subject, &err);
 
-	if (superq_report(s->dir, s->b->bottle_id, call->subject, &err) < 0) {
+	if (r == -ENOSPC)
+		return call_reply(c,
+				  "The note was not recorded: this bottle's "
+				  "report log is full.",
+				  true);
+	if (r < 0) {
 		log_warnx("supervise: %s", err.msg);
-		call_reply(c, "The note could not be recorded.", true);
-		return;
+		return call_reply(c, "The note could not be recorded.", true);
 	}
 	call_reply(c, "Noted; the supervisor will see it.", false);
 }
@@ -302,12 +307,20 @@ static void call_tool(struct sv_conn *c, struct mcp_call *call)
 		return call_report(c, call);
 	it = sv_item_match(s, call->tool, call->args);
 	if (!it) {
+		char msg[200];
 		if (s->n_pending >= MAX_PENDING) {
-			char msg[160];
 			snprintf(msg, sizeof(msg),
 				 "Too many requests (%u) already wait for the "
 				 "supervisor; wait for their answers first.",
 				 MAX_PENDING);
+			return call_reply(c, msg, true);
+		}
+		if (s->n_requests >= MAX_REQUESTS) {
+			snprintf(msg, sizeof(msg),
+				 "This bottle has made %u requests to the "
+				 "supervisor, the most it may; no more are "
+				 "queued.",
+				 MAX_REQUESTS);
 			return call_reply(c, msg, true);
 		}
 		if (superq_submit(s->dir, s->b->bottle_id,
@@ -319,6 +332,7 @@ static void call_tool(struct sv_conn *c, struct mcp_call *call)
 					  "for the supervisor.",
 					  true);
 		}
+		s->n_requests++;
 		it = sv_item_new(s, r.id, call->tool, call->args);
 		superq_req_release(&r);
 		log_info("supervise: request %s (%s) waits for the supervisor",

@@ -18,8 +18,10 @@ struct event;
 struct evbuffer;
 struct evconnlistener;
 
-/* Requests of one bottle that may wait at once. */
-#define MAX_PENDING 64
+/* Requests of one bottle that may wait at once, and that it may make in
+ * all (they stay on disk: this bounds what an agent can fill it with). */
+#define MAX_PENDING  64
+#define MAX_REQUESTS 10000
 
 enum sc_state { SC_HEAD, SC_BODY, SC_WAIT, SC_CLOSING };
 
@@ -76,6 +78,7 @@ struct supervise {
 	struct event *ino_ev; /* inotify, or a 1 s poll without it */
 	struct sv_item *items;
 	unsigned n_pending;
+	unsigned n_requests; /* in the queue dir */
 	struct sv_conn *conns;
 	unsigned n_conns;
 };

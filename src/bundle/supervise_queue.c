@@ -374,6 +374,7 @@ int sv_queue_load(struct supervise *s, struct error *err)
 		if (v[i].delivered)
 			sv_item_free(it);
 	}
+	s->n_requests = (unsigned)n;
 	log_info("supervise: %u pending, %zu requests in %s", s->n_pending, n,
 		 s->dir);
 	superq_list_free(v, n);

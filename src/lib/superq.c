@@ -370,6 +370,7 @@ int superq_report(const char *dir, const char *bottle, const char *message,
 	_cleanup_free_ char *path = xasprintf("%s/reports.jsonl", dir);
 	struct strbuf sb = STRBUF_INIT;
 	struct json_writer w;
+	struct stat st;
 	int fd, r;
 
 	if ((r = mkdir_p(dir, 0700, err)) < 0)
@@ -378,6 +379,11 @@ int superq_report(const char *dir, const char *bottle, const char *message,
 		  0600);
 	if (fd < 0)
 		return err_sys(err, errno, "opening %s", path);
+	if (fstat(fd, &st) == 0 && st.st_size >= SUPERQ_REPORTS_MAX) {
+		close(fd);
+		return err_set(err, ENOSPC, "%s: full (%u bytes)", path,
+			       SUPERQ_REPORTS_MAX);
+	}
 	json_writer_init(&w, &sb, 0);
 	json_writer_begin_object(&w);
 	json_writer_kv_int64(&w, "time", now_ms());

@@ -32,8 +32,9 @@
 #define SUPERQ_ID_LEN 8
 /* Bounds on what the files may hold, so that a reader's memory is
  * bounded whatever is in the dir. */
-#define SUPERQ_FILE_MAX (1u << 20)
-#define SUPERQ_TEXT_MAX (64u << 10) /* an answer's text */
+#define SUPERQ_FILE_MAX	   (1u << 20)
+#define SUPERQ_TEXT_MAX	   (64u << 10) /* an answer's text */
+#define SUPERQ_REPORTS_MAX (16u << 20) /* reports.jsonl */
 
 enum superq_verdict {
 	SUPERQ_PENDING = 0, /* no answer yet */
@@ -97,7 +98,8 @@ int superq_answer(const char *dir, const char *id, enum superq_verdict v,
 int superq_mark_delivered(const char *dir, const char *id, struct error *err)
     __attribute__((warn_unused_result));
 
-/* Append a progress note to reports.jsonl. */
+/* Append a progress note to reports.jsonl; -ENOSPC once that holds
+ * SUPERQ_REPORTS_MAX bytes. */
 int superq_report(const char *dir, const char *bottle, const char *message,
 		  struct error *err) __attribute__((warn_unused_result));
 

@@ -268,6 +268,12 @@ static void test_reports(void **state)
 	assert_int_equal(superq_reports(dir, on_report, &s, &err), 0);
 	assert_int_equal(s.n, 2);
 	assert_string_equal(s.last, "step\n2");
+	/* Full: nothing more is appended. */
+	path = xasprintf("%s/reports.jsonl", dir);
+	assert_int_equal(truncate(path, SUPERQ_REPORTS_MAX), 0);
+	assert_int_equal(superq_report(dir, "b-2", "step 3", &err), -ENOSPC);
+	assert_non_null(strstr(err.msg, "full"));
+	free(path);
 	drop_dir(dir);
 }
 
