@@ -465,7 +465,6 @@ static const char *check_head(struct sv_conn *c, const struct http_request *req,
 			      int *status, const char **allow)
 {
 	const struct http_header *ct = header(req, "content-type");
-	const struct http_header *pv = header(req, "mcp-protocol-version");
 	const char *q = memchr(req->path.p, '?', req->path.n);
 	size_t plen = q ? (size_t)(q - req->path.p) : req->path.n;
 	bool post = req->method.n == 4 && memcmp(req->method.p, "POST", 4) == 0;
@@ -493,10 +492,10 @@ static const char *check_head(struct sv_conn *c, const struct http_request *req,
 	if (!origin_ok(header(req, "origin")))
 		return "forbidden Origin: expected http://127.0.0.1 or "
 		       "http://localhost";
+	/* MCP-Protocol-Version is not checked: we answer every version
+	 * alike, and Claude Code sends one newer than ours on its first
+	 * request (a 400 makes it retry with an older one). */
 	*status = 400;
-	if (pv && !mcp_version_supported(pv->value.p, pv->value.n))
-		return "unsupported MCP-Protocol-Version (expected "
-		       "2025-06-18, 2025-03-26 or 2024-11-05)";
 	if (!session_ok(header(req, "mcp-session-id")))
 		return "malformed Mcp-Session-Id";
 	*status = 415;
@@ -591,6 +590,9 @@ static void conn_read(struct sv_conn *c)
 				return;
 			}
 			if ((why = check_head(c, &req, &status, &allow))) {
+				log_debug("supervise conn %p: %.*s: %d %s",
+					  (void *)c, (int)req.method.n,
+					  req.method.p, status, why);
 				/* A body we do not read ends the connection. */
 				if (req.chunked || req.content_length ||
 				    status == 400 || status == 403)

@@ -78,7 +78,8 @@ code() { "$BOTTLE" exec "$id" -- curl -s -o /dev/null -w '%{http_code}' --max-ti
 [ "$(code -X DELETE $URL)" = 405 ] && ok "DELETE /mcp: 405" || fail "DELETE"
 [ "$(code -H "$CT" -d '{}' http://127.0.0.1:7777/other)" = 404 ] && ok "wrong path: 404" || fail "404"
 [ "$(code -H 'Content-Type: text/plain' -d '{}' $URL)" = 415 ] && ok "wrong content type: 415" || fail "415"
-[ "$(code -H "$CT" -H 'MCP-Protocol-Version: 1.0' -d '{}' $URL)" = 400 ] && ok "unknown MCP-Protocol-Version: 400" || fail "version header"
+out=$(mcp '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2026-07-28"}}' -H 'MCP-Protocol-Version: 2026-07-28')
+echo "$out" | grep -q '"protocolVersion":"2025-06-18"' && ok "a newer version, in the header too: negotiated down" || fail "newer version: $out"
 [ "$(code -H "$CT" -H 'Origin: http://evil.test' -d '{}' $URL)" = 403 ] && ok "foreign Origin: 403" || fail "origin"
 "$BOTTLE" exec "$id" -- sh -c 'head -c 2000000 /dev/zero | tr "\0" " " >/tmp/big.json'
 [ "$(code -H "$CT" --data-binary @/tmp/big.json $URL)" = 413 ] && ok "a 2 MB body: 413" || fail "413"
