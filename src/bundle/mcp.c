@@ -216,11 +216,13 @@ static void do_initialize(struct mcp_result *out, const struct json_value *id,
 	const char *v = json_as_string(pv, &len);
 	struct json_writer w;
 
-	if (!v)
-		return reply_error(out, id, MCP_INVALID_PARAMS,
-				   "initialize: params.protocolVersion must "
-				   "be a string, got %s",
-				   json_type_name(json_type(pv)));
+	if (!v) {
+		reply_error(out, id, MCP_INVALID_PARAMS,
+			    "initialize: params.protocolVersion must "
+			    "be a string, got %s",
+			    json_type_name(json_type(pv)));
+		return;
+	}
 	/* Lifecycle, "Version Negotiation": the client's version when we
 	 * speak it, else our latest (the client then decides). */
 	if (!mcp_version_supported(v, len))
@@ -304,11 +306,13 @@ static void do_tools_list(struct mcp_result *out, const struct mcp_config *c,
 	const struct json_value *cursor = json_obj_get(params, "cursor");
 	struct json_writer w;
 
-	if (cursor && json_type(cursor) != JSON_STRING)
-		return reply_error(out, id, MCP_INVALID_PARAMS,
-				   "tools/list: params.cursor must be a "
-				   "string, got %s",
-				   json_type_name(json_type(cursor)));
+	if (cursor && json_type(cursor) != JSON_STRING) {
+		reply_error(out, id, MCP_INVALID_PARAMS,
+			    "tools/list: params.cursor must be a "
+			    "string, got %s",
+			    json_type_name(json_type(cursor)));
+		return;
+	}
 	/* One page holds them all; a cursor can only be stale. */
 	begin_response(&w, &out->reply, id);
 	json_writer_key(&w, "result");
@@ -463,27 +467,35 @@ static void do_tools_call(struct mcp_result *out, const struct json_value *id,
 	const char *s = json_as_string(name, NULL);
 	int t;
 
-	if (!s)
-		return reply_error(out, id, MCP_INVALID_PARAMS,
-				   "tools/call: params.name must be a string, "
-				   "got %s",
-				   json_type_name(json_type(name)));
-	if ((t = mcp_tool_find(s)) < 0)
-		return reply_error(out, id, MCP_INVALID_PARAMS,
-				   "unknown tool \"%.64s\" (tools/list has "
-				   "ask_supervisor, request_approval, "
-				   "request_egress, report)",
-				   s);
-	if (args && json_type(args) != JSON_OBJECT)
-		return reply_error(out, id, MCP_INVALID_PARAMS,
-				   "tools/call: params.arguments must be an "
-				   "object, got %s",
-				   json_type_name(json_type(args)));
+	if (!s) {
+		reply_error(out, id, MCP_INVALID_PARAMS,
+			    "tools/call: params.name must be a string, "
+			    "got %s",
+			    json_type_name(json_type(name)));
+		return;
+	}
+	if ((t = mcp_tool_find(s)) < 0) {
+		reply_error(out, id, MCP_INVALID_PARAMS,
+			    "unknown tool \"%.64s\" (tools/list has "
+			    "ask_supervisor, request_approval, "
+			    "request_egress, report)",
+			    s);
+		return;
+	}
+	if (args && json_type(args) != JSON_OBJECT) {
+		reply_error(out, id, MCP_INVALID_PARAMS,
+			    "tools/call: params.arguments must be an "
+			    "object, got %s",
+			    json_type_name(json_type(args)));
+		return;
+	}
 	if ((meta && json_type(meta) != JSON_OBJECT) ||
-	    (token && !is_id(token)))
-		return reply_error(out, id, MCP_INVALID_PARAMS,
-				   "tools/call: params._meta.progressToken "
-				   "must be a string or an integer");
+	    (token && !is_id(token))) {
+		reply_error(out, id, MCP_INVALID_PARAMS,
+			    "tools/call: params._meta.progressToken "
+			    "must be a string or an integer");
+		return;
+	}
 	if (!check_args(out, id, (enum mcp_tool)t, args))
 		return;
 	out->outcome = MCP_CALL;
@@ -516,39 +528,53 @@ static void dispatch(struct mcp_result *out, const struct mcp_config *c,
 	size_t vlen;
 	const char *v = json_as_string(ver, &vlen);
 
-	if (json_type(msg) == JSON_ARRAY)
-		return reply_error(out, NULL, MCP_INVALID_REQUEST,
-				   "batches are not supported: send one "
-				   "JSON-RPC message per request");
-	if (json_type(msg) != JSON_OBJECT)
-		return reply_error(out, NULL, MCP_INVALID_REQUEST,
-				   "expected a JSON-RPC message (an object), "
-				   "got %s",
-				   json_type_name(json_type(msg)));
-	if (id && !is_id(id))
-		return reply_error(out, NULL, MCP_INVALID_REQUEST,
-				   "id must be a string or an integer, got %s",
-				   json_type_name(json_type(id)));
-	if (!v || vlen != 3 || memcmp(v, "2.0", 3) != 0)
-		return reply_error(out, id, MCP_INVALID_REQUEST,
-				   "jsonrpc must be \"2.0\"");
-	if (!method && !id)
-		return reply_error(out, NULL, MCP_INVALID_REQUEST,
-				   "expected a request (method and id), a "
-				   "notification or a response");
+	if (json_type(msg) == JSON_ARRAY) {
+		reply_error(out, NULL, MCP_INVALID_REQUEST,
+			    "batches are not supported: send one "
+			    "JSON-RPC message per request");
+		return;
+	}
+	if (json_type(msg) != JSON_OBJECT) {
+		reply_error(out, NULL, MCP_INVALID_REQUEST,
+			    "expected a JSON-RPC message (an object), "
+			    "got %s",
+			    json_type_name(json_type(msg)));
+		return;
+	}
+	if (id && !is_id(id)) {
+		reply_error(out, NULL, MCP_INVALID_REQUEST,
+			    "id must be a string or an integer, got %s",
+			    json_type_name(json_type(id)));
+		return;
+	}
+	if (!v || vlen != 3 || memcmp(v, "2.0", 3) != 0) {
+		reply_error(out, id, MCP_INVALID_REQUEST,
+			    "jsonrpc must be \"2.0\"");
+		return;
+	}
+	if (!method && !id) {
+		reply_error(out, NULL, MCP_INVALID_REQUEST,
+			    "expected a request (method and id), a "
+			    "notification or a response");
+		return;
+	}
 	if (!method &&
 	    (json_obj_get(msg, "result") || json_obj_get(msg, "error"))) {
 		out->outcome = MCP_ACCEPTED; /* a response: we asked nothing */
 		return;
 	}
-	if (!m)
-		return reply_error(out, id, MCP_INVALID_REQUEST,
-				   "method must be a string, got %s",
-				   json_type_name(json_type(method)));
-	if (params && json_type(params) != JSON_OBJECT)
-		return reply_error(out, id, MCP_INVALID_PARAMS,
-				   "params must be an object, got %s",
-				   json_type_name(json_type(params)));
+	if (!m) {
+		reply_error(out, id, MCP_INVALID_REQUEST,
+			    "method must be a string, got %s",
+			    json_type_name(json_type(method)));
+		return;
+	}
+	if (params && json_type(params) != JSON_OBJECT) {
+		reply_error(out, id, MCP_INVALID_PARAMS,
+			    "params must be an object, got %s",
+			    json_type_name(json_type(params)));
+		return;
+	}
 	if (!id) {
 		/* A notification (initialized, cancelled, ...): never
 		 * answered, even when unknown (JSON-RPC 2.0 section 4.1). */

@@ -54,7 +54,6 @@
 static const char *const sc_names[] = {"head", "body", "wait", "closing"};
 
 static void conn_free(struct sv_conn *c);
-static void conn_read(struct sv_conn *c);
 
 /* ---- connection lifetime (as in proxy.c, STYLE rule 18) ----------------- */
 
@@ -282,62 +281,78 @@ static void call_report(struct sv_conn *c, const struct mcp_call *call)
 	struct error err = ERROR_INIT;
 	int r = superq_report(s->dir, s->b->bottle_id, call->subject, &err);
 
-	if (r == -ENOSPC)
-		return call_reply(c,
-				  "The note was not recorded: this bottle's "
-				  "report log is full.",
-				  true);
+	if (r == -ENOSPC) {
+		call_reply(c,
+			   "The note was not recorded: this bottle's "
+			   "report log is full.",
+			   true);
+		return;
+	}
 	if (r < 0) {
 		log_warnx("supervise: %s", err.msg);
-		return call_reply(c, "The note could not be recorded.", true);
+		call_reply(c, "The note could not be recorded.", true);
+		return;
 	}
 	call_reply(c, "Noted; the supervisor will see it.", false);
 }
 
+/* Queue a new request for call; NULL after answering c with why not. */
+static struct sv_item *queue_new(struct sv_conn *c, const struct mcp_call *call)
+{
+	struct supervise *s = c->s;
+	struct superq_req r;
+	struct error err = ERROR_INIT;
+	struct sv_item *it;
+	char msg[200];
+
+	if (s->n_pending >= MAX_PENDING) {
+		snprintf(msg, sizeof(msg),
+			 "Too many requests (%u) already wait for the "
+			 "supervisor; wait for their answers first.",
+			 MAX_PENDING);
+		call_reply(c, msg, true);
+		return NULL;
+	}
+	if (s->n_requests >= MAX_REQUESTS) {
+		snprintf(msg, sizeof(msg),
+			 "This bottle has made %u requests to the supervisor, "
+			 "the most it may; no more are queued.",
+			 MAX_REQUESTS);
+		call_reply(c, msg, true);
+		return NULL;
+	}
+	if (superq_submit(s->dir, s->b->bottle_id, mcp_tool_name(call->tool),
+			  call->args, &r, &err) < 0) {
+		log_warnx("supervise: queueing: %s", err.msg);
+		call_reply(
+		    c, "The request could not be queued for the supervisor.",
+		    true);
+		return NULL;
+	}
+	s->n_requests++;
+	it = sv_item_new(s, r.id, call->tool, call->args);
+	superq_req_release(&r);
+	log_info("supervise: request %s (%s) waits for the supervisor", it->id,
+		 mcp_tool_name(it->tool));
+	return it;
+}
+
+/* A valid tools/call: report at once; otherwise wait on the request (an
+ * earlier identical one, or a new one). */
 static void call_tool(struct sv_conn *c, struct mcp_call *call)
 {
 	struct supervise *s = c->s;
 	struct sv_item *it;
-	struct superq_req r;
-	struct error err = ERROR_INIT;
 
 	c->call_id = steal_ptr(&call->id);
 	c->token = steal_ptr(&call->progress_token);
-	if (call->tool == MCP_TOOL_REPORT)
-		return call_report(c, call);
-	it = sv_item_match(s, call->tool, call->args);
-	if (!it) {
-		char msg[200];
-		if (s->n_pending >= MAX_PENDING) {
-			snprintf(msg, sizeof(msg),
-				 "Too many requests (%u) already wait for the "
-				 "supervisor; wait for their answers first.",
-				 MAX_PENDING);
-			return call_reply(c, msg, true);
-		}
-		if (s->n_requests >= MAX_REQUESTS) {
-			snprintf(msg, sizeof(msg),
-				 "This bottle has made %u requests to the "
-				 "supervisor, the most it may; no more are "
-				 "queued.",
-				 MAX_REQUESTS);
-			return call_reply(c, msg, true);
-		}
-		if (superq_submit(s->dir, s->b->bottle_id,
-				  mcp_tool_name(call->tool), call->args, &r,
-				  &err) < 0) {
-			log_warnx("supervise: queueing: %s", err.msg);
-			return call_reply(c,
-					  "The request could not be queued "
-					  "for the supervisor.",
-					  true);
-		}
-		s->n_requests++;
-		it = sv_item_new(s, r.id, call->tool, call->args);
-		superq_req_release(&r);
-		log_info("supervise: request %s (%s) waits for the supervisor",
-			 it->id, mcp_tool_name(it->tool));
+	if (call->tool == MCP_TOOL_REPORT) {
+		call_report(c, call);
+		return;
 	}
+	it = sv_item_match(s, call->tool, call->args);
+	if (!it && !(it = queue_new(c, call)))
+		return;
 	if (!it->answered)
 		sv_item_arm(it); /* a re-ask waits a whole timeout again */
 	set_state(c, SC_WAIT);
