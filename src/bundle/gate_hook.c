@@ -23,6 +23,7 @@
 #include "bundle/gate.h"
 #include "bundle/gate_policy.h"
 
+#include "lib/gitup.h"
 #include "lib/json.h"
 #include "lib/strbuf.h"
 #include "lib/util.h"
@@ -30,10 +31,8 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <fcntl.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 extern char **environ;
@@ -80,32 +79,6 @@ static void say(const char *fmt, ...)
 static bool is_null_id(const char *id)
 {
 	return strspn(id, "0") == strlen(id);
-}
-
-/* Run git with argv; stdout and stderr go to out_fd (or ours). */
-static int run(const char *const *argv, char **env, int out_fd)
-{
-	posix_spawn_file_actions_t fa;
-	pid_t pid;
-	int r, st;
-
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null",
-					 O_RDONLY, 0);
-	if (out_fd >= 0) {
-		posix_spawn_file_actions_adddup2(&fa, out_fd, STDOUT_FILENO);
-		posix_spawn_file_actions_adddup2(&fa, out_fd, STDERR_FILENO);
-	}
-	r = posix_spawnp(&pid, argv[0], &fa, NULL, (char *const *)argv, env);
-	posix_spawn_file_actions_destroy(&fa);
-	if (r != 0)
-		return -r;
-	if (out_fd >= 0)
-		return pid;
-	while (waitpid(pid, &st, 0) < 0)
-		if (errno != EINTR)
-			return -errno;
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
 }
 
 static int load_config(struct hook *h)
@@ -186,7 +159,7 @@ static int check_updates(struct hook *h)
 			const char *argv[] = {"git",	       "merge-base",
 					      "--is-ancestor", u->old,
 					      u->new,	       NULL};
-			u->ff = run(argv, environ, -1) == 0;
+			u->ff = gitup_wait(gitup_spawn(argv, environ, -1)) == 0;
 		}
 		if (!push_allowed(&h->policy, u->ref, u->kind, u->ff, why,
 				  sizeof(why))) {
@@ -230,7 +203,7 @@ static int forward(struct hook *h)
 	const char **argv = xcalloc(2 * h->n + 8, sizeof(char *));
 	char **specs = xcalloc(2 * h->n + 1, sizeof(char *));
 	size_t a = 0, s = 0, bytes = 0;
-	int fds[2], r = -1, st;
+	int fds[2], r = -1;
 	char buf[4096];
 	ssize_t n;
 	pid_t pid;
@@ -268,7 +241,7 @@ static int forward(struct hook *h)
 		say("pipe: %s", strerror(errno));
 		goto out;
 	}
-	pid = run(argv, env, fds[1]);
+	pid = gitup_spawn(argv, env, fds[1]);
 	close(fds[1]);
 	while ((n = read(fds[0], buf, sizeof(buf))) > 0 ||
 	       (n < 0 && errno == EINTR)) {
@@ -283,9 +256,7 @@ static int forward(struct hook *h)
 		say("running git push: %s", strerror((int)-pid));
 		goto out;
 	}
-	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-		;
-	r = WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
+	r = gitup_wait(pid) == 0 ? 0 : -1;
 out:
 	for (size_t i = 0; i < s; i++)
 		free(specs[i]);

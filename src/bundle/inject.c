@@ -1,17 +1,13 @@
 /* Rendering and finding credential routes.  See inject.h. */
 #include "bundle/inject.h"
 
-#include "lib/fsutil.h"
-#include "lib/strbuf.h"
+#include "lib/secret.h"
 #include "lib/util.h"
 
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* A secret file larger than this is a mistake, not a token. */
-#define SECRET_FILE_MAX (64u << 10)
 
 struct inject {
 	struct inject_route *routes;
@@ -20,84 +16,6 @@ struct inject {
 	char **secrets;
 	size_t n_secrets;
 };
-
-static void wipe_free(char *s)
-{
-	if (s) {
-		secure_zero(s, strlen(s));
-		free(s);
-	}
-}
-
-/* The secret one reference names. */
-static char *expand(const struct template_ref *ref, struct error *err)
-{
-	_cleanup_free_ char *arg = xstrndup(ref->arg, ref->arg_len);
-	char *buf = NULL;
-	size_t len = 0;
-
-	if (ref->kind == TEMPLATE_ENV) {
-		const char *v = getenv(arg);
-		if (!v || !*v) {
-			err_set(err, ENOENT, "${env:%s} is not set", arg);
-			return NULL;
-		}
-		return xstrdup(v);
-	}
-	if (read_file(arg, &buf, &len, SECRET_FILE_MAX, err) < 0) {
-		err_prefix(err, "${file:%s}", arg);
-		return NULL;
-	}
-	/* A token file ends with a newline more often than not. */
-	while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
-		buf[--len] = '\0';
-	if (!len || memchr(buf, '\n', len) || strlen(buf) != len) {
-		secure_zero(buf, len);
-		free(buf);
-		err_set(err, EINVAL, "${file:%s}: expected one line of text",
-			arg);
-		return NULL;
-	}
-	return buf;
-}
-
-char *inject_render(const char *tmpl, char ***secrets, size_t *n_secrets,
-		    struct error *err)
-{
-	struct strbuf sb = STRBUF_INIT;
-	const char *p = tmpl, *lit = tmpl; /* scan point; text not yet out */
-	struct template_ref ref;
-	int r;
-
-	while ((r = template_next(&p, &ref)) > 0) {
-		char *v;
-		strbuf_add(&sb, lit, (size_t)(ref.start - lit));
-		lit = p;
-		v = expand(&ref, err);
-		if (!v)
-			goto fail;
-		if (strpbrk(v, "\r\n")) {
-			wipe_free(v);
-			err_set(err, EINVAL, "a secret contains a line break");
-			goto fail;
-		}
-		strbuf_add(&sb, v, strlen(v));
-		*secrets =
-		    xrealloc(*secrets, st_mult(*n_secrets + 1, sizeof(char *)));
-		(*secrets)[(*n_secrets)++] = v;
-	}
-	if (r < 0) {
-		err_set(err, EINVAL,
-			"a ${ in the value is not ${env:NAME} or ${file:PATH}");
-		goto fail;
-	}
-	strbuf_add(&sb, lit, strlen(lit));
-	return strbuf_detach(&sb, NULL);
-fail:
-	secure_zero(sb.buf, sb.len);
-	strbuf_release(&sb);
-	return NULL;
-}
 
 /* "host:port" or "[v6]:port" -> a malloc'd host (brackets kept off) and
  * the port; a pattern without a port matches every port. */
@@ -129,7 +47,7 @@ int inject_new(const struct egress *e, struct inject **out, struct error *err)
 	for (size_t i = 0; i < e->n_routes; i++) {
 		const struct egress_route *r = &e->routes[i];
 		char *v =
-		    inject_render(r->value, &in->secrets, &in->n_secrets, err);
+		    secret_render(r->value, &in->secrets, &in->n_secrets, err);
 		if (!v) {
 			err_prefix(err, "route %s", r->host);
 			inject_free(in);
@@ -178,12 +96,12 @@ void inject_free(struct inject *in)
 	for (size_t i = 0; i < in->n_routes; i++) {
 		free((char *)in->routes[i].host);
 		free((char *)in->routes[i].header);
-		wipe_free((char *)in->routes[i].value);
+		secret_free((char *)in->routes[i].value);
 	}
 	free(in->routes);
 	free(in->ports);
 	for (size_t i = 0; i < in->n_secrets; i++)
-		wipe_free(in->secrets[i]);
+		secret_free(in->secrets[i]);
 	free(in->secrets);
 	free(in);
 }

@@ -40,10 +40,4 @@ const char *const *inject_secrets(const struct inject *in, size_t *n);
 
 void inject_free(struct inject *in);
 
-/* Render one template with ${env:NAME} / ${file:PATH}; the expansions are
- * appended to *secrets (malloc'd strings; the caller wipes and frees).
- * Returns a malloc'd string or NULL with err.  Exposed for tests. */
-char *inject_render(const char *tmpl, char ***secrets, size_t *n_secrets,
-		    struct error *err);
-
 #endif

@@ -3,6 +3,7 @@
 #include "lib/gitup.h"
 
 #include "lib/fsutil.h"
+#include "lib/secret.h"
 #include "lib/log.h"
 #include "lib/strbuf.h"
 #include "lib/util.h"
@@ -18,81 +19,9 @@
 
 extern char **environ;
 
-/* A token file larger than this is a mistake, not a token. */
-#define TOKEN_FILE_MAX (64u << 10)
-
 char *gitup_mirror_path(const char *state_dir, const char *name)
 {
 	return xasprintf("%s/git/%s.git", state_dir, name);
-}
-
-/* ---- the token -------------------------------------------------------- */
-
-static void wipe_free(char *s)
-{
-	if (s) {
-		secure_zero(s, strlen(s));
-		free(s);
-	}
-}
-
-/* The secret one ${env:NAME} / ${file:PATH} names (a file's trailing
- * newline dropped). */
-static char *expand(const struct template_ref *ref, struct error *err)
-{
-	_cleanup_free_ char *arg = xstrndup(ref->arg, ref->arg_len);
-	char *buf = NULL;
-	size_t len = 0;
-
-	if (ref->kind == TEMPLATE_ENV) {
-		const char *v = getenv(arg);
-		if (!v || !*v) {
-			err_set(err, ENOENT, "${env:%s} is not set", arg);
-			return NULL;
-		}
-		return xstrdup(v);
-	}
-	if (read_file(arg, &buf, &len, TOKEN_FILE_MAX, err) < 0) {
-		err_prefix(err, "${file:%s}", arg);
-		return NULL;
-	}
-	while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
-		buf[--len] = '\0';
-	return buf;
-}
-
-/* The token template with its references replaced (malloc'd), or NULL. */
-static char *render_token(const char *tmpl, struct error *err)
-{
-	struct strbuf sb = STRBUF_INIT;
-	const char *p = tmpl, *lit = tmpl;
-	struct template_ref ref;
-	int r;
-
-	while ((r = template_next(&p, &ref)) > 0) {
-		char *v;
-		strbuf_add(&sb, lit, (size_t)(ref.start - lit));
-		lit = p;
-		if (!(v = expand(&ref, err)))
-			goto fail;
-		strbuf_addstr(&sb, v);
-		wipe_free(v);
-	}
-	if (r < 0) {
-		err_set(err, EINVAL,
-			"a ${ in the token is not ${env:NAME} or ${file:PATH}");
-		goto fail;
-	}
-	strbuf_addstr(&sb, lit);
-	if (!sb.len || strpbrk(sb.buf, "\r\n")) {
-		err_set(err, EINVAL, "the token is empty or not one line");
-		goto fail;
-	}
-	return strbuf_detach(&sb, NULL);
-fail:
-	secure_zero(sb.buf, sb.len);
-	strbuf_release(&sb);
-	return NULL;
 }
 
 /* ---- the URL ---------------------------------------------------------- */
@@ -315,14 +244,18 @@ int gitup_env(const struct git_upstream *u, const struct kv *resolve,
 				    : resolve_pin(resolve, n_resolve, url.host);
 	if (u->identity && access(u->identity, R_OK) != 0)
 		return err_sys(err, errno, "identity %s", u->identity);
-	if (u->token && !(token = render_token(u->token, err)))
+	if (u->token && !(token = secret_render(u->token, NULL, NULL, err)))
 		return err_prefix(err, "token");
+	if (token && !*token) {
+		secret_free(token);
+		return err_set(err, EINVAL, "token: empty");
+	}
 	env_base(&e);
 	if (url.kind == URL_SSH)
 		env_ssh(&e, u, &url, pin);
 	if (token)
 		env_token(&e, &url, token);
-	wipe_free(token);
+	secret_free(token);
 	if (url.kind == URL_HTTPS && pin) {
 		_cleanup_free_ char *rv =
 		    xasprintf("%s:%u:%s", url.host, url.port, pin);
@@ -363,25 +296,41 @@ void gitup_fetch_argv(const char *argv[GITUP_FETCH_ARGC], const char *mirror,
 }
 
 /* Run git with env, stdin from /dev/null; its exit code, or -errno. */
-static int run_git(const char *const *argv, char **env)
+pid_t gitup_spawn(const char *const *argv, char **env, int out_fd)
 {
 	posix_spawn_file_actions_t fa;
 	pid_t pid;
-	int r, st;
+	int r;
 
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null",
 					 O_RDONLY, 0);
-	r = posix_spawnp(&pid, "git", &fa, NULL, (char *const *)argv, env);
+	if (out_fd >= 0) {
+		posix_spawn_file_actions_adddup2(&fa, out_fd, STDOUT_FILENO);
+		posix_spawn_file_actions_adddup2(&fa, out_fd, STDERR_FILENO);
+	}
+	r = posix_spawnp(&pid, argv[0], &fa, NULL, (char *const *)argv, env);
 	posix_spawn_file_actions_destroy(&fa);
-	if (r != 0)
-		return -r;
+	return r != 0 ? -r : pid;
+}
+
+int gitup_wait(pid_t pid)
+{
+	int st;
+
+	if (pid < 0)
+		return pid;
 	while (waitpid(pid, &st, 0) < 0)
 		if (errno != EINTR)
 			return -errno;
 	if (WIFEXITED(st))
 		return WEXITSTATUS(st);
 	return 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+}
+
+static int run_git(const char *const *argv, char **env)
+{
+	return gitup_wait(gitup_spawn(argv, env, -1));
 }
 
 static int git_failed(struct error *err, int r, const char *what,

@@ -22,12 +22,20 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 /* The environment variable that carries a rendered token. */
 #define GITUP_TOKEN_ENV "BOTTLE_GIT_TOKEN"
 
 /* STATE/git/NAME.git, malloc'd. */
 char *gitup_mirror_path(const char *state_dir, const char *name);
+
+/* Start argv[0] (looked up on PATH) with env, stdin from /dev/null and,
+ * when out_fd >= 0, stdout and stderr on it: its pid, or -errno. */
+pid_t gitup_spawn(const char *const *argv, char **env, int out_fd);
+/* Wait for pid (a negative one is returned as is): its exit code, 128 +
+ * the signal that killed it, or -errno. */
+int gitup_wait(pid_t pid);
 
 /* The environment for a git command that talks to upstream u: this
  * process's environment without the variables that would point git at

@@ -1,6 +1,7 @@
 /* Rendering credential routes: literal text around ${env:} and ${file:}
  * references, the secrets collected for DLP, and the refusals. */
 #include "bundle/inject.h"
+#include "lib/secret.h"
 
 #include "lib/util.h"
 
@@ -18,7 +19,7 @@ static char *render(const char *tmpl, char ***sec, size_t *n, struct error *err)
 {
 	*sec = NULL;
 	*n = 0;
-	return inject_render(tmpl, sec, n, err);
+	return secret_render(tmpl, sec, n, err);
 }
 
 static void free_secrets(char **sec, size_t n)
