@@ -12,6 +12,7 @@
 #include "lib/ca.h"
 #include "lib/fsutil.h"
 #include "lib/log.h"
+#include "lib/secret.h"
 #include "lib/util.h"
 
 #include <errno.h>
@@ -50,8 +51,47 @@ static int init_policy(struct bundle *b, const struct egress *e,
 	return policy_new(&pc, &b->policy, err);
 }
 
-static int init_dlp(struct bundle *b, const struct egress *e, struct error *err)
+/* Every secret the bundle holds, for the DLP to look for: the routes'
+ * values (kept by inject) and the git upstreams' tokens (rendered here,
+ * *tokens of them, for the caller to wipe). */
+static const char **held_secrets(const struct bundle *b,
+				 const struct bundle_conf *c, char ***tokens,
+				 size_t *n_tokens, size_t *n, struct error *err)
 {
+	size_t n_routes = 0;
+	const char *const *routes = inject_secrets(b->inject, &n_routes);
+	const char **all;
+
+	*tokens = NULL;
+	*n_tokens = 0;
+	for (size_t i = 0; i < c->n_upstreams; i++) {
+		char *t;
+		if (!c->upstreams[i].token)
+			continue;
+		t = secret_render(c->upstreams[i].token, tokens, n_tokens, err);
+		if (!t) {
+			err_prefix(err, "git upstream %s: token",
+				   c->upstreams[i].name);
+			return NULL;
+		}
+		secret_free(t);
+	}
+	all = xcalloc(n_routes + *n_tokens + 1, sizeof(*all));
+	for (size_t i = 0; i < n_routes; i++)
+		all[i] = routes[i];
+	for (size_t i = 0; i < *n_tokens; i++)
+		all[n_routes + i] = (*tokens)[i];
+	*n = n_routes + *n_tokens;
+	return all;
+}
+
+static int init_dlp(struct bundle *b, const struct bundle_conf *c,
+		    struct error *err)
+{
+	const struct egress *e = &c->egress;
+	_cleanup_free_ const char **secrets = NULL;
+	char **tokens = NULL;
+	size_t n_tokens = 0;
 	_cleanup_free_ struct dlp_rule_src *custom =
 	    xcalloc(e->n_patterns + 1, sizeof(*custom));
 	struct dlp_config dc = {0};
@@ -79,9 +119,17 @@ static int init_dlp(struct bundle *b, const struct egress *e, struct error *err)
 	dc.builtin = e->dlp_builtin;
 	dc.custom = custom;
 	dc.n_custom = e->n_patterns;
-	dc.secrets = inject_secrets(b->inject, &dc.n_secrets);
+	secrets = held_secrets(b, c, &tokens, &n_tokens, &dc.n_secrets, err);
+	if (!secrets)
+		r = -EINVAL;
+	dc.secrets = secrets;
 	dc.cache_dir = cache;
-	if ((r = dlp_db_new(&dc, &b->dlp, err)) < 0)
+	if (secrets)
+		r = dlp_db_new(&dc, &b->dlp, err);
+	for (size_t i = 0; i < n_tokens; i++)
+		secret_free(tokens[i]);
+	free(tokens);
+	if (r < 0)
 		return r;
 	log_info("dlp: %zu rules, %s in %.1f ms", dlp_db_count(b->dlp),
 		 dlp_db_from_cache(b->dlp) ? "cached" : "compiled",
@@ -158,10 +206,11 @@ static void env_ms(const char *name, unsigned *v)
 }
 
 int bundle_init(struct bundle *b, struct event_base *base,
-		const struct egress *e, const char *state_dir,
-		const char *bottle_id, void (*on_ca)(void *ctx), void *ctx,
-		struct error *err)
+		const struct bundle_conf *c, const char *state_dir,
+		void (*on_ca)(void *ctx), void *ctx, struct error *err)
 {
+	const struct egress *e = &c->egress;
+	const char *bottle_id = c->id;
 	struct bundle_limits lim = BUNDLE_LIMITS_DEFAULT;
 	_cleanup_free_ char *logs = xasprintf("%s/logs", state_dir);
 	_cleanup_free_ char *audit = xasprintf("%s/audit.jsonl", logs);
@@ -184,7 +233,7 @@ int bundle_init(struct bundle *b, struct event_base *base,
 		return err_prefix(err, "egress policy");
 	if ((r = inject_new(e, &b->inject, err)) < 0)
 		return err_prefix(err, "credential routes");
-	if ((r = init_dlp(b, e, err)) < 0)
+	if ((r = init_dlp(b, c, err)) < 0)
 		return err_prefix(err, "dlp");
 	if ((r = mkdir_p(logs, 0700, err)) < 0 ||
 	    (r = audit_open(audit, bottle_id, &b->audit, err)) < 0)

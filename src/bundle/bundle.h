@@ -13,6 +13,7 @@
 
 #include "lib/err.h"
 #include "lib/manifest.h"
+#include "lib/plan.h"
 
 #include <openssl/ssl.h>
 #include <stdint.h>
@@ -36,6 +37,17 @@ struct bundle_limits {
 		30000, 10000, 300000, 3600000, 256u << 10, 4096                \
 	}
 
+/* What a bundle serves: the plan's, or (standalone) a manifest bottle's. */
+struct bundle_conf {
+	char *id;
+	struct egress egress;
+	uint16_t ports[ENDPOINT_COUNT]; /* which endpoints are on */
+	struct git_upstream *upstreams;
+	size_t n_upstreams;
+	bool supervise;
+	unsigned supervise_timeout; /* seconds; 0 = default */
+};
+
 struct bundle {
 	struct event_base *base;
 	struct evdns_base *dns;
@@ -58,15 +70,16 @@ struct bundle {
 	uint64_t n_requests, n_denied, n_blocked;
 };
 
-/* Build the stages from an egress section.  state_dir holds ca/ (the
- * bottle's CA, made here on the first start and kept after) and
- * logs/audit.jsonl; the DLP cache is per user.  The CA comes first, and
- * on_ca(ctx) (may be NULL) is called as soon as it exists.  0 or -errno
- * with err naming the stage. */
+/* Build the stages from c's egress section (c outlives b).  The DLP also
+ * looks for every secret the bundle holds: the routes' and the git
+ * upstreams' tokens.  state_dir holds ca/ (the bottle's CA, made here on
+ * the first start and kept after) and logs/audit.jsonl; the DLP cache is
+ * per user.  The CA comes first, and on_ca(ctx) (may be NULL) is called
+ * as soon as it exists.  0 or -errno with err naming the stage. */
 int bundle_init(struct bundle *b, struct event_base *base,
-		const struct egress *e, const char *state_dir,
-		const char *bottle_id, void (*on_ca)(void *ctx), void *ctx,
-		struct error *err) __attribute__((warn_unused_result));
+		const struct bundle_conf *c, const char *state_dir,
+		void (*on_ca)(void *ctx), void *ctx, struct error *err)
+    __attribute__((warn_unused_result));
 void bundle_release(struct bundle *b);
 
 /* The upstream TLS context, built on first use.  NULL with err. */

@@ -50,17 +50,6 @@ struct opts {
 	bool debug;
 };
 
-/* What this bundle serves: the plan's, or a manifest bottle's. */
-struct bundle_conf {
-	char *id;
-	struct egress egress;
-	uint16_t ports[ENDPOINT_COUNT]; /* which endpoints are on */
-	struct git_upstream *upstreams;
-	size_t n_upstreams;
-	bool supervise;
-	unsigned supervise_timeout; /* seconds; 0 = default */
-};
-
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -338,8 +327,7 @@ int main(int argc, char **argv)
 	if (!base)
 		die("event_base_new failed");
 	if (load_conf(&o, &conf, &err) < 0 ||
-	    bundle_init(&b, base, &conf.egress, o.state, conf.id, on_ca, &o,
-			&err) < 0)
+	    bundle_init(&b, base, &conf, o.state, on_ca, &o, &err) < 0)
 		goto fail;
 	if ((o.control < 0
 		 ? open_listeners(&o, fds, &err)

@@ -146,6 +146,9 @@ agents:
 bottles:
   b:
     egress:
+      allow: [git.test]
+      inspect: [git.test]
+      ca: $WORLD_CA
       resolve: {git.test: $WORLD_IP}
     git:
       upstreams:
@@ -195,6 +198,9 @@ bsh 'git clone -q https://git.test/web.git /tmp/web && git clone -q file://'"$UP
 bx test -f /tmp/web/README && ok "clone of the https upstream through the gate" ||
 	{ fail "clone web"; cat "$T_ROOT/clone.out"; }
 bx test -f /tmp/local/README && ok "clone of the file:// upstream through the gate" || fail "clone local"
+# The bundle holds the upstream's token, so its DLP looks for it too.
+[ "$(bx curl -s -o /dev/null -w '%{http_code}' --data "t=$TOKEN" https://git.test/leak)" = 403 ] &&
+	ok "the upstream token sent through the proxy is blocked (DLP)" || fail "dlp of the git token"
 bx git -C /tmp/web config remote.origin.url | grep -q '^https://git.test/web.git$' &&
 	ok "the agent's remote is the upstream's URL (the rewrite is git's)" || fail "remote URL"
 
