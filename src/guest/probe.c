@@ -58,6 +58,8 @@ static const struct probe probes[] = {
      "host loopback and the internet unreachable, no DNS server"},
     {"egress-proxy", probe_egress_proxy, 20,
      "the bundle's proxy denies unlisted hosts, IP literals and leaks"},
+    {"endpoints", probe_endpoints, 20,
+     "the git gate serves declared upstreams only; supervise speaks JSON-RPC"},
     {"fork-bomb", probe_fork_bomb, 30, "pids limit stops a fork bomb"},
     {"memory-hog", probe_memory_hog, 60, "memory limit stops a hog"},
     {"tiocsti", probe_tiocsti, 5, "no terminal input injection"},

@@ -116,6 +116,7 @@ long long now_ms(void);
 
 /* probes_proxy.c */
 void probe_egress_proxy(const struct probe_opts *opts, struct probe_report *r);
+void probe_endpoints(const struct probe_opts *opts, struct probe_report *r);
 
 /* probes_proc.c */
 void probe_pid_ns(const struct probe_opts *opts, struct probe_report *r);

@@ -17,42 +17,59 @@
 
 #define PROXY_URL "http://127.0.0.1:8888"
 
-/* Send req to the proxy and read the answer's head: the status (0 when
- * none came) and the X-Bottle-Verdict value into verdict. */
-static int ask_proxy(const char *req, size_t len, char *verdict, size_t vlen)
+/* Send req to 127.0.0.1:port and read the answer into buf until stop
+ * appears, the peer closes or 5 s pass: the bytes read, or -errno from the
+ * connect (ECONNREFUSED: nothing listens there). */
+static ssize_t exchange(uint16_t port, const char *req, size_t len,
+			const char *stop, char *buf, size_t size)
 {
 	struct sockaddr_in sa = {.sin_family = AF_INET,
-				 .sin_port = htons(8888),
+				 .sin_port = htons(port),
 				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	char buf[4096];
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	size_t got = 0;
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), status = 0;
-	const char *v;
 
-	verdict[0] = '\0';
+	buf[0] = '\0';
 	if (fd < 0)
-		return 0;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    write(fd, req, len) != (ssize_t)len) {
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		int e = errno;
+		close(fd);
+		return -e;
+	}
+	if (write(fd, req, len) != (ssize_t)len) {
 		close(fd);
 		return 0;
 	}
-	while (got < sizeof(buf) - 1) {
+	while (got < size - 1) {
 		struct pollfd p = {fd, POLLIN, 0};
 		ssize_t n;
 		if (poll(&p, 1, 5000) <= 0)
 			break;
-		n = read(fd, buf + got, sizeof(buf) - 1 - got);
+		n = read(fd, buf + got, size - 1 - got);
 		if (n <= 0)
 			break;
 		got += (size_t)n;
 		buf[got] = '\0';
-		if (strstr(buf, "\r\n\r\n"))
+		if (stop && memmem(buf, got, stop, strlen(stop)))
 			break;
 	}
 	close(fd);
 	buf[got] = '\0';
-	if (sscanf(buf, "HTTP/1.%*d %d", &status) != 1)
+	return (ssize_t)got;
+}
+
+/* Send req to the proxy and read the answer's head: the status (0 when
+ * none came) and the X-Bottle-Verdict value into verdict. */
+static int ask_proxy(const char *req, size_t len, char *verdict, size_t vlen)
+{
+	char buf[4096];
+	int status = 0;
+	const char *v;
+
+	verdict[0] = '\0';
+	if (exchange(8888, req, len, "\r\n\r\n", buf, sizeof(buf)) <= 0 ||
+	    sscanf(buf, "HTTP/1.%*d %d", &status) != 1)
 		return 0;
 	v = strcasestr(buf, "\r\nX-Bottle-Verdict: ");
 	if (v)
@@ -130,4 +147,66 @@ void probe_egress_proxy(const struct probe_opts *opts, struct probe_report *r)
 				    "text",
 				    (int)(eq - *e), *e);
 	}
+}
+
+/* A git:// request for repo, as a pkt-line. */
+static size_t git_request(char *buf, size_t size, const char *repo)
+{
+	int body = snprintf(buf + 4, size - 4,
+			    "git-upload-pack %s%chost=127.0.0.1%c", repo, 0, 0);
+
+	snprintf(buf, 5, "%04x", body + 4);
+	buf[4] = 'g'; /* snprintf's NUL over the body's first byte */
+	return (size_t)body + 4;
+}
+
+/* The git gate and the supervise server, when the bottle has them, answer
+ * bad requests with their own errors: the gate serves declared upstreams
+ * only, by name, and the MCP server speaks JSON-RPC. */
+void probe_endpoints(const struct probe_opts *opts, struct probe_report *r)
+{
+	static const char *const repos[] = {"/bottle-probe-undeclared.git",
+					    "/../../etc/passwd",
+					    "/origin.git/../../x"};
+	static const char bad_json[] =
+	    "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:7777\r\n"
+	    "Content-Type: application/json\r\n"
+	    "Accept: application/json, text/event-stream\r\n"
+	    "Content-Length: 1\r\n\r\n{";
+	char req[256], buf[4096];
+	ssize_t n;
+	int served = 0;
+
+	(void)opts;
+	for (size_t i = 0; i < sizeof(repos) / sizeof(repos[0]); i++) {
+		size_t len = git_request(req, sizeof(req), repos[i]);
+		n = exchange(9418, req, len, NULL, buf, sizeof(buf));
+		if (n == -ECONNREFUSED) {
+			report_note(r, "git gate: off");
+			break;
+		}
+		if (n >= 8 && memcmp(buf + 4, "ERR ", 4) == 0)
+			report_note(r, "git gate: %s refused", repos[i]);
+		else
+			report_fail(r, "git gate: %s not refused (%zd bytes)",
+				    repos[i], n);
+		served = 1;
+	}
+	n = exchange(7777, bad_json, sizeof(bad_json) - 1, "-32700", buf,
+		     sizeof(buf));
+	if (n == -ECONNREFUSED) {
+		report_note(r, "supervise: off");
+	} else {
+		served = 1;
+		if (n > 0 && strstr(buf, "-32700"))
+			report_note(r, "supervise: bad JSON-RPC gets a parse "
+				       "error");
+		else
+			report_fail(r,
+				    "supervise: no parse error for bad "
+				    "JSON (%zd bytes)",
+				    n);
+	}
+	if (!served)
+		report_skip(r, "neither endpoint is on in this bottle");
 }

@@ -1,10 +1,12 @@
 #!/bin/sh
 # The probe suite against a live ns bottle, as root and as an ordinary user,
-# with limits set so that the fork bomb and memory hog probes run.
+# with limits set so that the fork bomb and memory hog probes run, and with
+# the git gate and supervise on so that the endpoint probe runs.
 . "$(dirname "$0")/lib.sh"
 
 write_manifest() { # write_manifest DIR [MEMORY]
 	mem=${2:-"memory: 256M, "}
+	git init -q --bare "$1/up.git"
 	cat > "$1/bottle.yaml" <<Y
 agents:
   sleeper:
@@ -13,6 +15,8 @@ agents:
 bottles:
   dev:
     limits: {${mem}pids: 128}
+    supervise: true
+    git: {upstreams: [{name: origin, url: "$1/up.git"}]}
 Y
 }
 
@@ -26,7 +30,7 @@ run_probe() { # run_probe LABEL OUTFILE SHELL-PREFIX
 	fi
 	for p in pid-ns host-paths ro-system writes-contained no-mount no-unshare \
 		no-setns no-ptrace no-keyctl no-bpf caps setuid net-ifaces \
-		net-egress egress-proxy fork-bomb ${hog:-memory-hog} tiocsti env-secrets \
+		net-egress egress-proxy endpoints fork-bomb ${hog:-memory-hog} tiocsti env-secrets \
 		host-cwd-untouched home-persisted init-scrubbed; do
 		grep -q "^PASS $p:" "$out" || fail "$label: probe $p did not pass"
 	done
