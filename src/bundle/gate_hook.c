@@ -136,6 +136,7 @@ static int read_updates(struct hook *h)
 		}
 		ALLOC_GROW(h->u, h->n + 1, h->alloc);
 		u = &h->u[h->n++];
+		memset(u, 0, sizeof(*u));
 		*sp1 = *sp2 = '\0';
 		u->old = xstrdup(line);
 		u->new = xstrdup(sp1 + 1);
