@@ -109,5 +109,58 @@ check "with CLAUDE_CODE_OAUTH_TOKEN: a bearer token (preferred)" grep -qF 'Autho
 out=$(CLAUDE_CODE_OAUTH_TOKEN=oauth-hostsecret "$BOTTLE" run --yes -- sh -c 'echo "tok=$CLAUDE_CODE_OAUTH_TOKEN"' </dev/null 2>/dev/null)
 check "the agent holds only the placeholder" sh -c "echo '$out' | grep -q '^tok=bottle-placeholder-CLAUDE_CODE_OAUTH_TOKEN$'"
 
+# Codex (an agent whose command is `codex`) gets supervise in
+# ~/.codex/config.toml too: a block of bottle's own, the rest left alone.
+mkdir -p "$T_ROOT/cx" && cd "$T_ROOT/cx" || exit 1
+cat > codex <<'EOF'
+#!/bin/sh
+cat ~/.codex/config.toml
+EOF
+chmod 755 codex
+cat > bottle.yaml <<'EOF'
+agents:
+  cx:
+    command: [./codex]
+    bottle: sv
+bottles:
+  sv:
+    supervise: {timeout: 45}
+EOF
+before=$(bottle_ids)
+"$BOTTLE" run --yes cx </dev/null >"$T_ROOT/out" 2>"$T_ROOT/err"
+check "codex: run succeeds" [ $? -eq 0 ]
+id=$(bottle_ids | grep -vxF "$before" | head -1)
+home="$XDG_STATE_HOME/bottle/$id/home"
+check "codex: supervise is registered in ~/.codex/config.toml" grep -qx 'url = "http://127.0.0.1:7777/mcp"' "$T_ROOT/out"
+check "codex: its calls need no approval from Codex" grep -qx 'default_tools_approval_mode = "approve"' "$T_ROOT/out"
+check "codex: and may wait 30 s longer than the bundle" grep -qx 'tool_timeout_sec = 75' "$T_ROOT/out"
+check "codex: in bottle's own block" sh -c "head -1 '$T_ROOT/out' | grep -q '^# BEGIN bottle' && tail -1 '$T_ROOT/out' | grep -qx '# END bottle'"
+check "codex: ~/.codex is private" [ "$(stat -c %a "$home/.codex")" = 700 ]
+printf 'model = "o3"\n[mcp_servers.other]\nurl = "http://other"' >"$home/.codex/config.toml"
+"$BOTTLE" resume --yes "$id" </dev/null >/dev/null 2>&1
+"$BOTTLE" resume --yes "$id" </dev/null >/dev/null 2>&1
+check "codex: the agent's settings and servers stay" sh -c "head -3 '$home/.codex/config.toml' | tr '\n' ' ' | grep -qx 'model = \"o3\" \[mcp_servers.other\] url = \"http://other\" '"
+check "codex: one block however many launches" [ "$(grep -c '^\[mcp_servers.supervise\]$' "$home/.codex/config.toml")" = 1 ]
+sed -i 's/supervise: {timeout: 45}/supervise: false/' bottle.yaml
+"$BOTTLE" resume --yes "$id" </dev/null >/dev/null 2>&1
+check "codex: supervise off removes the block, and only it" [ "$(cat "$home/.codex/config.toml")" = "$(printf 'model = "o3"\n[mcp_servers.other]\nurl = "http://other"\n')" ]
+sed -i 's/supervise: false/supervise: true/' bottle.yaml
+printf '[mcp_servers]\nsupervise = {url = "http://mine"}\n' >"$home/.codex/config.toml"
+"$BOTTLE" resume --yes "$id" </dev/null >/dev/null 2>"$T_ROOT/err"
+check "codex: the agent's own supervise server is kept" [ "$(cat "$home/.codex/config.toml")" = "$(printf '[mcp_servers]\nsupervise = {url = "http://mine"}\n')" ]
+check "codex: with a warning" grep -q 'not registering the supervise MCP server: ~/.codex/config.toml has its own \[mcp_servers.supervise\]' "$T_ROOT/err"
+rm "$home/.codex/config.toml"
+ln -s "$T_ROOT/outside/codex-victim" "$home/.codex/config.toml"
+"$BOTTLE" resume --yes "$id" </dev/null >/dev/null 2>"$T_ROOT/err"
+check "codex: a symlinked config.toml is not written through" [ ! -e "$T_ROOT/outside/codex-victim" ]
+rm -rf "$home/.codex"
+ln -s "$T_ROOT/outside" "$home/.codex"
+"$BOTTLE" resume --yes "$id" </dev/null >/dev/null 2>"$T_ROOT/err"
+check "codex: a symlinked ~/.codex stops the launch" grep -q '\.codex is not a directory' "$T_ROOT/err"
+check "codex: nothing was written through either" [ -z "$(ls -A "$T_ROOT/outside")" ]
+for d in "$XDG_STATE_HOME"/bottle/*/home; do
+	[ "$d" = "$home" ] || [ ! -e "$d/.codex" ] || fail "codex: $d/.codex made for an agent that is not codex"
+done
+
 cleanup_root
 finish
