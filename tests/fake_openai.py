@@ -14,8 +14,13 @@ The script is a JSON list of turns, consumed in order, one per model request
 of the agent's conversation (see is_conversation_turn):
     {"text": "..."}
     {"tool_call": {"name": "exec_command", "arguments": {"cmd": "..."}}}
-A turn may carry both; the message item then comes before the function
-call.  Once the script is exhausted every further turn answers the text
+    {"tool_call": {"namespace": "mcp__supervise", "name": "request_approval",
+                   "arguments": {...}}}
+    {"tool_search": {"query": "...", "limit": 8}}
+"namespace" is how Codex names an MCP server's tools; "tool_search" answers
+a tool_search_call (Codex's client-side search of its deferred tools, MCP
+tools included).  A turn may carry a text and one call; the message item
+then comes before the call.  Once the script is exhausted every further turn answers the text
 "fake-openai: script exhausted".
 
 Every request is appended to the log as one JSON object per line:
@@ -114,11 +119,19 @@ def output_items(state, turn):
         args = tc.get("arguments", {})
         if not isinstance(args, str):
             args = json.dumps(args)
-        items.append({"type": "function_call", "id": state.new_id("fc"),
+        item = {"type": "function_call", "id": state.new_id("fc"),
+                "status": "completed", "call_id": state.new_id("call"),
+                "name": str(tc.get("name", "exec_command")),
+                "arguments": args}
+        if isinstance(tc.get("namespace"), str):
+            item["namespace"] = tc["namespace"]
+        items.append(item)
+    ts = turn.get("tool_search")
+    if isinstance(ts, dict):
+        items.append({"type": "tool_search_call", "id": state.new_id("ts"),
                       "status": "completed",
                       "call_id": state.new_id("call"),
-                      "name": str(tc.get("name", "exec_command")),
-                      "arguments": args})
+                      "execution": "client", "arguments": ts})
     if not items:
         items.append({"type": "message", "id": state.new_id("msg"),
                       "status": "completed", "role": "assistant",
@@ -151,8 +164,10 @@ def sse_events(resp_id, model, items):
     for i, it in enumerate(items):
         if it["type"] == "message":
             added = dict(it, status="in_progress", content=[])
-        else:
+        elif it["type"] == "function_call":
             added = dict(it, status="in_progress", arguments="")
+        else:
+            added = dict(it, status="in_progress")
         yield "response.output_item.added", {
             "type": "response.output_item.added",
             "sequence_number": next(seq), "output_index": i, "item": added}
@@ -164,7 +179,7 @@ def sse_events(resp_id, model, items):
                     "sequence_number": next(seq), "item_id": it["id"],
                     "output_index": i, "content_index": 0,
                     "delta": text[j:j + 16]}
-        else:
+        elif it["type"] == "function_call":
             args = it["arguments"]
             for j in range(0, len(args), 16):
                 yield "response.function_call_arguments.delta", {
