@@ -10,7 +10,14 @@
 #   step_dlp   the model has codex curl a secret to an allowed host: the
 #              bundle's DLP answers 403 and the next model request carries
 #              that 403 back to the model
-#   step_keys  (last) every request the fake API saw carried the real key,
+#   step_git   (b) a push to main is refused by the git gate and (c) a push
+#              to bottle/x lands in the real (file://) upstream; the model's
+#              next request carries each push's output
+#   step_supervise  (d) the model finds supervise's request_approval with
+#              Codex's tool_search and calls it; the test answers with
+#              `bottle supervise answer --approve`, and the model's next
+#              request carries that answer
+#   step_keys  (e, last) every request the fake API saw carried the real key,
 #              the real key is nowhere in the bottle, and codex tried no
 #              host but the ones the steps use
 # CODEX_BOTTLE_KEEP=1 keeps the work dir (logs, outputs) for inspection.
@@ -43,6 +50,13 @@ printf 'nameserver 127.0.0.1\noptions timeout:1 attempts:1\n' >"$T_ROOT/resolv.c
 export BOTTLE_RESOLV_CONF="$T_ROOT/resolv.conf"
 
 proj=$(make_project proj)
+# The project's real upstream, a file:// remote with a main branch; the
+# git step's bottle declares it, so its pushes go through the git gate.
+up="$T_ROOT/upstream.git"
+git clone -q --bare "$proj" "$up" && git -C "$proj" remote add origin "file://$up" &&
+	git -C "$up" branch -q -f main "$(git -C "$proj" rev-parse HEAD)" ||
+	{ fail "upstream"; finish; }
+main0=$(git -C "$up" rev-parse refs/heads/main)
 # The hosts the steps may reach, besides api.openai.com; step_keys checks
 # that codex tried no other.
 HOSTS="echo.test"
@@ -57,7 +71,9 @@ HOSTS="echo.test"
 #   no plugins (git clone of github.com, chatgpt.com) and no analytics
 #     (ab.chatgpt.com): no traffic but the model's;
 #   bounded retries: a refused CONNECT or a TLS failure is an error, not an
-#     endless "waiting for network".
+#     endless "waiting for network";
+#   --strict-config: an unknown key in ~/.codex/config.toml, where `bottle
+#     run` registers supervise for an agent named codex, is an error.
 # PROMPT goes into a YAML double-quoted string: no quotes or backslashes.
 # BOTTLE_EXTRA, if set, is YAML appended to bottle b (indent 4 spaces), for
 # steps that need git upstreams or supervise.
@@ -65,7 +81,7 @@ write_manifest() {
 	cat >"$proj/bottle.yaml" <<Y
 agents:
   codex:
-    command: [/opt/codex/$rel, exec, --json, --ephemeral, --skip-git-repo-check,
+    command: [/opt/codex/$rel, exec, --json, --ephemeral, --skip-git-repo-check, --strict-config,
               --dangerously-bypass-approvals-and-sandbox,
               --disable, plugins, -c, analytics.enabled=false,
               --disable, unbounded_connection_retries,
@@ -97,7 +113,9 @@ api_pid=""
 api_start() {
 	api_stop
 	rm -f "$W/ready"
-	world_exec python3 "$SRCDIR/tests/fake_openai.py" --port 443 \
+	# Not world_exec: a shell function in the background is a subshell,
+	# and $! would be that subshell, not the server that api_stop kills.
+	ip netns exec "$WORLD_NS" python3 "$SRCDIR/tests/fake_openai.py" --port 443 \
 		--cert "$WORLD_DIR/certs/api.openai.com.crt" \
 		--key "$WORLD_DIR/certs/api.openai.com.key" --host 0.0.0.0 \
 		--script "$W/$1.json" --log "$W/$1.jsonl" \
@@ -172,6 +190,117 @@ P
 		fail "dlp: last message"
 }
 
+# For the steps' checks, in python: the conversation's requests in a log
+# (turns), the outputs that request i of them added to the conversation
+# (each request carries the whole history), and an output as text.
+OUTPUTS_PY='
+import json, sys
+def turns(path):
+    reqs = [json.loads(l) for l in open(path)]
+    return [r for r in reqs if r["kind"] == "turn"]
+def outputs(t, i, kind="function_call_output"):
+    def of(turn):
+        return [x for x in turn["body"]["input"] if x.get("type") == kind]
+    seen = [x.get("call_id") for x in of(t[i - 1])] if i else []
+    return [x for x in of(t[i]) if x.get("call_id") not in seen]
+def text(out):
+    o = out["output"]
+    return o if isinstance(o, str) else "".join(c.get("text", "") for c in o)
+'
+
+# --- (b, c) the git gate: main refused, bottle/x pushed upstream ----------
+step_git() {
+	cat >"$W/git.json" <<'J'
+[
+  {"text": "(b) Pushing to main.", "tool_call": {"name": "exec_command",
+    "arguments": {"cmd": "git -c user.name=agent -c user.email=agent@bottle commit -q --allow-empty -m work && git push origin HEAD:main 2>&1; echo push-main-exit=$?"}}},
+  {"text": "(c) Pushing to a bottle branch.", "tool_call": {"name": "exec_command",
+    "arguments": {"cmd": "git push origin HEAD:bottle/x 2>&1; echo push-bottle-exit=$?"}}},
+  {"text": "main was refused; bottle/x is pushed."}
+]
+J
+	api_start git || { fail "git: fake API listens"; return; }
+	BOTTLE_EXTRA="    git:
+      upstreams:
+        - {name: origin, url: \"file://$up\", push: [refs/heads/bottle/*]}"
+	run_codex git "Push your work."
+	check "git: codex exec in a bottle exits 0" [ "$rc" -eq 0 ]
+	python3 -c "$OUTPUTS_PY"'
+t = turns(sys.argv[1])
+assert len(t) == 3, len(t)
+main, = outputs(t, 1)
+bottle, = outputs(t, 2)
+open(sys.argv[2], "w").write("main=%s\nbottle=%s\n" % (json.dumps(text(main)), json.dumps(text(bottle))))
+' "$W/git.jsonl" "$T_ROOT/git.steps" || fail "git: three turns, each carrying one output"
+	sed 's/^/# /' "$T_ROOT/git.steps"
+	check "(b) git: the push to main failed" grep -q '^main=.*push-main-exit=1' "$T_ROOT/git.steps"
+	check "(b) git: the model saw the gate's reason" grep -qF 'bottle: refs/heads/main: this bottle may not push there; allowed: refs/heads/bottle/*' "$T_ROOT/git.steps"
+	check "(b) git: upstream main is unchanged" [ "$(git -C "$up" rev-parse refs/heads/main)" = "$main0" ]
+	check "(c) git: the push to bottle/x succeeded" grep -q '^bottle=.*push-bottle-exit=0' "$T_ROOT/git.steps"
+	check "(c) git: bottle/x landed in the real upstream" \
+		[ "$(git -C "$up" rev-parse -q --verify refs/heads/bottle/x)" = "$(git -c safe.directory='*' -C "$S/workspace" rev-parse HEAD)" ]
+	grep '"mode":"git-push"' "$S/logs/audit.jsonl" | grep '"verdict":"deny"' | grep -q 'refs/heads/main' &&
+		grep '"mode":"git-push"' "$S/logs/audit.jsonl" | grep '"verdict":"allow"' | grep -q 'refs/heads/bottle/x'
+	check "(b, c) git: both pushes are audited, with their verdicts" [ $? -eq 0 ]
+	check "git: codex ended with the model's last message" \
+		[ "$(cat "$S/workspace/last-message.txt" 2>/dev/null)" = "main was refused; bottle/x is pushed." ]
+}
+
+# --- (d) supervise: request_approval answered by the human ----------------
+step_supervise() {
+	cat >"$W/supervise.json" <<'J'
+[
+  {"text": "(d) Looking for the supervisor.", "tool_search": {"query": "approval from the supervisor", "limit": 8}},
+  {"text": "(d) Asking first.", "tool_call": {"namespace": "mcp__supervise", "name": "request_approval",
+    "arguments": {"action": "deploy bottle/x to staging", "reason": "the tests pass"}}},
+  {"text": "Approved; deploying."}
+]
+J
+	api_start supervise || { fail "supervise: fake API listens"; return; }
+	# The human: answer the approval request as soon as it is pending.
+	rm -f "$T_ROOT/answered"
+	(
+		for _ in $(seq 1200); do
+			req=$("$BOTTLE" supervise --json 2>/dev/null | python3 -c '
+import json, sys
+for r in json.load(sys.stdin):
+    if r.get("tool") == "request_approval":
+        print(r["id"]); break' 2>/dev/null)
+			if [ -n "$req" ]; then
+				"$BOTTLE" supervise answer "$req" --approve \
+					--text "approved by the e2e supervisor" \
+					>"$T_ROOT/answer.out" 2>&1 && echo "$req" >"$T_ROOT/answered"
+				exit 0
+			fi
+			sleep 0.1
+		done
+	) &
+	human=$!
+	BOTTLE_EXTRA="    supervise: {timeout: 120}"
+	run_codex supervise "Deploy bottle/x to staging, with approval."
+	kill "$human" 2>/dev/null
+	wait "$human" 2>/dev/null
+	check "supervise: codex exec in a bottle exits 0" [ "$rc" -eq 0 ]
+	check "supervise: bottle run registered the server in ~/.codex/config.toml" \
+		grep -qx 'url = "http://127.0.0.1:7777/mcp"' "$S/home/.codex/config.toml"
+	python3 -c "$OUTPUTS_PY"'
+t = turns(sys.argv[1])
+assert len(t) == 3, len(t)
+found, = outputs(t, 1, "tool_search_output")
+ns = [x for x in found["tools"] if x.get("name") == "mcp__supervise"]
+names = [f["name"] for x in ns for f in x.get("tools", [])]
+answer, = outputs(t, 2)
+open(sys.argv[2], "w").write("search=%s\nanswer=%s\n" % (json.dumps(names), json.dumps(text(answer))))
+' "$W/supervise.jsonl" "$T_ROOT/supervise.steps" || fail "supervise: three turns, each carrying one output"
+	sed 's/^/# /' "$T_ROOT/supervise.steps"
+	check "(d) supervise: codex's tool_search finds mcp__supervise.request_approval" grep -q '^search=.*"request_approval"' "$T_ROOT/supervise.steps"
+	check "(d) supervise: the test answered the approval request" [ -s "$T_ROOT/answered" ]
+	check "(d) supervise: the model received the approval" grep -q '^answer=.*APPROVED by the supervisor.*approved by the e2e supervisor' "$T_ROOT/supervise.steps"
+	check "(d) supervise: the answer was delivered" [ -e "$S/supervise/$(cat "$T_ROOT/answered" 2>/dev/null).done" ]
+	check "supervise: codex ended with the model's last message" \
+		[ "$(cat "$S/workspace/last-message.txt" 2>/dev/null)" = "Approved; deploying." ]
+}
+
 # --- (e) the real key went upstream and stayed out of the bottle ----------
 step_keys() {
 	python3 - "$REAL" "$W"/*.jsonl <<'P' && ok "keys: every request the fake API received carried the real key" || fail "keys: real key upstream"
@@ -204,6 +333,8 @@ P
 }
 
 step_dlp
+step_git
+step_supervise
 step_keys
 api_stop
 finish
