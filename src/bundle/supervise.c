@@ -26,6 +26,7 @@
 
 #include "lib/fsutil.h"
 #include "lib/log.h"
+#include "lib/plan.h"
 #include "lib/strbuf.h"
 #include "lib/superq.h"
 #include "lib/util.h"

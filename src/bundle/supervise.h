@@ -12,9 +12,6 @@
 
 struct bundle;
 
-/* The timeout when the manifest names none, seconds. */
-#define SUPERVISE_TIMEOUT_DEFAULT 600
-
 /* Serve MCP on listen_fd (already listening; taken, and closed by
  * supervise_stop()) with the queue in b->state_dir/supervise.  Loads the
  * queue first: pending requests wait again (timeout_s from now; 0 means

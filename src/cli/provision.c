@@ -10,7 +10,6 @@
  * here lands outside the home. */
 #include "cli/cli.h"
 
-#include "bundle/supervise.h"
 #include "lib/fsutil.h"
 #include "lib/json.h"
 #include "lib/log.h"

@@ -47,6 +47,9 @@ enum endpoint {
 /* How an agent names an upstream: the gate's URL for upstream NAME. */
 #define GIT_GATE_URL_FMT  "git://127.0.0.1:%u/%s.git"
 #define SUPERVISE_URL_FMT "http://127.0.0.1:%u/mcp"
+/* How long a supervise call waits for the human when the manifest names
+ * no timeout, seconds. */
+#define SUPERVISE_TIMEOUT_DEFAULT 600
 /* The CA bundle the bottle's TLS clients use: the host's plus the
  * bundle's own CA, generated into run/ca-bundle.crt. */
 #define BOTTLE_CA_BUNDLE "/etc/ssl/certs/ca-certificates.crt"
