@@ -322,11 +322,13 @@ static void serve(struct gconn *c)
 	struct error err = ERROR_INIT;
 	int flags = fcntl(c->fd, F_GETFL);
 
-	/* git reads and writes a blocking socket; a read that waits past
-	 * the idle limit fails, so a client that stops talking cannot hold
-	 * a child for ever. */
+	/* git reads and writes a blocking socket; a read or a write that
+	 * waits past the idle limit fails, so a client that stops talking
+	 * or reading cannot hold a child for ever. */
 	if (flags < 0 || fcntl(c->fd, F_SETFL, flags & ~O_NONBLOCK) < 0 ||
 	    setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &idle, sizeof(idle)) <
+		0 ||
+	    setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &idle, sizeof(idle)) <
 		0) {
 		err_sys(&err, errno, "preparing the connection");
 		goto fail;

@@ -89,7 +89,7 @@ static int load_config(struct hook *h)
 	h->url = getenv("BOTTLE_GATE_URL");
 	h->audit = getenv("BOTTLE_GATE_AUDIT");
 	h->bottle = getenv("BOTTLE_GATE_BOTTLE");
-	if (!h->upstream || !h->url || !push || !h->audit) {
+	if (!h->upstream || !h->url || !push || !h->audit || !h->bottle) {
 		say("this hook only runs under the bottle's git gate");
 		return -1;
 	}
@@ -125,7 +125,7 @@ static int read_updates(struct hook *h)
 		sp1 = strchr(line, ' ');
 		sp2 = sp1 ? strchr(sp1 + 1, ' ') : NULL;
 		if (!sp2) {
-			say("unexpected input from git: %.80s", line);
+			say("unexpected input from git");
 			return -1;
 		}
 		if (h->n == MAX_UPDATES) {
@@ -134,10 +134,25 @@ static int read_updates(struct hook *h)
 			    MAX_UPDATES);
 			return -1;
 		}
+		*sp1 = *sp2 = '\0';
+		/* The agent's bytes, unchecked by git so far: nothing that
+		 * could change the refspecs we forward gets past here, and
+		 * none of it is echoed. */
+		if (!push_id_valid(line) || !push_id_valid(sp1 + 1)) {
+			say("refused: an object id in this push is malformed");
+			return -1;
+		}
+		if (!push_ref_valid(sp2 + 1)) {
+			say("refused: a ref name in this push is not one the "
+			    "gate forwards (refs/..., at most %d bytes of "
+			    "letters, digits and ._-+,=@ in components that "
+			    "do not start with '.' or end with .lock)",
+			    PUSH_REF_MAX);
+			return -1;
+		}
 		ALLOC_GROW(h->u, h->n + 1, h->alloc);
 		u = &h->u[h->n++];
 		memset(u, 0, sizeof(*u));
-		*sp1 = *sp2 = '\0';
 		u->old = xstrdup(line);
 		u->new = xstrdup(sp1 + 1);
 		u->ref = xstrdup(sp2 + 1);

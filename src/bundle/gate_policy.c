@@ -4,6 +4,36 @@
 #include <stdio.h>
 #include <string.h>
 
+bool push_id_valid(const char *id)
+{
+	size_t n = strspn(id, "0123456789abcdef");
+
+	return id[n] == '\0' && (n == 40 || n == 64);
+}
+
+bool push_ref_valid(const char *ref)
+{
+	static const char ok[] = "abcdefghijklmnopqrstuvwxyz"
+				 "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+				 "0123456789._-+,=@";
+	const char *c = ref + strlen("refs/");
+
+	if (strncmp(ref, "refs/", 5) != 0 || strlen(ref) > PUSH_REF_MAX)
+		return false;
+	for (;;) {
+		size_t n = strspn(c, ok);
+		if (n == 0 || c[0] == '.' ||
+		    (n >= 5 && !strncmp(c + n - 5, ".lock", 5)) ||
+		    memmem(c, n, "..", 2) || memmem(c, n, "@{", 2))
+			return false;
+		if (c[n] == '\0')
+			return true;
+		if (c[n] != '/')
+			return false;
+		c += n + 1;
+	}
+}
+
 bool ref_glob_match(const char *p, const char *s)
 {
 	const char *star = NULL, *resume = NULL;

@@ -20,6 +20,21 @@ enum push_kind {
 	PUSH_UPDATE, /* both set */
 };
 
+/* The longest ref name a push may carry. */
+#define PUSH_REF_MAX 1024
+
+/* Whether id is an object id: 40 (SHA-1) or 64 (SHA-256) lower-case hex
+ * digits. */
+bool push_id_valid(const char *id);
+
+/* Whether ref is a ref name the gate forwards: "refs/" and then
+ * components of letters, digits and . _ - + , = @, none empty, none
+ * starting with '.' or ending with ".lock", no "..", at most PUSH_REF_MAX
+ * bytes.  Stricter than git's check_refname_format(), which receive-pack
+ * applies only after the pre-receive hook: before that, a name holding
+ * ':' or a line break would change what `git push` sends upstream. */
+bool push_ref_valid(const char *ref);
+
 /* '*' matches any run of characters, '/' included; everything else
  * matches itself. */
 bool ref_glob_match(const char *pattern, const char *ref);

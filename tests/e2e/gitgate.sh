@@ -262,10 +262,25 @@ out=$(bsh 'git clone -q https://git.test/other.git /tmp/other')
 	{ fail "undeclared https"; echo "$out"; }
 
 # --- bad input ---------------------------------------------------------------------------
-bx python3 /workspace/gitgate_badinput.py >"$T_ROOT/badin.out" 2>&1
+# For the crafted pushes: M, a fast-forward of main, pushed to an allowed
+# branch; C, whose tree holds a gitlink to M at refs/heads/bottle/x (so that
+# the refspec "C:refs/heads/bottle/x:refs/heads/main" would name M).
+C=$(bsh 'cd /tmp/local && git fetch -q origin && git checkout -q -b evil origin/main &&
+	git commit -q --allow-empty -m evil && M=$(git rev-parse HEAD) &&
+	git push -q origin HEAD:refs/heads/bottle/m &&
+	t=$(printf "160000 commit %s\tx\n" $M | git mktree) &&
+	t=$(printf "040000 tree %s\tbottle\n" $t | git mktree) &&
+	t=$(printf "040000 tree %s\theads\n" $t | git mktree) &&
+	t=$(printf "040000 tree %s\trefs\n" $t | git mktree) &&
+	c=$(git commit-tree $t -m gitlink) && git push -q origin $c:refs/heads/bottle/c && echo $c' | tail -1)
+main_before=$(git -C "$LOCAL" rev-parse refs/heads/main)
+bx python3 /workspace/gitgate_badinput.py "$C" >"$T_ROOT/badin.out" 2>&1
 sed 's/^/  /' "$T_ROOT/badin.out"
 grep -q '^FAIL' "$T_ROOT/badin.out" && fail "bad input cases" ||
 	ok "bad input: $(grep -c '^ok' "$T_ROOT/badin.out") cases answered, gate alive"
+[ "$(git -C "$LOCAL" rev-parse refs/heads/main)" = "$main_before" ] &&
+	ok "ref names crafted to rewrite the forwarded refspec leave upstream main alone" ||
+	fail "a crafted ref name moved upstream main"
 
 # 2000 refs in one push.
 t0=$(date +%s%N)

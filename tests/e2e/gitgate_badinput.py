@@ -6,6 +6,7 @@ close where there is nobody to answer) and leave the gate serving.
 Prints "ok - ..." or "FAIL - ...".  The gate's head timeout is expected to
 be short (BOTTLE_HEAD_TIMEOUT_MS) so that the silent client is answered.
 """
+import hashlib
 import socket
 import sys
 
@@ -75,6 +76,64 @@ case("a client that says nothing", b"", b"no git request within",
      shut=False)
 case("half a request, then silence", b"0032git-upload-pack /we",
      b"no git request within", shut=False)
+
+
+def read_pkts(s):
+    """The pkt-line payloads up to a flush."""
+    out, buf = [], b""
+    while True:
+        while len(buf) < 4:
+            d = s.recv(65536)
+            if not d:
+                return out
+            buf += d
+        n = int(buf[:4], 16)
+        if n == 0:
+            return out
+        while len(buf) < n:
+            d = s.recv(65536)
+            if not d:
+                return out
+            buf += d
+        out.append(buf[4:n])
+        buf = buf[n:]
+
+
+def funny_push(name, ref):
+    """A push whose ref name git's own client would never send: one that
+    would turn the refspec the gate forwards into another (":"), or add a
+    line of the agent's choosing to what the hook reads ("\n").  It must
+    be refused; the caller checks the upstream's main did not move.  The
+    commit pushed is argv[1] when given: the caller's commit C whose tree
+    holds, at refs/heads/bottle/x, a gitlink to a commit on top of main, so
+    that "C:refs/heads/bottle/x:refs/heads/main" forwarded as a refspec
+    would move main."""
+    s = socket.create_connection(GATE, timeout=20)
+    s.sendall(pkt(b"git-receive-pack /local.git\0host=127.0.0.1\0"))
+    refs = {}
+    for p in read_pkts(s):
+        sha, _, rest = p.partition(b" ")
+        refs[rest.split(b"\0")[0].strip()] = sha
+    main = refs.get(b"refs/heads/main")
+    other = next((v for k, v in refs.items() if v != main), None)
+    if not main or not other:
+        check(name, False, f"no two commits advertised: {refs!r}"[:160])
+        return
+    new = sys.argv[1].encode() if len(sys.argv) > 1 else other
+    ref = ref.replace(b"SHA", new)
+    cmd = b"0" * 40 + b" " + new + b" " + ref + b"\0report-status"
+    empty = b"PACK" + (2).to_bytes(4, "big") + (0).to_bytes(4, "big")
+    s.sendall(pkt(cmd) + b"0000" + empty + hashlib.sha1(empty).digest())
+    got = read_all(s)
+    s.close()
+    check(name, b"unpack ok" in got and b"ng " in got and b"ok refs/" not in got,
+          repr(got[:160]))
+
+
+funny_push("a ref name with a colon (refspec injection)",
+           b"refs/heads/bottle/x:refs/heads/main")
+funny_push("a ref name with a line break (hook input injection)",
+           b"refs/heads/bottle/w\n" + b"0" * 40 + b" SHA refs/heads/main")
 
 # More connections than the gate serves at once: the extra ones are told,
 # and the gate serves again once they are gone.

@@ -96,6 +96,59 @@ static void test_no_patterns(void **state)
 	assert_int_equal(strlen(tiny), sizeof(tiny) - 1);
 }
 
+/* What the pre-receive hook lets through to `git push`: receive-pack has
+ * not checked the names yet, so the hook must. */
+static void test_valid(void **state)
+{
+	static const char *const good_refs[] = {
+	    "refs/heads/main", "refs/heads/bottle/x", "refs/tags/v1.2.3",
+	    "refs/heads/a_b-c+d,e=f@g", "refs/heads/x.y"};
+	static const char *const bad_refs[] = {
+	    "refs/heads/bottle/x:refs/heads/main",
+	    "refs/heads/bottle/w\n0 +c refs/heads/main",
+	    "heads/main",
+	    "refs/heads/",
+	    "refs//heads",
+	    "refs/heads/a..b",
+	    "refs/heads/.hidden",
+	    "refs/heads/x.lock",
+	    "refs/heads/a@{1}",
+	    "refs/heads/sp ace",
+	    "refs/heads/esc\x1b]0;t\x07",
+	    "refs/heads/star*",
+	    "refs/heads/q?",
+	    "refs/heads/t~1",
+	    "refs/heads/c^",
+	    "refs/heads/b\\s",
+	    "refs/heads/x/",
+	    "refs",
+	    ""};
+	char big[PUSH_REF_MAX + 8];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(good_refs) / sizeof(*good_refs); i++)
+		assert_true(push_ref_valid(good_refs[i]));
+	for (size_t i = 0; i < sizeof(bad_refs) / sizeof(*bad_refs); i++)
+		if (push_ref_valid(bad_refs[i]))
+			fail_msg("accepted %s", bad_refs[i]);
+	memcpy(big, "refs/heads/", 11);
+	memset(big + 11, 'a', sizeof(big) - 12);
+	big[sizeof(big) - 1] = '\0';
+	assert_false(push_ref_valid(big));
+	big[PUSH_REF_MAX] = '\0';
+	assert_true(push_ref_valid(big));
+
+	assert_true(push_id_valid("0000000000000000000000000000000000000000"));
+	assert_true(push_id_valid("0123456789abcdef0123456789abcdef01234567"));
+	assert_true(push_id_valid("0123456789abcdef0123456789abcdef"
+				  "0123456789abcdef0123456789abcdef"));
+	assert_false(push_id_valid("0"));
+	assert_false(push_id_valid("+123456789abcdef0123456789abcdef01234567"));
+	assert_false(push_id_valid("0123456789ABCDEF0123456789abcdef01234567"));
+	assert_false(push_id_valid("--upload-pack=x"));
+	assert_false(push_id_valid(""));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -103,6 +156,7 @@ int main(void)
 	    cmocka_unit_test(test_glob_no_blowup),
 	    cmocka_unit_test(test_policy),
 	    cmocka_unit_test(test_no_patterns),
+	    cmocka_unit_test(test_valid),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
