@@ -88,8 +88,9 @@ static const char *resolve_pin(const struct kv *resolve, size_t n,
 
 /* ---- the environment -------------------------------------------------- */
 
-/* Variables of ours, and git's that name a repository or carry config
- * (git's local_repo_env and a few more): never passed through. */
+/* Variables of ours, git's that name a repository or carry config (git's
+ * local_repo_env and a few more), and its tracing, whose output would reach
+ * the agent through the hook's stderr: never passed through. */
 static bool dropped(const char *kv)
 {
 	static const char *const names[] = {
@@ -118,6 +119,7 @@ static bool dropped(const char *kv)
 
 	if (str_has_prefix(kv, "GIT_CONFIG_KEY_") ||
 	    str_has_prefix(kv, "GIT_CONFIG_VALUE_") ||
+	    str_has_prefix(kv, "GIT_TRACE") ||
 	    str_has_prefix(kv, "BOTTLE_GATE_"))
 		return true;
 	for (size_t i = 0; i < ARRAY_SIZE(names); i++)
