@@ -457,6 +457,15 @@ static bool is_id(const struct json_value *v)
 	return json_type(v) == JSON_STRING || json_as_int64(v, &i) == 0;
 }
 
+/* A string id or token over MCP_ID_MAX bytes: we echo ids in every reply
+ * and a token in every keep-alive, so they are bounded. */
+static bool id_too_long(const struct json_value *v)
+{
+	size_t len;
+
+	return json_as_string(v, &len) && len > MCP_ID_MAX;
+}
+
 static void do_tools_call(struct mcp_result *out, const struct json_value *id,
 			  const struct json_value *params)
 {
@@ -494,6 +503,13 @@ static void do_tools_call(struct mcp_result *out, const struct json_value *id,
 		reply_error(out, id, MCP_INVALID_PARAMS,
 			    "tools/call: params._meta.progressToken "
 			    "must be a string or an integer");
+		return;
+	}
+	if (token && id_too_long(token)) {
+		reply_error(out, id, MCP_INVALID_PARAMS,
+			    "tools/call: params._meta.progressToken is over "
+			    "%u bytes",
+			    MCP_ID_MAX);
 		return;
 	}
 	if (!check_args(out, id, (enum mcp_tool)t, args))
@@ -545,6 +561,11 @@ static void dispatch(struct mcp_result *out, const struct mcp_config *c,
 		reply_error(out, NULL, MCP_INVALID_REQUEST,
 			    "id must be a string or an integer, got %s",
 			    json_type_name(json_type(id)));
+		return;
+	}
+	if (id && id_too_long(id)) {
+		reply_error(out, NULL, MCP_INVALID_REQUEST,
+			    "id is over %u bytes", MCP_ID_MAX);
 		return;
 	}
 	if (!v || vlen != 3 || memcmp(v, "2.0", 3) != 0) {

@@ -7,7 +7,8 @@
  * Methods: initialize (protocol version negotiation), ping, tools/list,
  * tools/call; notifications and responses from the client are accepted
  * and ignored.  Errors are JSON-RPC errors: -32700 parse error, -32600
- * invalid request (also for batches, which we do not take), -32601 method
+ * invalid request (also for batches, which we do not take, and for an id
+ * over MCP_ID_MAX bytes), -32601 method
  * not found, -32602 invalid params (unknown tool, bad arguments).
  *
  * The tools and their arguments (each a string of at most MCP_ARG_MAX
@@ -29,6 +30,8 @@
 
 #define MCP_BODY_MAX (1u << 20) /* one POST body */
 #define MCP_ARG_MAX  (16u << 10)
+/* A string id or progress token (echoed in every reply or keep-alive). */
+#define MCP_ID_MAX 256u
 /* The protocol versions we speak, newest first. */
 #define MCP_VERSION_LATEST "2025-06-18"
 

@@ -388,6 +388,62 @@ static void test_progress_token_and_ids(void **state)
 	release(&r);
 }
 
+/* pre, n bytes of a string, post. */
+static char *with_long(const char *pre, size_t n, const char *post)
+{
+	struct strbuf sb = STRBUF_INIT;
+
+	strbuf_addstr(&sb, pre);
+	for (size_t i = 0; i < n; i++)
+		strbuf_addch(&sb, 'i');
+	strbuf_addstr(&sb, post);
+	return strbuf_detach(&sb, NULL);
+}
+
+/* Ids and progress tokens are echoed in every reply and keep-alive:
+ * MCP_ID_MAX bytes at most. */
+static void test_id_and_token_bounds(void **state)
+{
+	static const char id_pre[] = "{\"jsonrpc\":\"2.0\",\"id\":\"",
+			  id_post[] = "\",\"method\":\"ping\"}";
+	static const char token_pre[] =
+	    "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"tools/call\","
+	    "\"params\":{\"name\":\"report\",\"arguments\":{\"message\":"
+	    "\"m\"},\"_meta\":{\"progressToken\":\"";
+	static const char token_post[] = "\"}}}";
+	struct reply r;
+	char *msg;
+
+	(void)state;
+	msg = with_long(id_pre, MCP_ID_MAX, id_post);
+	handle(&r, msg);
+	assert_int_equal(r.res.outcome, MCP_REPLY);
+	assert_non_null(json_obj_get(r.v, "result"));
+	release(&r);
+	free(msg);
+	msg = with_long(id_pre, MCP_ID_MAX + 1, id_post);
+	expect_error(msg, MCP_INVALID_REQUEST, "null", "id is over 256 bytes");
+	free(msg);
+	msg = with_long(id_pre, 1u << 19, id_post);
+	expect_error(msg, MCP_INVALID_REQUEST, "null", "id is over 256 bytes");
+	free(msg);
+
+	msg = with_long(token_pre, MCP_ID_MAX, token_post);
+	handle(&r, msg);
+	assert_int_equal(r.res.outcome, MCP_CALL);
+	assert_int_equal(strlen(r.res.call.progress_token), MCP_ID_MAX + 2);
+	release(&r);
+	free(msg);
+	msg = with_long(token_pre, MCP_ID_MAX + 1, token_post);
+	expect_error(msg, MCP_INVALID_PARAMS, "3",
+		     "progressToken is over 256 bytes");
+	free(msg);
+	msg = with_long(token_pre, 1u << 19, token_post);
+	expect_error(msg, MCP_INVALID_PARAMS, "3",
+		     "progressToken is over 256 bytes");
+	free(msg);
+}
+
 static void test_replies(void **state)
 {
 	struct strbuf sb = STRBUF_INIT;
@@ -432,6 +488,7 @@ int main(void)
 	    cmocka_unit_test(test_tools_call),
 	    cmocka_unit_test(test_arg_bounds),
 	    cmocka_unit_test(test_progress_token_and_ids),
+	    cmocka_unit_test(test_id_and_token_bounds),
 	    cmocka_unit_test(test_replies),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
