@@ -107,5 +107,7 @@ void mcp_error_reply(struct strbuf *out, int code, const char *message);
 #define MCP_INVALID_REQUEST  (-32600)
 #define MCP_METHOD_NOT_FOUND (-32601)
 #define MCP_INVALID_PARAMS   (-32602)
+/* Implementation-defined (JSON-RPC 2.0, 5.1): the server is busy. */
+#define MCP_SERVER_ERROR (-32000)
 
 #endif

@@ -12,6 +12,19 @@
  *   SC_CLOSING  flushing the last response, then reading until the peer
  *               closes (a lingering close), then free
  *
+ * Memory is bounded per connection and in all (STYLE rule 17), since the
+ * loop is the proxy's too:
+ *   - a connection reads at most INPUT_MAX ahead of what it has parsed (a
+ *     head, and what follows until the body is taken out);
+ *   - bodies, as they are read, draw on one pool of BODY_POOL bytes for
+ *     all connections; a body the pool cannot hold gets 503;
+ *   - a connection parses no further request while more than
+ *     out_limit() bytes of its answers wait to be read (OUTPUT_POOL shared
+ *     out: 256 KiB each when there are few connections, 32 KiB with 256
+ *     of them), and resumes once the agent has read them all; an SSE
+ *     keep-alive to an agent that does not read is skipped.
+ * So 256 connections hold at most about 17 + 16 + 16 MiB.
+ *
  * The queue they wait on is supervise_queue.c.
  *
  * Nothing here blocks: the queue's writes are a few hundred bytes to the
@@ -47,14 +60,22 @@
 
 #define MAX_CONNS    256
 #define KEEPALIVE_MS 30000
-/* Bytes a connection may have buffered: a head and a whole body. */
-#define INPUT_MAX (HTTP_MAX_HEAD + MCP_BODY_MAX + 4096)
+/* Unparsed bytes a connection may have buffered: a head, and a little. */
+#define INPUT_MAX (HTTP_MAX_HEAD + 4096)
+/* Body bytes all connections together may hold. */
+#define BODY_POOL (16u << 20)
+/* Unread answers all connections together may hold, give or take one
+ * answer each; a connection's share is kept between these two. */
+#define OUTPUT_POOL (8u << 20)
+#define OUTPUT_MIN  (16u << 10)
+#define OUTPUT_MAX  (256u << 10)
 /* What a closing connection may still send us before we cut it. */
 #define LINGER_MAX (4u << 20)
 
 static const char *const sc_names[] = {"head", "body", "wait", "closing"};
 
 static void conn_free(struct sv_conn *c);
+static void body_release(struct sv_conn *c);
 
 /* ---- connection lifetime (as in proxy.c, STYLE rule 18) ----------------- */
 
@@ -99,6 +120,7 @@ static void conn_free(struct sv_conn *c)
 			 "closed; the request stays pending",
 			 c->item->id);
 	sv_detach(c);
+	body_release(c);
 	if (c->timer)
 		event_free(c->timer);
 	if (c->bev)
@@ -142,18 +164,69 @@ static const char *status_text(int status)
 		return "Unsupported Media Type";
 	case 431:
 		return "Request Header Fields Too Large";
+	case 503:
+		return "Service Unavailable";
 	default:
 		return "Error";
 	}
 }
 
+/* ---- memory ------------------------------------------------------------ */
+
+/* Take n more body bytes from the pool; false when it lacks them. */
+static bool body_reserve(struct sv_conn *c, size_t n)
+{
+	if (n > c->s->body_left)
+		return false;
+	c->s->body_left -= n;
+	c->reserved += n;
+	return true;
+}
+
+/* The body is no longer needed: drop it, and give its bytes back. */
+static void body_release(struct sv_conn *c)
+{
+	if (c->body)
+		evbuffer_drain(c->body, evbuffer_get_length(c->body));
+	c->s->body_left += c->reserved;
+	c->reserved = 0;
+}
+
+/* The unread answers a connection may hold before it stops parsing. */
+static size_t out_limit(const struct supervise *s)
+{
+	size_t share = OUTPUT_POOL / (s->n_conns ? s->n_conns : 1);
+
+	return share < OUTPUT_MIN   ? OUTPUT_MIN
+	       : share > OUTPUT_MAX ? OUTPUT_MAX
+				    : share;
+}
+
+static bool out_full(struct sv_conn *c)
+{
+	return evbuffer_get_length(bufferevent_get_output(c->bev)) >
+	       out_limit(c->s);
+}
+
+/* The agent does not read its answers: read and parse nothing more of it
+ * until it has read them all (on_write). */
+static void conn_pause(struct sv_conn *c)
+{
+	log_debug("supervise conn %p: %zu bytes unread by the agent; pausing",
+		  (void *)c,
+		  evbuffer_get_length(bufferevent_get_output(c->bev)));
+	c->paused = true;
+	bufferevent_disable(c->bev, EV_READ);
+}
+
+/* ---- requests and answers ----------------------------------------------- */
+
 /* The request is answered: wait for the next one, or close. */
 static void request_done(struct sv_conn *c)
 {
 	c->body_len = 0;
-	c->chunked = c->body_too_large = c->head_started = false;
-	if (c->body)
-		evbuffer_drain(c->body, evbuffer_get_length(c->body));
+	c->chunked = c->body_too_large = c->body_busy = c->head_started = false;
+	body_release(c);
 	free(c->call_id);
 	free(c->token);
 	c->call_id = c->token = NULL;
@@ -381,7 +454,10 @@ static void keepalive(struct sv_conn *c)
 	char msg[96];
 
 	c->waited_ms += c->s->keepalive_ms;
-	if (c->token) {
+	if (out_full(c)) {
+		/* The agent does not read: keeping it alive is moot, and
+		 * piling up keep-alives would not be bounded. */
+	} else if (c->token) {
 		snprintf(msg, sizeof(msg),
 			 "waiting for the supervisor (%llu s so far)",
 			 (unsigned long long)(c->waited_ms / 1000));
@@ -526,37 +602,54 @@ static const char *check_head(struct sv_conn *c, const struct http_request *req,
 	return NULL;
 }
 
+static const char busy_msg[] =
+    "busy: the bodies of requests on other connections fill the server's "
+    "memory for them (16 MiB); retry";
+
 static void chunk_data(void *ctx, const char *p, size_t n)
 {
 	struct sv_conn *c = ctx;
+	size_t have = evbuffer_get_length(c->body);
 
-	if (evbuffer_get_length(c->body) + n > MCP_BODY_MAX)
+	if (c->body_too_large || c->body_busy)
+		return;
+	if (have + n > MCP_BODY_MAX)
 		c->body_too_large = true;
+	else if (have + n > c->reserved &&
+		 !body_reserve(c, have + n - c->reserved))
+		c->body_busy = true;
 	else
 		evbuffer_add(c->body, p, n);
 }
 
-/* SC_BODY: the body is complete when this returns true. */
+/* SC_BODY: the body is complete when this returns true.  Its bytes move
+ * out of the input as they come, so the input stays small. */
 static bool read_body(struct sv_conn *c, struct evbuffer *in)
 {
 	size_t avail = evbuffer_get_length(in);
 	ssize_t used;
 
 	if (!c->chunked) {
-		if (avail < c->body_len)
-			return false;
-		evbuffer_remove_buffer(in, c->body, (size_t)c->body_len);
-		return true;
+		size_t want =
+		    (size_t)c->body_len - evbuffer_get_length(c->body);
+
+		evbuffer_remove_buffer(in, c->body,
+				       avail < want ? avail : want);
+		return evbuffer_get_length(c->body) == c->body_len;
 	}
 	used =
 	    http_chunked_feed(&c->chunk, (const char *)evbuffer_pullup(in, -1),
 			      avail, chunk_data, c);
-	if (used < 0 || c->body_too_large) {
+	if (used < 0 || c->body_too_large || c->body_busy) {
 		c->keep_alive = false;
-		http_error(c, c->body_too_large ? 413 : 400, NULL,
-			   MCP_INVALID_REQUEST,
-			   c->body_too_large ? "request body over 1 MiB"
-					     : c->chunk.error);
+		if (c->body_busy)
+			http_error(c, 503, "Retry-After: 1\r\n",
+				   MCP_SERVER_ERROR, busy_msg);
+		else
+			http_error(c, c->body_too_large ? 413 : 400, NULL,
+				   MCP_INVALID_REQUEST,
+				   c->body_too_large ? "request body over 1 MiB"
+						     : c->chunk.error);
 		return false;
 	}
 	evbuffer_drain(in, (size_t)used);
@@ -589,6 +682,10 @@ static void conn_read(struct sv_conn *c)
 
 			if (!avail)
 				return;
+			if (out_full(c)) {
+				conn_pause(c);
+				return;
+			}
 			if (!c->head_started) {
 				c->head_started = true;
 				arm_timer(c, c->s->b->limits.head_timeout_ms);
@@ -618,6 +715,14 @@ static void conn_read(struct sv_conn *c)
 					   MCP_INVALID_REQUEST, why);
 				continue;
 			}
+			if (!req.chunked &&
+			    !body_reserve(c, (size_t)req.content_length)) {
+				c->keep_alive = false; /* its body is unread */
+				evbuffer_drain(in, req.head_len);
+				http_error(c, 503, "Retry-After: 1\r\n",
+					   MCP_SERVER_ERROR, busy_msg);
+				continue;
+			}
 			if (req.expect_continue &&
 			    (req.chunked ||
 			     avail - req.head_len < req.content_length))
@@ -636,6 +741,9 @@ static void conn_read(struct sv_conn *c)
 			const char *p = (const char *)evbuffer_pullup(
 			    c->body, (ssize_t)len);
 			handle_body(c, p ? p : "", len);
+			/* Parsed: a call that waits keeps only what it
+			 * took out of it. */
+			body_release(c);
 		}
 	}
 }
@@ -656,8 +764,16 @@ static void on_write(struct bufferevent *bev, void *arg)
 {
 	struct sv_conn *c = arg;
 
-	if (c->state != SC_CLOSING ||
-	    evbuffer_get_length(bufferevent_get_output(bev)) != 0)
+	if (evbuffer_get_length(bufferevent_get_output(bev)) != 0)
+		return;
+	if (c->paused) {
+		/* The agent has read every answer: go on parsing what it
+		 * sent meanwhile (from the loop, as request_done does). */
+		c->paused = false;
+		bufferevent_enable(bev, EV_READ);
+		bufferevent_trigger(bev, EV_READ, BEV_TRIG_DEFER_CALLBACKS);
+	}
+	if (c->state != SC_CLOSING)
 		return;
 	if (c->peer_eof) {
 		conn_close(c);
@@ -769,6 +885,7 @@ int supervise_start(struct bundle *b, unsigned timeout_s, int listen_fd,
 	s->ino_fd = -1;
 	s->mc.timeout_s = timeout_s ? timeout_s : SUPERVISE_TIMEOUT_DEFAULT;
 	s->keepalive_ms = env_keepalive();
+	s->body_left = BODY_POOL;
 	s->dir = superq_dir(b->state_dir);
 	if ((r = mkdir_p(s->dir, 0700, err)) < 0 ||
 	    (r = sv_queue_watch(s, err)) < 0 ||

@@ -57,6 +57,9 @@ struct sv_conn {
 	struct http_chunked chunk;
 	struct evbuffer *body; /* chunked: the payload so far */
 	bool body_too_large;
+	bool body_busy;	 /* chunked: the body pool ran dry */
+	size_t reserved; /* bytes of the body pool this body holds */
+	bool paused;	 /* reading stopped until the agent reads */
 	bool keep_alive;
 	bool accepts_sse;
 	bool http10;
@@ -81,6 +84,7 @@ struct supervise {
 	unsigned n_requests; /* in the queue dir */
 	struct sv_conn *conns;
 	unsigned n_conns;
+	size_t body_left; /* of the body pool (supervise.c) */
 };
 
 /* ---- supervise_queue.c ---- */

@@ -14,7 +14,7 @@ world_up || { fail "world_up"; finish; }
 world_nginx || { fail "world_nginx"; finish; }
 
 proj=$(make_project proj)
-cp "$(dirname "$0")/supervise_many.py" "$proj/"
+cp "$(dirname "$0")/supervise_many.py" "$(dirname "$0")/supervise_flood.py" "$proj/"
 cat >"$proj/bottle.yaml" <<Y
 agents:
   t: {command: [sleep, "600"], bottle: b}
@@ -208,6 +208,53 @@ until_ok pending_is 64 "$id" && ok "64 stay pending after their callers hung up"
 serves "$id" && ok "the server still serves" || fail "server after many"
 [ "$(pcode http://origin.test/1k)" = 200 ] && ok "and so does the proxy" || fail "proxy after many"
 grep -q . "$S/$id/supervise/"*.req && ! ls "$S/$id/supervise" | grep -q '\.tmp$' && ok "no temp files left in the queue" || fail "queue dir"
+
+# --- floods: bounded memory ------------------------------------------------------
+# The bundle's loop is the proxy's too: an agent that pipelines requests
+# and never reads the answers, or opens every connection with a big body,
+# must not grow it without bound.  64 MiB is a functional bound (the
+# unbounded server grew past 1 GB), not a measure of speed; sanitizers
+# keep freed memory in quarantine, so there the bound is not checked.
+kb() { sed -n "s/^$1:[[:space:]]*\([0-9]*\) kB/\1/p" "/proc/$(bundle_pid "$id")/status"; }
+bounded() { # bounded WHAT: VmRSS and VmHWM under 64 MiB
+	rss=$(kb VmRSS) hwm=$(kb VmHWM)
+	echo "# $1: bundle VmRSS $rss kB, VmHWM $hwm kB"
+	if [ "${BOTTLE_SANITIZED:-none}" != none ]; then
+		ok "$1: memory bound not checked under sanitizers"
+	elif [ -n "$rss" ] && [ "$rss" -lt 65536 ] && [ "$hwm" -lt 65536 ]; then
+		ok "$1: the bundle stays under 64 MiB"
+	else
+		fail "$1: bundle VmRSS $rss kB, VmHWM $hwm kB"
+	fi
+}
+flood() { # flood ARGS...: start supervise_flood.py, wait until it holds
+	"$BOTTLE" exec "$id" -- rm -f /tmp/release
+	"$BOTTLE" exec "$id" -- python3 /workspace/supervise_flood.py "$@" >"$T_ROOT/flood.out" 2>&1 &
+	fpid=$!
+	until_ok has "$T_ROOT/flood.out" '^held' || fail "flood $*: $(cat "$T_ROOT/flood.out")"
+}
+release() { "$BOTTLE" exec "$id" -- touch /tmp/release; wait $fpid; }
+flood pipeline 8
+cat "$T_ROOT/flood.out" | sed 's/^/# /'
+bounded "8 MB of pipelined tools/list, never read"
+release
+n=$(sed -n 's/^sent [0-9]* bytes, \([0-9]*\) whole.*/\1/p' "$T_ROOT/flood.out")
+[ -n "$n" ] && [ "$n" -gt 0 ] && grep -q "^answered $n of $n\$" "$T_ROOT/flood.out" &&
+	ok "every pipelined request is answered once the agent reads" || fail "pipeline: $(cat "$T_ROOT/flood.out")"
+bounded "and after reading the answers"
+serves "$id" && ok "the server serves after the flood" || fail "server after the flood"
+flood bodies 200 1000000
+grep '503' "$T_ROOT/flood.out" | sed 's/^/# /'
+bounded "200 connections each holding a 1 MB body"
+release
+serves "$id" && ok "the server serves after the bodies" || fail "server after the bodies"
+"$BOTTLE" exec "$id" -- sh -c '{ printf "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\",\"params\":{\"pad\":\""
+	head -c 900000 /dev/zero | tr "\0" a; printf "\"}}"; } >/tmp/ping.json'
+big_ping() { # the hang-ups reach the bundle when they do: poll
+	out=$("$BOTTLE" exec "$id" -- curl -s --max-time 60 -H "$CT" --data-binary @/tmp/ping.json $URL)
+	[ "$out" = '{"jsonrpc":"2.0","id":1,"result":{}}' ]; }
+until_ok big_ping && ok "a 900 KB request is served once they hung up" || fail "900 KB ping: $out"
+[ "$(pcode http://origin.test/1k)" = 200 ] && ok "and the proxy still serves" || fail "proxy after the floods"
 
 "$BOTTLE" stop "$id" >/dev/null; "$BOTTLE" stop "$qid" >/dev/null
 finish
