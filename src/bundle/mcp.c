@@ -73,12 +73,12 @@ static const struct tool_def tools[MCP_TOOL_COUNT] = {
 	 "Ask the human who supervises this bottle to let it reach a network "
 	 "host that its egress allowlist blocks (the proxy answered 403 "
 	 "\"host not in allowlist\"). If they approve, the host is allowed at "
-	 "once, for the rest of this bottle's life: retry your request.",
+	 "once, for the rest of this bottle's life: retry your request. One "
+	 "host name per request: no IP addresses, no wildcards.",
 	 true,
 	 {{"host", true,
-	   "The host, with a port if it is not 80 or 443: "
-	   "\"api.example.com\", \"api.example.com:8443\", or "
-	   "\"*.example.com\" for every subdomain."},
+	   "The host name, with a port if it is not 80 or 443: "
+	   "\"api.example.com\" or \"api.example.com:8443\"."},
 	  {"reason", true,
 	   "Why you need it: what you will fetch from or send to it."}}},
     [MCP_TOOL_REPORT] =
@@ -327,29 +327,32 @@ static void do_tools_list(struct mcp_result *out, const struct mcp_config *c,
 	out->outcome = MCP_REPLY;
 }
 
-/* request_egress's host, checked as the allowlist will read it and
- * written back canonically ("*.example.com:8443", lowercased) into buf.
- * NULL, or why not. */
-static const char *egress_host(const char *s, size_t n, char *buf, size_t len)
+const char *mcp_egress_host(const char *s, size_t n, char *buf, size_t len)
 {
-	bool wild = n > 2 && s[0] == '*' && s[1] == '.';
 	const char *why = NULL;
 	char host[256];
 	uint16_t port;
 	bool is_ip;
 
+	/* Only exact names: an IP or CIDR allow entry would lift the
+	 * address rules (policy.h), so a human could open the host's
+	 * loopback or a private network unawares; and "*.suffix" is a
+	 * whole domain where the agent met one host. */
 	if (memchr(s, '/', n))
-		return "a host, not a URL or an address range";
-	if (http_authority_parse(s + (wild ? 2 : 0), n - (wild ? 2 : 0), false,
-				 host, &port, &is_ip, &why) < 0)
+		return "a host name, not a URL or an address range";
+	if (n >= 2 && s[0] == '*' && s[1] == '.')
+		return "a wildcard: ask for the one host name you need";
+	if (http_authority_parse(s, n, false, host, &port, &is_ip, &why) < 0)
 		return why;
-	if (wild && is_ip)
-		return "a wildcard needs a host name";
-	if (is_ip && strchr(host, ':'))
-		snprintf(buf, len, port ? "[%s]:%u" : "%s", host, port);
+	if (is_ip)
+		return "an IP address: only host names are granted (and "
+		       "their addresses must still pass the loopback and "
+		       "private-range checks); an address must be in the "
+		       "bottle's egress.allow";
+	if (port)
+		snprintf(buf, len, "%s:%u", host, port);
 	else
-		snprintf(buf, len, port ? "%s%s:%u" : "%s%s", wild ? "*." : "",
-			 host, port);
+		snprintf(buf, len, "%s", host);
 	return NULL;
 }
 
@@ -416,12 +419,12 @@ static bool check_args(struct mcp_result *out, const struct json_value *id,
 	}
 	if (t == MCP_TOOL_EGRESS) {
 		const char *why =
-		    egress_host(val[0], strlen(val[0]), host, sizeof(host));
+		    mcp_egress_host(val[0], strlen(val[0]), host, sizeof(host));
 		if (why) {
 			reply_error(out, id, MCP_INVALID_PARAMS,
 				    "request_egress: host \"%.256s\": %s "
-				    "(expected host[:port] or "
-				    "*.suffix[:port])",
+				    "(expected a host name, with a port if it "
+				    "is not 80 or 443: name[:port])",
 				    val[0], why);
 			return false;
 		}

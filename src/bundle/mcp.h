@@ -15,8 +15,8 @@
  * bytes without NULs; other keys are refused):
  *   ask_supervisor    question, [context]      -> the human's answer
  *   request_approval  action, [reason]         -> approved / denied + note
- *   request_egress    host ("host[:port]", "*.suffix[:port]"), reason
- *                                              -> approved: allowed at once
+ *   request_egress    host ("name[:port]": no IP, CIDR or wildcard),
+ *                     reason                   -> approved: allowed at once
  *   report            message                  -> returns at once
  */
 #ifndef BOTTLE_BUNDLE_MCP_H
@@ -47,6 +47,12 @@ enum mcp_tool {
  * unknown name. */
 const char *mcp_tool_name(enum mcp_tool t);
 int mcp_tool_find(const char *name);
+
+/* request_egress's host s[0..n): a host name with an optional port,
+ * never an IP literal, a CIDR or a "*.suffix".  NULL with it written
+ * canonically (lowercased, "name" or "name:port") into buf[0..len),
+ * or why not. */
+const char *mcp_egress_host(const char *s, size_t n, char *buf, size_t len);
 
 /* Is v one of the protocol versions we speak? */
 bool mcp_version_supported(const char *v, size_t len);

@@ -93,18 +93,30 @@ static char *item_arg(const struct sv_item *it, const char *key)
 }
 
 /* An approved request_egress: the host joins the live allowlist, and the
- * audit log says so (at once: a grant is rare and matters). */
+ * audit log says so (at once: a grant is rare and matters).  The host is
+ * checked again, as mcp.c checked it: a request queued by an older bundle
+ * may name an address, which the allowlist would exempt from the
+ * loopback and private-range rules. */
 static void grant(struct supervise *s, struct sv_item *it, bool audit)
 {
 	_cleanup_free_ char *host = item_arg(it, "host");
 	_cleanup_free_ char *why = item_arg(it, "reason");
-	char reason[320];
+	char reason[320], name[300];
 	struct error err = ERROR_INIT;
 	struct audit_event e = {0};
+	const char *bad =
+	    host ? mcp_egress_host(host, strlen(host), name, sizeof(name))
+		 : "no host";
 
-	if (!host || policy_allow_add(s->b->policy, host, &err) < 0) {
+	if (bad) {
+		log_warnx("supervise: request %s: not granting \"%s\": %s",
+			  it->id, host ? host : "", bad);
+		it->grant_error = "only host names are granted";
+		return;
+	}
+	if (policy_allow_add(s->b->policy, host, &err) < 0) {
 		log_warnx("supervise: request %s: cannot allow %s: %s", it->id,
-			  host ? host : "(no host)", err.msg);
+			  host, err.msg);
 		it->grant_error = "the allowlist refused the host";
 		return;
 	}

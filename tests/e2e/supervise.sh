@@ -176,6 +176,20 @@ grep -q 'APPROVED: extra.test is now allowed' "$T_ROOT/egress.out" && ok "egress
 [ "$(pcode http://extra.test/1k)" = 200 ] && ok "extra.test goes through the proxy after" || fail "extra.test after"
 "$BOTTLE" logs "$id" --audit | grep '"method":"GRANT"' | grep -q '"host":"extra.test"' &&
 	ok "the grant is audited" || fail "grant audit"
+# Host names only: an address or range would lift the proxy's loopback and
+# private-range rules; a granted name is still held to them.
+jerr "$(call request_egress '{"host":"127.0.0.1:6379","reason":"r"}')" -32602 "egress for an IP address: -32602"
+jerr "$(call request_egress '{"host":"10.0.0.0/8","reason":"r"}')" -32602 "egress for a CIDR: -32602"
+jerr "$(call request_egress '{"host":"*.test","reason":"r"}')" -32602 "egress for a wildcard: -32602"
+mcp "$(call request_egress '{"host":"localhost:6379","reason":"redis"}')" >"$T_ROOT/egress2.out" &
+cpid=$!
+until_ok pending_is 1 || fail "the request is not listed"
+"$BOTTLE" supervise answer "$(newest)" --approve >/dev/null
+wait $cpid
+grep -q 'APPROVED: localhost:6379 is now allowed' "$T_ROOT/egress2.out" && ok "localhost:6379 approved" || fail "egress localhost: $(cat "$T_ROOT/egress2.out")"
+out=$("$BOTTLE" exec "$id" -- curl -s --noproxy '' -w ' %{http_code}' --max-time 20 http://localhost:6379/)
+echo "$out" | grep -q 'loopback address' && echo "$out" | grep -q ' 403$' &&
+	ok "but the proxy still refuses its loopback address" || fail "granted localhost: $out"
 
 # --- report ------------------------------------------------------------------------
 mcp "$(call report '{"message":"half way there"}')" | grep -q 'Noted' && ok "report returns at once" || fail "report"

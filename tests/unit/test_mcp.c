@@ -285,12 +285,8 @@ static void test_tools_call(void **state)
 		    "{\"host\":\"API.Example.com:8443\",\"reason\":\"r\"}",
 		    "{\"host\":\"api.example.com:8443\",\"reason\":\"r\"}");
 	expect_call("request_egress",
-		    "{\"host\":\"*.Example.com\",\"reason\":\"r\"}",
-		    "{\"host\":\"*.example.com\",\"reason\":\"r\"}");
-	expect_call("request_egress",
-		    "{\"host\":\"[::1]:8080\",\"reason\":"
-		    "\"r\"}",
-		    "{\"host\":\"[::1]:8080\",\"reason\":\"r\"}");
+		    "{\"host\":\"LocalHost.:6379\",\"reason\":\"r\"}",
+		    "{\"host\":\"localhost:6379\",\"reason\":\"r\"}");
 	expect_call("report", "{\"message\":\"half done \\u00e9\"}",
 		    "{\"message\":\"half done \xc3\xa9\"}");
 
@@ -315,13 +311,41 @@ static void test_tools_call(void **state)
 			"not a URL");
 	expect_bad_call("request_egress",
 			"{\"host\":\"a b.com\",\"reason\":\"r\"}",
-			"expected host[:port]");
+			"expected a host name");
+	/* Host names only: an IP or CIDR grant would lift the proxy's
+	 * loopback and private-range rules; a wildcard is a whole domain. */
 	expect_bad_call("request_egress",
 			"{\"host\":\"*.10.0.0.1\",\"reason\":\"r\"}",
-			"expected host[:port]");
+			"a wildcard");
+	expect_bad_call("request_egress",
+			"{\"host\":\"*.Example.com\",\"reason\":\"r\"}",
+			"a wildcard");
+	expect_bad_call("request_egress",
+			"{\"host\":\"127.0.0.1:6379\",\"reason\":\"r\"}",
+			"an IP address");
+	expect_bad_call("request_egress",
+			"{\"host\":\"10.1.2.3\",\"reason\":\"r\"}",
+			"an IP address");
+	expect_bad_call("request_egress",
+			"{\"host\":\"[::1]:8080\",\"reason\":\"r\"}",
+			"an IP address");
+	expect_bad_call("request_egress",
+			"{\"host\":\"[::ffff:127.0.0.1]\",\"reason\":\"r\"}",
+			"an IP address");
+	expect_bad_call("request_egress", "{\"host\":\"::1\",\"reason\":\"r\"}",
+			"expected a host name");
+	expect_bad_call("request_egress",
+			"{\"host\":\"2130706433:80\",\"reason\":\"r\"}",
+			"expected a host name");
+	expect_bad_call("request_egress",
+			"{\"host\":\"127.1\",\"reason\":\"r\"}",
+			"expected a host name");
+	expect_bad_call("request_egress",
+			"{\"host\":\"fd00::/8\",\"reason\":\"r\"}",
+			"address range");
 	expect_bad_call("request_egress",
 			"{\"host\":\"x.com:99999\",\"reason\":\"r\"}",
-			"expected host[:port]");
+			"expected a host name");
 	expect_error("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\","
 		     "\"params\":{\"arguments\":{}}}",
 		     MCP_INVALID_PARAMS, "1", "params.name");
