@@ -6,8 +6,8 @@
  *   bottle supervise answer REQ (--approve | --deny | --text TEXT)
  *   bottle supervise reports [ID] [--json]     the agents' progress notes
  *
- * Everything shown comes from an agent, so control characters are
- * replaced before they reach the terminal (no escape sequences). */
+ * Everything shown of a request comes from an agent: see "showing what
+ * an agent wrote" below. */
 #include "cli/cli.h"
 
 #include "lib/json.h"
@@ -19,6 +19,7 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -124,30 +125,164 @@ static int gather(const char *only, bool pending_only, struct entries *out)
 	return 0;
 }
 
-/* ---- showing requests ---------------------------------------------------- */
+/* ---- showing what an agent wrote ----------------------------------------
+ *
+ * term_safe() leaves nothing in it that moves the cursor, changes the
+ * terminal or reorders text, but newlines and tabs.  Then a text that is
+ * not one short line is shown as a block whose every row starts with
+ * BAR, folded before the terminal would wrap it and cut after FIELD_ROWS
+ * rows: no text can pass for our own lines (a fake request with a fake
+ * host after a screenful of blank lines), and the prompt repeats what is
+ * being decided. */
 
-/* s with C0, DEL and C1 controls replaced (by ' ' where one_line, else
- * '?', newlines kept), cut after max bytes with "...". */
-static char *clean(const char *s, size_t max, bool one_line)
+#define BAR	   "  | "
+#define FIELD_ROWS 20
+
+static unsigned term_cols(void)
+{
+	struct winsize ws;
+
+	if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col >= 24)
+		return ws.ws_col;
+	return 80;
+}
+
+/* s, at most max bytes of it ("..." after a cut), made safe (flags as for
+ * term_safe()); malloc'd. */
+static char *safe(const char *s, size_t max, unsigned flags)
 {
 	struct strbuf sb = STRBUF_INIT;
-	const unsigned char *p = (const unsigned char *)(s ? s : "");
+	size_t n = s ? strlen(s) : 0, cut = utf8_cut(s, n, max);
 
-	for (; *p && sb.len < max; p++) {
-		if (*p == '\n' && !one_line)
-			strbuf_addch(&sb, '\n');
-		else if (*p < 0x20 || *p == 0x7f)
-			strbuf_addch(&sb, one_line ? ' ' : '?');
-		else if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) {
-			strbuf_addch(&sb, '?'); /* U+0080..U+009F */
-			p++;
-		} else
-			strbuf_addch(&sb, (char)*p);
-	}
-	if (*p)
+	term_safe(&sb, s ? s : "", cut, flags);
+	if (cut < n)
 		strbuf_addstr(&sb, "...");
 	return strbuf_detach(&sb, NULL);
 }
+
+/* The bytes and columns of the character at safe text p: ASCII is one
+ * column, anything else counts two (never fewer than a terminal gives it,
+ * so a row never wraps). */
+static size_t char_len(const unsigned char *p, unsigned *cols)
+{
+	size_t len = *p < 0x80		   ? 1
+		     : (*p & 0xe0) == 0xc0 ? 2
+		     : (*p & 0xf0) == 0xe0 ? 3
+					   : 4;
+	size_t i;
+
+	*cols = *p < 0x80 ? 1 : 2;
+	for (i = 1; i < len && p[i]; i++)
+		;
+	return i;
+}
+
+struct rows {
+	char **v;
+	size_t n, alloc;
+};
+
+static void rows_push(struct rows *r, struct strbuf *row)
+{
+	ALLOC_GROW(r->v, r->n + 1, r->alloc);
+	r->v[r->n++] = strbuf_detach(row, NULL);
+}
+
+static void rows_release(struct rows *r)
+{
+	for (size_t i = 0; i < r->n; i++)
+		free(r->v[i]);
+	free(r->v);
+}
+
+/* Safe text t as rows of at most width columns, tabs expanded, trailing
+ * empty rows dropped. */
+static void fold(const char *t, unsigned width, struct rows *r)
+{
+	const unsigned char *p = (const unsigned char *)t;
+	struct strbuf row = STRBUF_INIT;
+	unsigned col = 0, w;
+
+	memset(r, 0, sizeof(*r));
+	while (*p) {
+		size_t len;
+
+		if (*p == '\n') {
+			rows_push(r, &row);
+			col = 0;
+			p++;
+			continue;
+		}
+		if (*p == '\t') {
+			unsigned to = (col / 8 + 1) * 8;
+			if (to > width) {
+				rows_push(r, &row);
+				col = 0;
+			} else {
+				for (; col < to; col++)
+					strbuf_addch(&row, ' ');
+			}
+			p++;
+			continue;
+		}
+		len = char_len(p, &w);
+		if (col + w > width) {
+			rows_push(r, &row);
+			col = 0;
+		}
+		strbuf_add(&row, p, len);
+		col += w;
+		p += len;
+	}
+	if (row.len || !r->n)
+		rows_push(r, &row);
+	strbuf_release(&row);
+	while (r->n > 1 && !*r->v[r->n - 1])
+		free(r->v[--r->n]);
+}
+
+static unsigned cols_of(const char *t)
+{
+	const unsigned char *p = (const unsigned char *)t;
+	unsigned n = 0, w;
+
+	while (*p) {
+		p += char_len(p, &w);
+		n += w;
+	}
+	return n;
+}
+
+/* Print lead, then what an agent wrote: on the same line when it is one
+ * row that fits, else as a block of rows under lead. */
+static void show_text(const char *lead, const char *text)
+{
+	unsigned cols = term_cols();
+	_cleanup_free_ char *t =
+	    safe(text, SUPERQ_TEXT_MAX, TERM_SAFE_NL | TERM_SAFE_TAB);
+	_cleanup_free_ char *head = xstrdup(lead);
+	size_t hlen = strlen(head);
+	struct rows r;
+
+	fold(t, cols - 1 - (unsigned)strlen(BAR), &r);
+	if (r.n == 1 && !strchr(t, '\t') && hlen + cols_of(r.v[0]) < cols) {
+		printf("%s%s\n", lead, r.v[0]);
+		rows_release(&r);
+		return;
+	}
+	while (hlen && head[hlen - 1] == ' ')
+		head[--hlen] = '\0';
+	printf("%s\n", head);
+	for (size_t i = 0; i < r.n && i < FIELD_ROWS; i++)
+		printf(BAR "%s\n", r.v[i]);
+	if (r.n > FIELD_ROWS)
+		printf(BAR "... %zu more lines (`bottle supervise --json` "
+			   "has them all)\n",
+		       r.n - FIELD_ROWS);
+	rows_release(&r);
+}
+
+/* ---- showing requests ---------------------------------------------------- */
 
 static char *arg_of(const struct superq_req *r, const char *key)
 {
@@ -189,7 +324,7 @@ static char *summary(const struct superq_req *r, size_t max)
 	a = arg_of(r, k1);
 	b = k2 && strcmp(r->tool, "request_egress") == 0 ? arg_of(r, k2) : NULL;
 	all = xasprintf("%s%s%s", a ? a : "", b ? ": " : "", b ? b : "");
-	return clean(all, max, true);
+	return safe(all, max, TERM_SAFE_ONE_LINE);
 }
 
 static void age(char *buf, size_t n, int64_t ms)
@@ -294,8 +429,9 @@ static char *prompt(const char *what)
 static int ask_one(const struct entry *e, size_t i, size_t n)
 {
 	const char *k1, *k2, *b0 = color() ? "\033[1m" : "", *b1 = "";
-	_cleanup_free_ char *a1 = NULL, *a2 = NULL, *c1 = NULL, *c2 = NULL;
-	_cleanup_free_ char *choice = NULL, *text = NULL;
+	_cleanup_free_ char *a1 = NULL, *a2 = NULL, *tool = NULL;
+	_cleanup_free_ char *lead1 = NULL, *lead2 = NULL, *host = NULL;
+	_cleanup_free_ char *ask = NULL, *choice = NULL, *text = NULL;
 	char when[24];
 
 	if (*b0)
@@ -303,22 +439,39 @@ static int ask_one(const struct entry *e, size_t i, size_t n)
 	tool_keys(e->r.tool, &k1, &k2);
 	a1 = arg_of(&e->r, k1);
 	a2 = k2 ? arg_of(&e->r, k2) : NULL;
-	c1 = clean(a1, SUPERQ_TEXT_MAX, false);
-	c2 = a2 ? clean(a2, SUPERQ_TEXT_MAX, false) : NULL;
+	tool = safe(e->r.tool, 64, TERM_SAFE_ONE_LINE);
 	age(when, sizeof(when), e->r.created);
-	printf("\n%s[%zu/%zu] %s %s%s  %s, %s ago\n  %s: %s\n", b0, i + 1, n,
-	       e->r.tool, e->r.id, b1, e->bottle, when, k1, c1);
-	if (c2)
-		printf("  %s: %s\n", k2, c2);
+	printf("\n%s[%zu/%zu] %s %s%s  %s, %s ago\n", b0, i + 1, n, tool,
+	       e->r.id, b1, e->bottle, when);
+	lead1 = xasprintf("  %s: ", k1);
+	show_text(lead1, a1);
+	if (a2) {
+		lead2 = xasprintf("  %s: ", k2);
+		show_text(lead2, a2);
+	}
+	/* The prompt says again what is decided on: the text above may be
+	 * long, and it is the agent's. */
 	if (strcmp(e->r.tool, "ask_supervisor") == 0) {
-		text = prompt("answer (Enter skips, Ctrl-D quits)> ");
+		ask = xasprintf("%s %s: answer (Enter skips, Ctrl-D quits)> ",
+				tool, e->r.id);
+		text = prompt(ask);
 		if (!text)
 			return 0;
 		if (*text)
 			answer(e, SUPERQ_ANSWERED, text);
 		return 1;
 	}
-	choice = prompt("[a]pprove, [d]eny, [s]kip, [q]uit? ");
+	if (strcmp(e->r.tool, "request_egress") == 0) {
+		host = safe(a1, 256, TERM_SAFE_ONE_LINE);
+		ask =
+		    xasprintf("%s %s, host %s%s%s: [a]pprove, [d]eny, [s]kip, "
+			      "[q]uit? ",
+			      tool, e->r.id, b0, host, b1);
+	} else {
+		ask = xasprintf("%s %s: [a]pprove, [d]eny, [s]kip, [q]uit? ",
+				tool, e->r.id);
+	}
+	choice = prompt(ask);
 	if (!choice || choice[0] == 'q')
 		return 0;
 	if (choice[0] != 'a' && choice[0] != 'd')
@@ -499,7 +652,7 @@ static void print_reports(const struct reports *rs, bool json)
 		json_writer_begin_array(&w);
 	for (size_t i = 0; i < rs->n; i++) {
 		const struct report *p = &rs->v[i];
-		_cleanup_free_ char *m = NULL;
+		_cleanup_free_ char *lead = NULL;
 		char a[24];
 
 		if (json) {
@@ -511,8 +664,8 @@ static void print_reports(const struct reports *rs, bool json)
 			continue;
 		}
 		age(a, sizeof(a), p->time);
-		m = clean(p->message, SUPERQ_TEXT_MAX, false);
-		printf("%-22s %-5s %s\n", p->bottle, a, m);
+		lead = xasprintf("%-22s %-5s ", p->bottle, a);
+		show_text(lead, p->message);
 	}
 	if (json) {
 		json_writer_end_array(&w);

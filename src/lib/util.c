@@ -1,6 +1,7 @@
 #include "util.h"
 
 #include "log.h"
+#include "strbuf.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -170,4 +171,88 @@ bool proc_alive(pid_t pid, uint64_t start)
 	/* A zombie has exited; only its parent has not reaped it yet. */
 	return now != 0 && (start == 0 || now == start) && state != 'Z' &&
 	       state != 'X';
+}
+
+/* The code point of the UTF-8 sequence at s[0..n), strictly (no
+ * overlongs, surrogates or values past U+10FFFF), and its length in *len;
+ * -1 when it is not valid UTF-8. */
+static int32_t utf8_decode(const unsigned char *s, size_t n, size_t *len)
+{
+	static const int32_t min[] = {0, 0, 0x80, 0x800, 0x10000};
+	size_t l = s[0] < 0x80		   ? 1
+		   : (s[0] & 0xe0) == 0xc0 ? 2
+		   : (s[0] & 0xf0) == 0xe0 ? 3
+		   : (s[0] & 0xf8) == 0xf0 ? 4
+					   : 0;
+	int32_t cp;
+
+	if (l == 0 || l > n)
+		return -1;
+	cp = l == 1 ? s[0] : s[0] & (0x7f >> l);
+	for (size_t i = 1; i < l; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return -1;
+		cp = (cp << 6) | (s[i] & 0x3f);
+	}
+	if (cp < min[l] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return -1;
+	*len = l;
+	return cp;
+}
+
+/* C1 controls and the invisible format characters that reorder or hide
+ * text (Unicode's Cf among them that a terminal may act on). */
+static bool unsafe_code_point(int32_t cp)
+{
+	return (cp >= 0x80 && cp <= 0x9f) || cp == 0x061c || cp == 0x200b ||
+	       (cp >= 0x200e && cp <= 0x200f) ||
+	       (cp >= 0x2028 && cp <= 0x202e) ||
+	       (cp >= 0x2060 && cp <= 0x206f) || cp == 0xfeff ||
+	       (cp >= 0xfff9 && cp <= 0xfffb) ||
+	       (cp >= 0xe0000 && cp <= 0xe007f);
+}
+
+void term_safe(struct strbuf *out, const char *s, size_t n, unsigned flags)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	for (size_t i = 0; i < n;) {
+		unsigned char c = p[i];
+		size_t len = 1;
+		int32_t cp;
+
+		if ((flags & TERM_SAFE_ONE_LINE) &&
+		    (c == '\n' || c == '\t' ||
+		     (c == '\r' && i + 1 < n && p[i + 1] == '\n'))) {
+			if (c == '\r')
+				i++;
+			strbuf_addch(out, ' ');
+		} else if ((c == '\n' && (flags & TERM_SAFE_NL)) ||
+			   (c == '\t' && (flags & TERM_SAFE_TAB))) {
+			strbuf_addch(out, (char)c);
+		} else if (c < 0x20 || c == 0x7f) {
+			strbuf_addf(out, "\\x%02x", c);
+		} else if (c < 0x80) {
+			strbuf_addch(out, (char)c);
+		} else if ((cp = utf8_decode(p + i, n - i, &len)) < 0) {
+			len = 1;
+			strbuf_addf(out, "\\x%02x", c);
+		} else if (unsafe_code_point(cp) && cp > 0xffff) {
+			strbuf_addf(out, "\\U%08x", (unsigned)cp);
+		} else if (unsafe_code_point(cp)) {
+			strbuf_addf(out, "\\u%04x", (unsigned)cp);
+		} else {
+			strbuf_add(out, p + i, len);
+		}
+		i += len;
+	}
+}
+
+size_t utf8_cut(const char *s, size_t n, size_t max)
+{
+	if (n <= max)
+		return n;
+	while (max > 0 && ((unsigned char)s[max] & 0xc0) == 0x80)
+		max--;
+	return max;
 }

@@ -95,4 +95,24 @@ bool proc_alive(pid_t pid, uint64_t start);
 /* Monotonic time in nanoseconds. */
 uint64_t now_ns(void);
 
+struct strbuf;
+
+/* Text from an agent, made safe to print on a terminal: appended to out
+ * with nothing left that moves the cursor, changes the terminal's state or
+ * reorders what is shown.  Each C0 control (but those flags keep), DEL and
+ * byte that is not part of valid UTF-8 becomes "\xNN"; each C1 control and
+ * invisible format character (bidi embeddings, overrides and isolates, the
+ * marks U+200E/U+200F/U+061C, U+2028/U+2029, zero-width space, word joiner,
+ * BOM, tags) becomes "\uNNNN" or "\UNNNNNNNN".  Strbuf: CLI only. */
+enum term_safe_flags {
+	TERM_SAFE_NL = 1 << 0,	     /* keep '\n' */
+	TERM_SAFE_TAB = 1 << 1,	     /* keep '\t' */
+	TERM_SAFE_ONE_LINE = 1 << 2, /* '\n', "\r\n" and '\t' become ' ' */
+};
+void term_safe(struct strbuf *out, const char *s, size_t n, unsigned flags);
+
+/* The length of s[0..n) cut back to at most max bytes without splitting a
+ * UTF-8 sequence. */
+size_t utf8_cut(const char *s, size_t n, size_t max);
+
 #endif

@@ -125,11 +125,38 @@ out=$("$BOTTLE" supervise answer zzzzzzzz --deny 2>&1); rc=$?
 mcp "$(call ask_supervisor '{"question":"Tea \u001b[31mor\u001b[0m coffee?"}')" >"$T_ROOT/tty.out" &
 cpid=$!
 until_ok pending_is 1 || fail "the request is not listed"
-out=$(python3 "$(dirname "$0")/supervise_tty.py" "tea" | tr -d "\r")
-echo "$out" | grep -q 'question: Tea ?\[31mor?\[0m coffee?' && ok "a terminal shows the question, escapes defused" || fail "tty: $out"
+TTY="$(dirname "$0")/pty_run.py"
+out=$(NO_COLOR=1 python3 "$TTY" -i tea "$BOTTLE" supervise | tr -d "\r")
+echo "$out" | grep -qF 'question: Tea \x1b[31mor\x1b[0m coffee?' && ok "a terminal shows the question, escapes defused" || fail "tty: $out"
 echo "$out" | grep -q 'answered [a-z2-9]\{8\} (ask_supervisor' && ok "and takes the answer typed" || fail "tty answer: $out"
 wait $cpid
 grep -q 'The supervisor answered: tea' "$T_ROOT/tty.out" && ok "which reaches the agent" || fail "tty result: $(cat "$T_ROOT/tty.out")"
+
+# --- a request that tries to pass for another one on the human's terminal ----------------
+# Its reason holds a fake request header and host, then a screenful of
+# blank lines and another fake, a bidi override, a CR and an OSC.
+body=$(python3 -c 'import json; print(json.dumps({"jsonrpc": "2.0", "id": 5, "method": "tools/call",
+  "params": {"name": "request_egress", "arguments": {"host": "real.test", "reason":
+  "see below\n[1/1] request_egress zzzzzzzz  b, 1s ago\n  host: docs.python.org \u202eevil\rX\x1b]0;t\x07"
+  + "\n" * 100 + "[1/1] request_egress yyyyyyyy  b, 1s ago\n  host: docs.python.org"}}}))')
+mcp "$body" >"$T_ROOT/fake.out" &
+cpid=$!
+until_ok pending_is 1 || fail "the request is not listed"
+NO_COLOR=1 python3 "$TTY" -i d -i "" "$BOTTLE" supervise >"$T_ROOT/fake.tty"
+out=$(tr -d '\r' <"$T_ROOT/fake.tty")
+[ "$(echo "$out" | grep -c '^\[1/1\]')" = 1 ] && echo "$out" | grep -q '^  | \[1/1\] request_egress zzzzzzzz' &&
+	! echo "$out" | grep -q '^ *host: docs' && echo "$out" | grep -q '^  host: real.test$' &&
+	ok "the agent's text cannot pass for a request: every line of it starts with '  | '" || fail "fake request: $out"
+echo "$out" | grep -q '^  | \.\.\. [0-9]* more lines' && ! echo "$out" | grep -q yyyyyyyy &&
+	ok "a long text is cut, saying how many lines are left" || fail "cut: $out"
+echo "$out" | grep -q 'request_egress [a-z2-9]\{8\}, host real.test: \[a\]pprove' &&
+	ok "the prompt names the tool and the real host" || fail "prompt: $out"
+python3 -c 'import sys; b = open(sys.argv[1], "rb").read().replace(b"\r\n", b"\n")
+sys.exit(any(x in b for x in (b"\r", b"\x1b", "\u202e".encode())))' "$T_ROOT/fake.tty" &&
+	echo "$out" | grep -qF 'docs.python.org \u202eevil\x0dX\x1b]0;t\x07' &&
+	ok "bidi override, CR and OSC shown as escapes, never sent raw" || fail "raw controls: $out"
+wait $cpid
+grep -q 'DENIED: real.test stays blocked' "$T_ROOT/fake.out" && ok "and it is denied from the terminal" || fail "fake deny: $(cat "$T_ROOT/fake.out")"
 
 # --- approval, denied with a note; plain JSON with a progress token ---------------------
 mcp '{"jsonrpc":"2.0","id":"a1","method":"tools/call","params":{"name":"request_approval","arguments":{"action":"drop table users"},"_meta":{"progressToken":"pt"}}}' -N -H "$SSE" >"$T_ROOT/appr.out" &
@@ -194,6 +221,10 @@ echo "$out" | grep -q 'loopback address' && echo "$out" | grep -q ' 403$' &&
 # --- report ------------------------------------------------------------------------
 mcp "$(call report '{"message":"half way there"}')" | grep -q 'Noted' && ok "report returns at once" || fail "report"
 "$BOTTLE" supervise reports "$id" | grep -q 'half way there' && ok "bottle supervise reports shows it" || fail "reports"
+mcp "$(call report '{"message":"done\nsomebottle 1s   all approved"}')" | grep -q 'Noted' || fail "report 2"
+out=$("$BOTTLE" supervise reports "$id")
+echo "$out" | grep -q '^  | somebottle 1s   all approved' && ! echo "$out" | grep -q '^somebottle' &&
+	ok "a report's second line is marked as the agent's" || fail "report lines: $out"
 
 # --- kill -9 of the bundle with a request pending ----------------------------------
 pid=$(bundle_pid "$id")
