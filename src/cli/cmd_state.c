@@ -2,6 +2,7 @@
 #include "cli/cli.h"
 
 #include "lib/fsutil.h"
+#include "lib/strbuf.h"
 #include "lib/util.h"
 
 #include <errno.h>
@@ -129,15 +130,36 @@ int cmd_rm(int argc, char **argv)
 	return ret;
 }
 
-static int cat_file(const char *path)
+/* Print a log.  The agent can get bytes into each (its console; git's
+ * stderr in the bundle's), so on a terminal they are shown with
+ * term_safe(): an escape sequence (a title, the clipboard, a cleared
+ * screen) is shown, not obeyed.  Piped, they are as they are. */
+static int cat_file(const char *path, bool tty)
 {
 	_cleanup_free_ char *buf = NULL;
+	struct strbuf sb = STRBUF_INIT;
 	struct error err = ERROR_INIT;
 	size_t len;
 
 	if (read_file(path, &buf, &len, 256u << 20, &err) < 0)
 		return err.code == ENOENT ? 0 : -1;
-	fwrite(buf, 1, len, stdout);
+	if (!tty) {
+		fwrite(buf, 1, len, stdout);
+		return 0;
+	}
+	/* A line at a time, long ones in pieces that keep UTF-8 whole. */
+	for (size_t i = 0, n; i < len; i += n) {
+		const char *nl = memchr(buf + i, '\n', len - i);
+
+		n = nl ? (size_t)(nl - (buf + i)) + 1 : len - i;
+		n = utf8_cut(buf + i, n, 64u << 10);
+		if (n == 0)
+			n = len - i < (64u << 10) ? len - i : 64u << 10;
+		term_safe(&sb, buf + i, n, TERM_SAFE_NL | TERM_SAFE_TAB);
+		fwrite(sb.buf, 1, sb.len, stdout);
+		strbuf_reset(&sb);
+	}
+	strbuf_release(&sb);
 	return 0;
 }
 
@@ -146,7 +168,7 @@ int cmd_logs(int argc, char **argv)
 	struct host_facts h;
 	struct bottle_meta m = BOTTLE_META_INIT;
 	_cleanup_free_ char *dir = NULL, *p1 = NULL, *p2 = NULL, *p3 = NULL;
-	bool audit = false;
+	bool audit = false, tty;
 	const char *name = NULL;
 	int r;
 
@@ -169,16 +191,17 @@ int cmd_logs(int argc, char **argv)
 	host_facts_release(&h);
 	if (r)
 		return r;
+	tty = isatty(STDOUT_FILENO);
 	if (audit) {
 		p1 = xasprintf("%s/logs/audit.jsonl", dir);
-		cat_file(p1);
+		cat_file(p1, tty);
 	} else {
 		p1 = xasprintf("%s/logs/monitor.log", dir);
 		p2 = xasprintf("%s/logs/bundle.log", dir);
 		p3 = xasprintf("%s/logs/console.log", dir);
-		cat_file(p1);
-		cat_file(p2);
-		cat_file(p3);
+		cat_file(p1, tty);
+		cat_file(p2, tty);
+		cat_file(p3, tty);
 	}
 	meta_release(&m);
 	return EXIT_OK;

@@ -54,7 +54,9 @@ static const struct command {
      "Delete bottles' state.  -f stops a running one first.\n"},
     {"logs", cmd_logs, "logs ID [--audit]",
      "Print a bottle's monitor, bundle and console logs; --audit: the\n"
-     "bundle's audit lines (one JSON object per request).\n"},
+     "bundle's audit lines (one JSON object per request).  On a terminal,\n"
+     "control characters are shown escaped (\\x1b): the agent can write\n"
+     "into these logs.  Piped, the bytes are as they are.\n"},
     {"supervise", cmd_supervise,
      "supervise [ID] [--json] [--list] | answer REQ ... | reports [ID]",
      "       bottle supervise answer REQ --approve|--deny [--text NOTE]\n"

@@ -131,6 +131,24 @@ check "the bottle runs on after detach" sh -c "\"\$BOTTLE\" ls | grep '^$id ' | 
 printf 'bye\n' | timeout 10 "$BOTTLE" attach "$id" >/dev/null; rc=$?
 check "attach returns the agent's exit code" [ $rc -eq 4 ]
 check "logs shows the console" sh -c "\"\$BOTTLE\" logs $id | grep -q got:hi"
+
+# logs on a terminal: escape sequences an agent printed (a window title,
+# the clipboard through OSC 52, a cleared screen) are shown, not obeyed;
+# piped, the log is as it was.
+cat > bottle.yaml <<'Y'
+agents:
+  noisy:
+    command: [sh, -c, "printf 'evil \\033]0;title\\007 \\033]52;c;ZXZpbA==\\007 \\033[2J\\r\\302\\233 end\\n'"]
+Y
+nid=$("$BOTTLE" run -d --yes 2>/dev/null)
+logged() { "$BOTTLE" logs "$nid" | grep -q ' end'; }
+i=0; until logged || [ $i -ge 100 ]; do i=$((i + 1)); sleep 0.1; done
+python3 "$(dirname "$0")/pty_run.py" "$BOTTLE" logs "$nid" >"$T_ROOT/logs.tty"
+check "logs on a terminal: escapes shown, not sent" python3 -c 'import sys
+b = open(sys.argv[1], "rb").read().replace(b"\r\n", b"\n")
+sys.exit(not (b"evil \\x1b]0;title\\x07 \\x1b]52;c;ZXZpbA==\\x07 \\x1b[2J\\x0d\\u009b end" in b
+  and b"\x1b" not in b and b"\r" not in b and b"\xc2\x9b" not in b))' "$T_ROOT/logs.tty"
+check "logs piped: the bytes as they were" sh -c "\"\$BOTTLE\" logs $nid | grep -q \"\$(printf '\\033]52;c;')\""
 check "doctor reports the ns backend usable" sh -c "\"\$BOTTLE\" doctor | grep -q 'backend ns: usable'"
 
 # A route whose secret is missing fails before anything is created.
