@@ -301,5 +301,9 @@ big_ping() { # the hang-ups reach the bundle when they do: poll
 until_ok big_ping && ok "a 900 KB request is served once they hung up" || fail "900 KB ping: $out"
 [ "$(pcode http://origin.test/1k)" = 200 ] && ok "and the proxy still serves" || fail "proxy after the floods"
 
+"$BOTTLE" logs "$id" >"$T_ROOT/logs.out" 2>&1
+grep -E 'ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:' "$T_ROOT/logs.out" &&
+	fail "a sanitizer report in the bundle's log" || ok "no sanitizer report in the bundle's log"
+
 "$BOTTLE" stop "$id" >/dev/null; "$BOTTLE" stop "$qid" >/dev/null
 finish
