@@ -365,8 +365,37 @@ static void json_entry(struct json_writer *w, const struct entry *e)
 	json_writer_end_object(w);
 }
 
+/* Cut safe one-line text t to at most width columns, "..." marking a
+ * cut. */
+static void cut_cols(char *t, unsigned width)
+{
+	unsigned col = 0, w;
+	size_t i = 0, keep = 0;
+
+	if (cols_of(t) <= width)
+		return;
+	while (t[i]) {
+		size_t len = char_len((const unsigned char *)t + i, &w);
+		if (col + w + 3 > width)
+			break;
+		col += w;
+		i += len;
+		keep = i;
+	}
+	if (width >= 3)
+		memcpy(t + keep, "...", 4);
+	else
+		t[0] = '\0';
+}
+
+/* One row per request; on a terminal, rows never wrap, so that a
+ * summary cannot continue as a row of its own making. */
 static void print_table(const struct entries *es)
 {
+	static const unsigned lead = 22 + 1 + 8 + 1 + 16 + 1 + 5 + 1;
+	unsigned width = term_cols() > lead + 11 ? term_cols() - lead - 1 : 10;
+	bool tty = isatty(STDOUT_FILENO);
+
 	if (!es->n) {
 		printf("no pending requests\n");
 		return;
@@ -375,11 +404,15 @@ static void print_table(const struct entries *es)
 	       "QUESTION / ACTION / HOST");
 	for (size_t i = 0; i < es->n; i++) {
 		_cleanup_free_ char *s = summary(&es->v[i].r, 200);
+		_cleanup_free_ char *tool =
+		    safe(es->v[i].r.tool, 16, TERM_SAFE_ONE_LINE);
 		char a[24];
 
+		if (tty)
+			cut_cols(s, width);
 		age(a, sizeof(a), es->v[i].r.created);
 		printf("%-22s %-8s %-16s %-5s %s\n", es->v[i].bottle,
-		       es->v[i].r.id, es->v[i].r.tool, a, s);
+		       es->v[i].r.id, tool, a, s);
 	}
 }
 

@@ -142,6 +142,10 @@ body=$(python3 -c 'import json; print(json.dumps({"jsonrpc": "2.0", "id": 5, "me
 mcp "$body" >"$T_ROOT/fake.out" &
 cpid=$!
 until_ok pending_is 1 || fail "the request is not listed"
+out=$(python3 "$TTY" "$BOTTLE" supervise --list | tr -d '\r')
+echo "$out" | grep -q '^t-.* request_egress .* real.test: see below .*\.\.\.$' &&
+	[ "$(echo "$out" | awk 'length($0) >= 80' | wc -l)" = 0 ] &&
+	ok "on a terminal, the listing's rows are cut before they wrap" || fail "listing: $out"
 NO_COLOR=1 python3 "$TTY" -i d -i "" "$BOTTLE" supervise >"$T_ROOT/fake.tty"
 out=$(tr -d '\r' <"$T_ROOT/fake.tty")
 [ "$(echo "$out" | grep -c '^\[1/1\]')" = 1 ] && echo "$out" | grep -q '^  | \[1/1\] request_egress zzzzzzzz' &&
