@@ -28,45 +28,11 @@ kind is one of "turn" (a script turn was consumed; "turn" is its index),
 Bearer both differ from TOKEN gets a 401 with the API's JSON error shape.
 --ready FILE: written once the socket listens (tests wait for it).
 """
-import argparse
 import json
-import os
-import ssl
-import sys
-import threading
-import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import fake_api
 
 MODEL_FALLBACK = "claude-sonnet-4-5"
-MAX_BODY = 64 << 20
-
-
-class State:
-    def __init__(self, turns, log_path, token):
-        self.turns = turns
-        self.next_turn = 0
-        self.log_path = log_path
-        self.token = token
-        self.lock = threading.Lock()
-        self.ids = 0
-
-    def take_turn(self):
-        with self.lock:
-            i = self.next_turn
-            self.next_turn += 1
-        if i < len(self.turns):
-            return i, self.turns[i]
-        return i, {"text": "fake-anthropic: script exhausted"}
-
-    def new_id(self, prefix):
-        with self.lock:
-            self.ids += 1
-            return "%s_fake%020d" % (prefix, self.ids)
-
-    def log(self, entry):
-        line = json.dumps(entry, sort_keys=True) + "\n"
-        with self.lock, open(self.log_path, "a") as f:
-            f.write(line)
 
 
 # Request classes (header x-claude-code-request-class, CLI 2.1.x) of calls
@@ -151,38 +117,10 @@ def sse_events(msg_id, model, blocks, stop_reason):
     yield "message_stop", {"type": "message_stop"}
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class Handler(fake_api.Handler):
+    NAME = "fake-anthropic"
     server_version = "fake-anthropic/1"
-    state = None  # set in main
-
-    def log_message(self, fmt, *args):
-        sys.stderr.write("fake-anthropic: %s\n" % (fmt % args))
-
-    def read_body(self):
-        try:
-            n = int(self.headers.get("Content-Length") or 0)
-        except ValueError:
-            n = 0
-        if n < 0 or n > MAX_BODY:
-            n = 0
-        raw = self.rfile.read(n) if n else b""
-        if not raw:
-            return None
-        text = raw.decode("utf-8", "replace")
-        try:
-            return json.loads(text)
-        except ValueError:
-            return text
-
-    def send_json(self, status, obj):
-        data = json.dumps(obj).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.send_header("request-id", self.state.new_id("req"))
-        self.end_headers()
-        self.wfile.write(data)
+    REQUEST_ID_HEADER = "request-id"
 
     def send_error_json(self, status, etype, message):
         self.send_json(status, {"type": "error",
@@ -190,26 +128,9 @@ class Handler(BaseHTTPRequestHandler):
 
     def authorized(self):
         tok = self.state.token
-        if tok is None:
+        if tok is not None and self.headers.get("x-api-key") == tok:
             return True
-        if self.headers.get("x-api-key") == tok:
-            return True
-        return self.headers.get("Authorization") == "Bearer " + tok
-
-    def send_sse(self, events):
-        self.send_response(200)
-        self.send_header("Content-Type", "text/event-stream")
-        self.send_header("Cache-Control", "no-cache")
-        self.send_header("Transfer-Encoding", "chunked")
-        self.send_header("request-id", self.state.new_id("req"))
-        self.end_headers()
-        for name, data in events:
-            chunk = ("event: %s\ndata: %s\n\n" % (name, json.dumps(data)))
-            chunk = chunk.encode()
-            self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
-            self.wfile.flush()
-        self.wfile.write(b"0\r\n\r\n")
-        self.wfile.flush()
+        return super().authorized()
 
     def messages(self, body, entry):
         if not isinstance(body, dict):
@@ -235,74 +156,24 @@ class Handler(BaseHTTPRequestHandler):
                                  "content": blocks, "stop_reason": stop,
                                  "stop_sequence": None, "usage": usage(5)})
 
-    def handle_any(self):
-        path = self.path.split("?", 1)[0]
-        body = self.read_body()
-        entry = {"time": time.time(), "method": self.command,
-                 "path": self.path,
-                 "headers": {k.lower(): v for k, v in self.headers.items()},
-                 "body": body, "kind": "unknown", "turn": None}
-        try:
-            if not self.authorized():
-                entry["kind"], entry["status"] = "unauthorized", 401
-                self.send_error_json(401, "authentication_error",
-                                     "invalid x-api-key")
-            elif self.command == "POST" and path == "/v1/messages":
-                self.messages(body, entry)
-            elif (self.command == "POST"
-                  and path == "/v1/messages/count_tokens"):
-                entry["kind"], entry["status"] = "count_tokens", 200
-                self.send_json(200, {"input_tokens": 100})
-            elif path == "/api/hello":
-                # The interactive first-run connectivity check.
-                entry["kind"], entry["status"] = "hello", 200
-                self.send_json(200, {"message": "hello"})
-            else:
-                entry["status"] = 404
-                self.send_error_json(404, "not_found_error",
-                                     "Not found: %s %s" % (self.command,
-                                                           path))
-        finally:
-            self.state.log(entry)
+    def unauthorized(self):
+        self.send_error_json(401, "authentication_error", "invalid x-api-key")
 
-    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = handle_any
-
-
-def load_script(path):
-    with open(path) as f:
-        turns = json.load(f)
-    if not isinstance(turns, list) or not all(isinstance(t, dict)
-                                              for t in turns):
-        raise ValueError("%s: want a JSON list of objects" % path)
-    return turns
-
-
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--cert", required=True)
-    ap.add_argument("--key", required=True)
-    ap.add_argument("--script", required=True)
-    ap.add_argument("--log", required=True)
-    ap.add_argument("--host", default="127.0.0.1")
-    ap.add_argument("--port", type=int, default=443)
-    ap.add_argument("--expect-token")
-    ap.add_argument("--ready")
-    a = ap.parse_args()
-
-    Handler.state = State(load_script(a.script), a.log, a.expect_token)
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.load_cert_chain(a.cert, a.key)
-    ctx.set_alpn_protocols(["http/1.1"])
-    srv = ThreadingHTTPServer((a.host, a.port), Handler)
-    srv.daemon_threads = True
-    srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
-    if a.ready:
-        tmp = a.ready + ".tmp"
-        with open(tmp, "w") as f:
-            f.write("%d\n" % srv.server_address[1])
-        os.rename(tmp, a.ready)
-    srv.serve_forever()
+    def route(self, path, body, entry):
+        if self.command == "POST" and path == "/v1/messages":
+            self.messages(body, entry)
+        elif self.command == "POST" and path == "/v1/messages/count_tokens":
+            entry["kind"], entry["status"] = "count_tokens", 200
+            self.send_json(200, {"input_tokens": 100})
+        elif path == "/api/hello":
+            # The interactive first-run connectivity check.
+            entry["kind"], entry["status"] = "hello", 200
+            self.send_json(200, {"message": "hello"})
+        else:
+            entry["status"] = 404
+            self.send_error_json(404, "not_found_error",
+                                 "Not found: %s %s" % (self.command, path))
 
 
 if __name__ == "__main__":
-    main()
+    fake_api.main(Handler, __doc__.split("\n")[0], tls_required=True)

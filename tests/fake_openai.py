@@ -35,46 +35,13 @@ a short text), "models" (GET /v1/models), "unknown" (404) or
 "Bearer TOKEN" gets a 401 with the API's JSON error shape.
 --ready FILE: written once the socket listens (tests wait for it).
 """
-import argparse
 import gzip
 import json
-import os
-import ssl
-import sys
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import fake_api
 
 MODEL_FALLBACK = "gpt-5"
-MAX_BODY = 64 << 20
-
-
-class State:
-    def __init__(self, turns, log_path, token):
-        self.turns = turns
-        self.next_turn = 0
-        self.log_path = log_path
-        self.token = token
-        self.lock = threading.Lock()
-        self.ids = 0
-
-    def take_turn(self):
-        with self.lock:
-            i = self.next_turn
-            self.next_turn += 1
-        if i < len(self.turns):
-            return i, self.turns[i]
-        return i, {"text": "fake-openai: script exhausted"}
-
-    def new_id(self, prefix):
-        with self.lock:
-            self.ids += 1
-            return "%s_fake%020d" % (prefix, self.ids)
-
-    def log(self, entry):
-        line = json.dumps(entry, sort_keys=True) + "\n"
-        with self.lock, open(self.log_path, "a") as f:
-            f.write(line)
 
 
 def request_kind(headers):
@@ -194,88 +161,41 @@ def sse_events(resp_id, model, items):
         "response": response_obj(resp_id, model, "completed", items)}
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class Handler(fake_api.Handler):
+    NAME = "fake-openai"
     server_version = "fake-openai/1"
-    state = None  # set in main
-
-    def log_message(self, fmt, *args):
-        sys.stderr.write("fake-openai: %s\n" % (fmt % args))
+    REQUEST_ID_HEADER = "x-request-id"
 
     def read_raw(self):
-        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            raw = b""
-            while True:
-                line = self.rfile.readline(1024)
-                try:
-                    n = int(line.split(b";")[0].strip(), 16)
-                except ValueError:
-                    return raw
-                if n == 0:
-                    while self.rfile.readline(1024) not in (b"\r\n", b"\n",
-                                                            b""):
-                        pass
-                    return raw
-                if len(raw) + n > MAX_BODY:
-                    return raw
-                raw += self.rfile.read(n)
-                self.rfile.readline(1024)
-        try:
-            n = int(self.headers.get("Content-Length") or 0)
-        except ValueError:
-            n = 0
-        if n < 0 or n > MAX_BODY:
-            n = 0
-        return self.rfile.read(n) if n else b""
+        if self.headers.get("Transfer-Encoding", "").lower() != "chunked":
+            return super().read_raw()
+        raw = b""
+        while True:
+            line = self.rfile.readline(1024)
+            try:
+                n = int(line.split(b";")[0].strip(), 16)
+            except ValueError:
+                return raw
+            if n == 0:
+                while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
+                    pass
+                return raw
+            if len(raw) + n > fake_api.MAX_BODY:
+                return raw
+            raw += self.rfile.read(n)
+            self.rfile.readline(1024)
 
-    def read_body(self):
-        raw = self.read_raw()
-        if not raw:
-            return None
+    def decode_raw(self, raw):
         if self.headers.get("Content-Encoding", "").lower() == "gzip":
             try:
-                raw = gzip.decompress(raw)
+                return gzip.decompress(raw)
             except (OSError, EOFError):
                 pass
-        text = raw.decode("utf-8", "replace")
-        try:
-            return json.loads(text)
-        except ValueError:
-            return text
-
-    def send_json(self, status, obj):
-        data = json.dumps(obj).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.send_header("x-request-id", self.state.new_id("req"))
-        self.end_headers()
-        self.wfile.write(data)
+        return raw
 
     def send_error_json(self, status, etype, code, message):
         self.send_json(status, {"error": {"message": message, "type": etype,
                                           "param": None, "code": code}})
-
-    def authorized(self):
-        tok = self.state.token
-        if tok is None:
-            return True
-        return self.headers.get("Authorization") == "Bearer " + tok
-
-    def send_sse(self, events):
-        self.send_response(200)
-        self.send_header("Content-Type", "text/event-stream")
-        self.send_header("Cache-Control", "no-cache")
-        self.send_header("Transfer-Encoding", "chunked")
-        self.send_header("x-request-id", self.state.new_id("req"))
-        self.end_headers()
-        for name, data in events:
-            chunk = ("event: %s\ndata: %s\n\n" % (name, json.dumps(data)))
-            chunk = chunk.encode()
-            self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
-            self.wfile.flush()
-        self.wfile.write(b"0\r\n\r\n")
-        self.wfile.flush()
 
     def create_response(self, body, entry):
         if not isinstance(body, dict):
@@ -299,75 +219,23 @@ class Handler(BaseHTTPRequestHandler):
             self.send_json(200, response_obj(resp_id, model, "completed",
                                              items))
 
-    def handle_any(self):
-        path = self.path.split("?", 1)[0]
-        body = self.read_body()
-        entry = {"time": time.time(), "method": self.command,
-                 "path": self.path,
-                 "headers": {k.lower(): v for k, v in self.headers.items()},
-                 "body": body, "kind": "unknown", "turn": None}
-        try:
-            if not self.authorized():
-                entry["kind"], entry["status"] = "unauthorized", 401
-                self.send_error_json(401, "invalid_request_error",
-                                     "invalid_api_key",
-                                     "Incorrect API key provided.")
-            elif self.command == "POST" and path == "/v1/responses":
-                self.create_response(body, entry)
-            elif self.command == "GET" and path == "/v1/models":
-                entry["kind"], entry["status"] = "models", 200
-                self.send_json(200, {"object": "list", "data": [
-                    {"id": MODEL_FALLBACK, "object": "model",
-                     "created": 0, "owned_by": "fake-openai"}]})
-            else:
-                entry["status"] = 404
-                self.send_error_json(404, "invalid_request_error", None,
-                                     "Not found: %s %s" % (self.command,
-                                                           path))
-        finally:
-            self.state.log(entry)
+    def unauthorized(self):
+        self.send_error_json(401, "invalid_request_error", "invalid_api_key",
+                             "Incorrect API key provided.")
 
-    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = handle_any
-
-
-def load_script(path):
-    with open(path) as f:
-        turns = json.load(f)
-    if not isinstance(turns, list) or not all(isinstance(t, dict)
-                                              for t in turns):
-        raise ValueError("%s: want a JSON list of objects" % path)
-    return turns
-
-
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--cert")
-    ap.add_argument("--key")
-    ap.add_argument("--script", required=True)
-    ap.add_argument("--log", required=True)
-    ap.add_argument("--host", default="127.0.0.1")
-    ap.add_argument("--port", type=int, default=443)
-    ap.add_argument("--expect-token")
-    ap.add_argument("--ready")
-    a = ap.parse_args()
-    if (a.cert is None) != (a.key is None):
-        ap.error("--cert and --key go together")
-
-    Handler.state = State(load_script(a.script), a.log, a.expect_token)
-    srv = ThreadingHTTPServer((a.host, a.port), Handler)
-    srv.daemon_threads = True
-    if a.cert:
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.load_cert_chain(a.cert, a.key)
-        ctx.set_alpn_protocols(["http/1.1"])
-        srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
-    if a.ready:
-        tmp = a.ready + ".tmp"
-        with open(tmp, "w") as f:
-            f.write("%d\n" % srv.server_address[1])
-        os.rename(tmp, a.ready)
-    srv.serve_forever()
+    def route(self, path, body, entry):
+        if self.command == "POST" and path == "/v1/responses":
+            self.create_response(body, entry)
+        elif self.command == "GET" and path == "/v1/models":
+            entry["kind"], entry["status"] = "models", 200
+            self.send_json(200, {"object": "list", "data": [
+                {"id": MODEL_FALLBACK, "object": "model",
+                 "created": 0, "owned_by": "fake-openai"}]})
+        else:
+            entry["status"] = 404
+            self.send_error_json(404, "invalid_request_error", None,
+                                 "Not found: %s %s" % (self.command, path))
 
 
 if __name__ == "__main__":
-    main()
+    fake_api.main(Handler, __doc__.split("\n")[0], tls_required=False)
