@@ -210,9 +210,10 @@ int vm_result_check(const struct vm_boot *b, const struct vm_result *res,
 			       "the guest did not power off in time; last "
 			       "console line: \"%s\"",
 			       last);
-	if (strstr(res->console, "Kernel panic"))
-		return err_set(err, EIO, "the guest kernel panicked: \"%s\"",
-			       strstr(res->console, "Kernel panic"));
+	const char *panic = strstr(res->console, "Kernel panic");
+	if (panic)
+		return err_set(err, EIO, "the guest kernel panicked: \"%.*s\"",
+			       (int)strcspn(panic, "\r\n"), panic);
 	if (!WIFEXITED(res->status) || WEXITSTATUS(res->status) != 0)
 		return err_set(err, EIO, "QEMU exited early (%s %d): \"%s\"",
 			       WIFEXITED(res->status) ? "status" : "signal",
