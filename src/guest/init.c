@@ -185,9 +185,14 @@ int main(int argc, char **argv)
 		fprintf(stderr, "bottle-init: must run as PID 1 in a guest\n");
 		return 2;
 	}
-	if (argc > 1 && strcmp(argv[1], "exit") == 0) {
-		say("bottle-init: exit\n");
-		power_off();
+	/* The kernel passes the command line's words it does not know
+	 * ("nokaslr" on a kernel booted without its decompressor) to init
+	 * too, ahead of those after "--": look at every argument. */
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "exit") == 0) {
+			say("bottle-init: exit\n");
+			power_off();
+		}
 	}
 	if (do_mounts() < 0)
 		power_off();

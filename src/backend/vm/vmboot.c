@@ -7,7 +7,9 @@
  *          [--print-initrd | --print-argv]
  *
  * --raw boots an initramfs with the init and no modules, and the init
- * powers off at once.  Exit status: 0 when the guest booted to the init
+ * powers off at once.  --print-argv prints the QEMU command line, one
+ * argument per line, instead of running it (bench/launch's vm-raw row
+ * runs it bare).  Exit status: 0 when the guest booted to the init
  * and powered off cleanly, 1 when it did not (with the reason), 2 for a
  * usage error. */
 #include "backend/vm/initramfs.h"
@@ -173,8 +175,7 @@ int main(int argc, char **argv)
 	if (o.print_argv) {
 		char **v = vm_qemu_argv(&b);
 		for (size_t i = 0; v[i]; i++)
-			printf("%s%s", i ? " " : "", v[i]);
-		printf("\n");
+			printf("%s\n", v[i]);
 		strv_free(v);
 		return 0;
 	}
