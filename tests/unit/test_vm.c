@@ -451,8 +451,8 @@ static void test_qemu_argv(void **state)
 		    has(v, "-no-reboot"));
 	assert_false(has(v, "virtconsole,chardev=ctl"));
 	assert_string_equal(after(v, "-append"),
-			    "console=ttyS0 quiet panic=-1 "
-			    "tsc_early_khz=2800000 -- exit");
+			    "console=ttyS0 quiet panic=-1 cryptomgr.notests "
+			    "audit=0 tsc_early_khz=2800000 -- exit");
 	strv_free(v);
 
 	b.accel = VM_ACCEL_KVM;
@@ -464,11 +464,12 @@ static void test_qemu_argv(void **state)
 	assert_string_equal(after(v, "-accel"), "kvm");
 	assert_string_equal(after(v, "-cpu"), "host");
 	assert_string_equal(after(v, "-M"),
-			    "microvm,x-option-roms=off,rtc=off");
+			    "microvm,x-option-roms=off,pic=off,rtc=off");
 	assert_true(has(v, "virtconsole,chardev=ctl"));
 	/* KVM has kvmclock: no TSC rate */
 	assert_string_equal(after(v, "-append"),
-			    "console=ttyS0 quiet panic=-1 cryptomgr.notests");
+			    "console=ttyS0 quiet panic=-1 cryptomgr.notests "
+			    "audit=0 cryptomgr.notests");
 	strv_free(v);
 }
 

@@ -48,11 +48,13 @@ char **vm_qemu_argv(const struct vm_boot *b)
 
 	arg(&a, xstrdup(b->qemu ? b->qemu : "qemu-system-x86_64"));
 	/* microvm: no PCI, no firmware tables beyond ACPI's virtio-mmio
-	 * device list, no option ROMs; the kernel is loaded directly. */
+	 * device list, no option ROMs; the kernel is loaded directly.
+	 * pic=off: the guest uses the IOAPIC; measured a little faster. */
 	arg(&a, xstrdup("-M"));
-	arg(&a, b->machine && b->machine[0]
-		    ? xasprintf("microvm,x-option-roms=off,%s", b->machine)
-		    : xstrdup("microvm,x-option-roms=off"));
+	arg(&a,
+	    b->machine && b->machine[0]
+		? xasprintf("microvm,x-option-roms=off,pic=off,%s", b->machine)
+		: xstrdup("microvm,x-option-roms=off,pic=off"));
 	args(&a, (const char *const[]){"-accel", kvm ? "kvm" : "tcg", NULL});
 	if (kvm)
 		args(&a, (const char *const[]){"-cpu", "host", NULL});
@@ -67,8 +69,12 @@ char **vm_qemu_argv(const struct vm_boot *b)
 			     "-device", "virtio-serial-device", "-chardev",
 			     "file,id=ctl,path=/dev/fd/3", "-device",
 			     "virtconsole,chardev=ctl", NULL});
-	/* panic=-1 with -no-reboot: a guest panic ends QEMU at once. */
-	strbuf_addstr(&cmd, "console=ttyS0 quiet panic=-1");
+	/* panic=-1 with -no-reboot: a guest panic ends QEMU at once.
+	 * cryptomgr.notests audit=0: no crypto self-tests, no audit
+	 * subsystem in a guest that has no use for either; together 0.8 s of
+	 * a 3.6 s TCG boot here (docs/vm-backend.md). */
+	strbuf_addstr(&cmd,
+		      "console=ttyS0 quiet panic=-1 cryptomgr.notests audit=0");
 	if (!kvm && b->tsc_khz)
 		strbuf_addf(&cmd, " tsc_early_khz=%u", b->tsc_khz);
 	if (b->append && b->append[0])
