@@ -83,7 +83,8 @@ int kernel_find(const char *boot_dir, const char *modules_root, char **out,
 	*out = NULL;
 	if (uname(&u) == 0) {
 		char *p = xasprintf("%s/vmlinuz-%s", boot_dir, u.release);
-		if (access(p, R_OK) == 0) {
+		if (access(p, R_OK) == 0 &&
+		    has_moddep(modules_root, u.release)) {
 			*out = p;
 			return 0;
 		}

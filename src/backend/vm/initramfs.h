@@ -27,8 +27,9 @@ extern const char *const vm_guest_modules[];
 int kernel_release(const char *path, char **out, struct error *err)
     __attribute__((warn_unused_result));
 
-/* The default guest kernel: /boot/vmlinuz-$(uname -r) if it exists, else
- * the newest /boot/vmlinuz-* that has a modules.dep under /lib/modules.
+/* The default guest kernel: /boot/vmlinuz-$(uname -r) if it and its
+ * modules.dep exist, else the newest /boot/vmlinuz-* that has a
+ * modules.dep under /lib/modules.
  * boot_dir and modules_root are parameters so tests can point them at a
  * fake tree.  Malloc'd path in *out; -ENOENT with err if none. */
 int kernel_find(const char *boot_dir, const char *modules_root, char **out,
