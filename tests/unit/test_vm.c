@@ -450,6 +450,8 @@ static void test_qemu_argv(void **state)
 	assert_true(has(v, "-nodefaults") && has(v, "-no-user-config") &&
 		    has(v, "-no-reboot"));
 	assert_false(has(v, "virtconsole,chardev=ctl"));
+	assert_string_equal(after(v, "-global"),
+			    "virtio-mmio.force-legacy=false");
 	assert_string_equal(after(v, "-append"),
 			    "console=ttyS0 quiet panic=-1 cryptomgr.notests "
 			    "audit=0 tsc_early_khz=2800000 -- exit");

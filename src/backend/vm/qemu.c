@@ -64,6 +64,11 @@ char **vm_qemu_argv(const struct vm_boot *b)
 		     "-smp", "1", "-nodefaults", "-no-user-config",
 		     "-nographic", "-no-reboot", "-serial", "stdio", "-kernel",
 		     b->kernel, "-initrd", b->initrd, NULL});
+	/* Modern (virtio 1.0) virtio-mmio instead of microvm's legacy
+	 * default: vhost-user devices (virtiofsd) refuse legacy ones
+	 * ("virtio legacy devices aren't supported by libvhost-user"). */
+	args(&a, (const char *const[]){"-global",
+				       "virtio-mmio.force-legacy=false", NULL});
 	if (b->control)
 		args(&a, (const char *const[]){
 			     "-device", "virtio-serial-device", "-chardev",
