@@ -8,10 +8,11 @@
  *   bottle-init exit   print one line on the console and power off at once
  *                      (the raw boot: bench/launch's vm-raw row, the KVM
  *                      probe);
- *   bottle-init        mount /proc, /sys and /dev, load the modules the
- *                      initramfs carries, and write a report on the virtio
- *                      console (hvc0), which is where the control channel
- *                      will live.
+ *   bottle-init [mount=TAG:/PATH]...
+ *                      mount /proc, /sys and /dev, load the modules the
+ *                      initramfs carries, mount the virtiofs shares, and
+ *                      write a report on the virtio console (hvc0), which
+ *                      is where the control channel will live.
  *
  * NEEDSWORK: the control channel server (exec, copy-in, exit status,
  * signals, window size over virtio-serial), virtiofs mounts of /usr, /etc,
@@ -98,6 +99,39 @@ static int do_mounts(void)
 			return -1;
 		}
 	}
+	return 0;
+}
+
+/* "mount=TAG:PATH": mount the virtiofs share TAG on PATH and say how
+ * many entries its top holds. */
+static int mount_share(const char *spec)
+{
+	char tag[64], path[256];
+	const char *colon = strchr(spec, ':');
+	DIR *d;
+	int n = 0;
+
+	if (!colon || colon == spec || (size_t)(colon - spec) >= sizeof(tag) ||
+	    colon[1] != '/' || strlen(colon + 1) >= sizeof(path)) {
+		say("bottle-init: mount=%s: expected mount=TAG:/PATH\n", spec);
+		return -1;
+	}
+	snprintf(tag, sizeof(tag), "%.*s", (int)(colon - spec), spec);
+	snprintf(path, sizeof(path), "%s", colon + 1);
+	if ((mkdir(path, 0755) < 0 && errno != EEXIST) ||
+	    mount(tag, path, "virtiofs", MS_NOSUID | MS_NODEV, NULL) < 0) {
+		say("bottle-init: mount %s on %s: %s\n", tag, path,
+		    strerror(errno));
+		return -1;
+	}
+	if (!(d = opendir(path))) {
+		say("bottle-init: %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	while (readdir(d))
+		n++;
+	closedir(d);
+	say("bottle-init: mounted %s on %s: %d entries\n", tag, path, n - 2);
 	return 0;
 }
 
@@ -197,6 +231,10 @@ int main(int argc, char **argv)
 	if (do_mounts() < 0)
 		power_off();
 	mods_ok = load_modules(&loaded) == 0;
+	for (int i = 1; i < argc; i++)
+		if (strncmp(argv[i], "mount=", 6) == 0 &&
+		    mount_share(argv[i] + 6) < 0)
+			mods_ok = 0;
 	report(loaded, mods_ok);
 	power_off();
 }

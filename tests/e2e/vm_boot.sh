@@ -1,9 +1,9 @@
 #!/bin/sh
 # The vm backend's guest boots: our initramfs (bottle-init and the kernel's
 # virtio modules) under QEMU microvm with TCG, the init reports on the
-# virtio console and powers off; a missing, non-bzImage, truncated kernel,
-# a dynamic init and an init that exits (a guest panic) each get a clear
-# error.  TCG only, so the result does not depend on the host's KVM.
+# virtio console and powers off; a virtiofs share is mounted; a missing,
+# non-bzImage, truncated kernel, a dynamic init, an init that exits (a
+# guest panic) and a virtiofsd that cannot start each get a clear error.  TCG only, so the result does not depend on the host's KVM.
 . "$(dirname "$0")/lib.sh"
 : "${VMBOOT:?VMBOOT must point at the vmboot binary}"
 
@@ -37,6 +37,24 @@ check "and uses the cached initramfs" grep -q "initramfs cached" "$err"
 "$VMBOOT" --accel tcg --raw >"$out" 2>"$err"; rc=$?
 check "a raw boot succeeds" [ $rc -eq 0 ]
 check "the raw init ran" grep -q "^bottle-init: exit" "$out"
+
+# A virtiofs share: virtiofsd serves a directory, the init mounts it.
+if [ -x /usr/lib/qemu/virtiofsd ]; then
+	mkdir -p "$T_ROOT/share/sub"
+	echo one >"$T_ROOT/share/f1"
+	echo two >"$T_ROOT/share/f2"
+	"$VMBOOT" --accel tcg --share "$T_ROOT/share" >"$out" 2>"$err"; rc=$?
+	check "a boot with a virtiofs share succeeds" [ $rc -eq 0 ]
+	check "the init mounted it and sees its 3 entries" \
+		grep -q "^bottle-init: mounted share on /share: 3 entries" "$out"
+	check "no virtiofsd left running" [ -z "$(pgrep -f "[v]irtiofsd .*$T_ROOT")" ]
+	[ $rc -eq 0 ] || { cat "$out" "$err"; }
+
+	"$VMBOOT" --accel tcg --share "$T_ROOT/noshare" >"$out" 2>"$err"; rc=$?
+	check "virtiofsd failing to start exits 1" [ $rc -eq 1 ]
+	check "and says why, in virtiofsd's words" \
+		grep -q "virtiofsd for $T_ROOT/noshare failed to start (exit 1): failed to stat source" "$err"
+fi
 
 # Bad input: each a clear error, exit 1, no QEMU left behind.
 "$VMBOOT" --accel tcg --kernel "$T_ROOT/nope" >"$out" 2>"$err"; rc=$?

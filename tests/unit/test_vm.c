@@ -457,6 +457,21 @@ static void test_qemu_argv(void **state)
 			    "audit=0 tsc_early_khz=2800000 -- exit");
 	strv_free(v);
 
+	/* a share: guest RAM becomes shared memory, one vhost-user-fs */
+	const struct vm_share sh = {.tag = "share", .socket = "/run/x.sock"};
+	b.shares = &sh;
+	b.n_shares = 1;
+	b.mem_mb = 128;
+	v = vm_qemu_argv(&b);
+	assert_string_equal(after(v, "-object"),
+			    "memory-backend-memfd,id=mem,size=128M,share=on");
+	assert_string_equal(after(v, "-machine"), "memory-backend=mem");
+	assert_true(has(v, "socket,id=fs0,path=/run/x.sock"));
+	assert_true(has(v, "vhost-user-fs-device,chardev=fs0,tag=share"));
+	strv_free(v);
+	b.shares = NULL;
+	b.n_shares = 0;
+
 	b.accel = VM_ACCEL_KVM;
 	b.control = true;
 	b.init_args = NULL;

@@ -69,6 +69,23 @@ char **vm_qemu_argv(const struct vm_boot *b)
 	 * ("virtio legacy devices aren't supported by libvhost-user"). */
 	args(&a, (const char *const[]){"-global",
 				       "virtio-mmio.force-legacy=false", NULL});
+	if (b->n_shares) {
+		/* virtiofsd maps the guest's memory: it must be shared. */
+		arg(&a, xstrdup("-object"));
+		arg(&a, xasprintf("memory-backend-memfd,id=mem,size=%uM,"
+				  "share=on",
+				  b->mem_mb ? b->mem_mb : 256));
+		args(&a, (const char *const[]){"-machine", "memory-backend=mem",
+					       NULL});
+	}
+	for (size_t i = 0; i < b->n_shares; i++) {
+		arg(&a, xstrdup("-chardev"));
+		arg(&a, xasprintf("socket,id=fs%zu,path=%s", i,
+				  b->shares[i].socket));
+		arg(&a, xstrdup("-device"));
+		arg(&a, xasprintf("vhost-user-fs-device,chardev=fs%zu,tag=%s",
+				  i, b->shares[i].tag));
+	}
 	if (b->control)
 		args(&a, (const char *const[]){
 			     "-device", "virtio-serial-device", "-chardev",

@@ -10,6 +10,13 @@
 
 enum vm_accel { VM_ACCEL_AUTO = 0, VM_ACCEL_KVM, VM_ACCEL_TCG };
 
+/* A directory shared with virtiofs: a running virtiofsd's socket, and
+ * the tag the guest mounts it by. */
+struct vm_share {
+	const char *tag;
+	const char *socket;
+};
+
 struct vm_boot {
 	const char *qemu;      /* NULL: qemu-system-x86_64 from PATH */
 	const char *kernel;    /* bzImage */
@@ -21,6 +28,8 @@ struct vm_boot {
 	const char *append;    /* more kernel arguments, or NULL */
 	const char *machine;   /* more -M microvm options, or NULL */
 	bool control;	       /* add the virtio console (report channel) */
+	const struct vm_share *shares; /* guest RAM becomes shared memory */
+	size_t n_shares;
 };
 
 /* The QEMU command line for b: NULL-terminated, malloc'd (strv_free).

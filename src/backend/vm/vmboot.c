@@ -3,19 +3,22 @@
  * wired into `bottle run`; tests/e2e/vm_boot.sh and bench/launch use it.
  *
  *   vmboot [--kernel PATH] [--init PATH] [--accel auto|kvm|tcg] [--raw]
- *          [--append ARGS] [--machine OPTS] [--timeout S]
+ *          [--append ARGS] [--machine OPTS] [--share DIR] [--timeout S]
  *          [--print-initrd | --print-argv]
  *
  * --raw boots an initramfs with the init and no modules, and the init
- * powers off at once.  --print-argv prints the QEMU command line, one
- * argument per line, instead of running it (bench/launch's vm-raw row
+ * powers off at once.  --share DIR serves DIR with virtiofsd and the init
+ * mounts it on /share (not with --raw).  --print-argv prints the QEMU command
+ * line, one argument per line, instead of running it (bench/launch's vm-raw row
  * runs it bare).  Exit status: 0 when the guest booted to the init
  * and powered off cleanly, 1 when it did not (with the reason), 2 for a
  * usage error. */
 #include "backend/vm/initramfs.h"
 #include "backend/vm/qemu.h"
+#include "backend/vm/virtiofsd.h"
 #include "lib/util.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <libgen.h>
 #include <stdio.h>
@@ -27,13 +30,14 @@ static void usage(void)
 	fprintf(stderr,
 		"usage: vmboot [--kernel PATH] [--init PATH] "
 		"[--accel auto|kvm|tcg] [--raw]\n"
-		"              [--append ARGS] [--machine OPTS] [--timeout S] "
+		"              [--append ARGS] [--machine OPTS] [--share DIR] "
+		"[--timeout S]\n              "
 		"[--print-initrd | --print-argv]\n");
 	exit(2);
 }
 
 struct opts {
-	const char *kernel, *init, *append, *machine;
+	const char *kernel, *init, *append, *machine, *share;
 	enum vm_accel accel;
 	bool raw, print_initrd, print_argv;
 	unsigned timeout;
@@ -48,6 +52,7 @@ static void parse(int argc, char **argv, struct opts *o)
 	    {"raw", no_argument, NULL, 'r'},
 	    {"append", required_argument, NULL, 'A'},
 	    {"machine", required_argument, NULL, 'M'},
+	    {"share", required_argument, NULL, 's'},
 	    {"timeout", required_argument, NULL, 't'},
 	    {"print-initrd", no_argument, NULL, 'P'},
 	    {"print-argv", no_argument, NULL, 'V'},
@@ -72,6 +77,9 @@ static void parse(int argc, char **argv, struct opts *o)
 			break;
 		case 'M':
 			o->machine = optarg;
+			break;
+		case 's':
+			o->share = optarg;
 			break;
 		case 'P':
 			o->print_initrd = true;
@@ -124,6 +132,34 @@ static char *default_init(void)
 	return xasprintf("%s/bottle-init", dirname(self));
 }
 
+static char share_dir[] = "/tmp/vmboot.XXXXXX";
+
+/* virtiofsd for dir, its socket in a fresh temporary directory. */
+static int start_share(const char *dir, struct virtiofsd *fsd,
+		       struct vm_share *share, struct error *err)
+{
+	static char sock[sizeof(share_dir) + 16];
+
+	if (!mkdtemp(share_dir))
+		return err_sys(err, errno, "mkdtemp %s", share_dir);
+	snprintf(sock, sizeof(sock), "%s/fs.sock", share_dir);
+	if (virtiofsd_start(fsd, NULL, dir, sock, err) < 0) {
+		rmdir(share_dir);
+		return -err->code;
+	}
+	share->tag = "share";
+	share->socket = sock;
+	return 0;
+}
+
+static void stop_share(struct virtiofsd *fsd)
+{
+	if (fsd->pid <= 0)
+		return;
+	virtiofsd_stop(fsd);
+	rmdir(share_dir);
+}
+
 int main(int argc, char **argv)
 {
 	struct opts o = {.timeout = 120};
@@ -134,6 +170,9 @@ int main(int argc, char **argv)
 	_cleanup_free_ char *kernel = NULL, *release = NULL, *initrd = NULL,
 			    *init = NULL, *cache = vm_cache_dir();
 	bool built;
+	struct virtiofsd fsd = VIRTIOFSD_INIT;
+	struct vm_share share;
+	int r;
 
 	parse(argc, argv, &o);
 	if (!cache) {
@@ -179,7 +218,16 @@ int main(int argc, char **argv)
 		strv_free(v);
 		return 0;
 	}
-	if (vm_run(&b, o.timeout, &res, &err) < 0)
+	if (o.share && !o.raw && start_share(o.share, &fsd, &share, &err) < 0)
+		goto fail;
+	if (fsd.pid > 0) {
+		b.shares = &share;
+		b.n_shares = 1;
+		b.init_args = "mount=share:/share";
+	}
+	r = vm_run(&b, o.timeout, &res, &err);
+	stop_share(&fsd);
+	if (r < 0)
 		goto fail;
 	fputs(res.console, stdout);
 	if (res.report)
@@ -187,7 +235,7 @@ int main(int argc, char **argv)
 	fprintf(stderr, "vmboot: %s, %s, initramfs %s, %.3f s\n", release,
 		b.accel == VM_ACCEL_KVM ? "kvm" : "tcg",
 		built ? "built" : "cached", res.seconds);
-	int r = vm_result_check(&b, &res, &err);
+	r = vm_result_check(&b, &res, &err);
 	vm_result_release(&res);
 	strbuf_release(&why);
 	if (r == 0)
