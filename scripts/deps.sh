@@ -5,12 +5,19 @@
 #
 #   scripts/deps.sh            build + test + runtime dependencies
 #   scripts/deps.sh --bench    also what bench/ compares against
+#
+# The vm backend's tests need QEMU (qemu-system-x86, which brings
+# /usr/lib/qemu/virtiofsd) and a guest kernel with its modules
+# (linux-image-cloud-amd64: /boot/vmlinuz-*-cloud-amd64).  INITRD=No tells
+# Debian's kernel hook not to generate an initrd for it: the vm backend
+# builds its own initramfs, and update-initramfs would add tens of seconds.
 set -eu
 
 pkgs="meson ninja-build pkg-config gcc clang libclang-rt-14-dev libyaml-dev
 libseccomp-dev libssl-dev openssl libhyperscan-dev libevent-dev
 libcmocka-dev nginx-light fcgiwrap iproute2 bubblewrap util-linux bsdutils procps curl git
-ca-certificates python3"
+ca-certificates python3
+qemu-system-x86 linux-image-cloud-amd64"
 if [ "${1:-}" = "--bench" ]; then
 	pkgs="$pkgs docker.io busybox-static time tinyproxy mitmproxy"
 fi
@@ -30,4 +37,4 @@ else
 fi
 echo "deps: installing:$missing" >&2
 $sudo apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $missing >/dev/null
+$sudo env DEBIAN_FRONTEND=noninteractive INITRD=No apt-get install -y -qq --no-install-recommends $missing >/dev/null

@@ -1,0 +1,114 @@
+/* virtiofsd processes.  See virtiofsd.h. */
+#include "backend/vm/virtiofsd.h"
+
+#include "lib/util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define START_WAIT_MS 10000
+
+static void last_message(int fd, char *buf, size_t bufsz)
+{
+	ssize_t n = pread(fd, buf, bufsz - 1, 0);
+	char *end, *start;
+
+	buf[n > 0 ? n : 0] = '\0';
+	end = buf + strlen(buf);
+	while (end > buf && (end[-1] == '\n' || end[-1] == '\r'))
+		*--end = '\0';
+	start = strrchr(buf, '\n');
+	if (start)
+		memmove(buf, start + 1, strlen(start + 1) + 1);
+}
+
+int virtiofsd_start(struct virtiofsd *d, const char *binary, const char *source,
+		    const char *socket_path, struct error *err)
+{
+	const char *bin = binary ? binary : VIRTIOFSD_PATH;
+	_cleanup_free_ char *src = xasprintf("source=%s", source);
+	_cleanup_free_ char *sock = xasprintf("--socket-path=%s", socket_path);
+	const char *const argv[] = {bin,  sock,		"-o", src,
+				    "-o", "cache=auto", NULL};
+	_cleanup_close_ int log = memfd_create("virtiofsd", MFD_CLOEXEC);
+	_cleanup_close_ int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+	struct timespec ts = {0, 5 * 1000 * 1000};
+	char msg[512];
+	struct stat st;
+	int status;
+
+	d->pid = -1;
+	d->socket = NULL;
+	if (log < 0 || devnull < 0)
+		return err_sys(err, errno, "starting virtiofsd");
+	unlink(socket_path); /* a stale one would look like a listener */
+	d->pid = fork();
+	if (d->pid < 0)
+		return err_sys(err, errno, "starting virtiofsd: fork");
+	if (d->pid == 0) {
+		/* Only async-signal-safe calls from here to exec. */
+		if (dup2(devnull, 0) < 0 || dup2(devnull, 1) < 0 ||
+		    dup2(log, 2) < 0)
+			_exit(127);
+		execv(bin, (char *const *)argv);
+		dprintf(2, "cannot run %s: %s\n", bin, strerror(errno));
+		_exit(127);
+	}
+	d->socket = xstrdup(socket_path);
+	/* It creates the socket, then waits for QEMU on it. */
+	for (int waited = 0; waited < START_WAIT_MS; waited += 5) {
+		if (stat(socket_path, &st) == 0 && S_ISSOCK(st.st_mode))
+			return 0;
+		if (waitpid(d->pid, &status, WNOHANG) == d->pid) {
+			d->pid = -1;
+			last_message(log, msg, sizeof(msg));
+			virtiofsd_stop(d);
+			return err_set(err, EIO,
+				       "virtiofsd for %s failed to start "
+				       "(exit %d): %s",
+				       source,
+				       WIFEXITED(status)
+					   ? WEXITSTATUS(status)
+					   : 128 + WTERMSIG(status),
+				       msg);
+		}
+		nanosleep(&ts, NULL);
+	}
+	virtiofsd_stop(d);
+	return err_set(err, ETIMEDOUT,
+		       "virtiofsd for %s did not create %s within %d s", source,
+		       socket_path, START_WAIT_MS / 1000);
+}
+
+void virtiofsd_stop(struct virtiofsd *d)
+{
+	struct timespec ts = {0, 10 * 1000 * 1000};
+
+	if (d->pid > 0) {
+		kill(d->pid, SIGTERM);
+		for (int i = 0; i < 100; i++) {
+			if (waitpid(d->pid, NULL, WNOHANG) == d->pid) {
+				d->pid = -1;
+				break;
+			}
+			nanosleep(&ts, NULL);
+		}
+		if (d->pid > 0) {
+			kill(d->pid, SIGKILL);
+			waitpid(d->pid, NULL, 0);
+		}
+	}
+	d->pid = -1;
+	if (d->socket)
+		unlink(d->socket);
+	free(d->socket);
+	d->socket = NULL;
+}
