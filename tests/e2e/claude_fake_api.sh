@@ -7,14 +7,15 @@
 # The script makes the model run one Bash tool call, then answer with text.
 # CLAUDE_FAKE_API_KEEP=1 keeps the work dir (log, output) for inspection.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/agent.sh"
 
 SRCDIR=${SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 [ "$(id -u)" -eq 0 ] || skip_all "needs root (ip netns, mount)"
 command -v ip >/dev/null 2>&1 || skip_all "no ip (iproute2)"
 command -v openssl >/dev/null 2>&1 || skip_all "no openssl"
 command -v python3 >/dev/null 2>&1 || skip_all "no python3"
-claude=$("$SRCDIR/scripts/claude.sh" 2>"$T_ROOT/install.err") ||
-	skip_all "claude not installable: $(tail -1 "$T_ROOT/install.err")"
+agent_install claude
+claude=$agent_exe
 
 W=$T_ROOT/w
 mkdir -p "$W/tmp"

@@ -23,13 +23,11 @@
 # CODEX_BOTTLE_KEEP=1 keeps the work dir (logs, outputs) for inspection.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/world.sh"
+. "$(dirname "$0")/agent.sh"
 
 SRCDIR=${SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 [ "$(id -u)" -eq 0 ] || skip_all "needs root for the world network namespace"
-codex=$("$SRCDIR/scripts/codex.sh" 2>"$T_ROOT/install.err") ||
-	skip_all "codex not installable: $(tail -1 "$T_ROOT/install.err")"
-prefix=${codex%%/node_modules/*}
-rel=${codex#"$prefix"/}
+agent_install codex
 
 keep() {
 	[ "${CODEX_BOTTLE_KEEP:-}" = 1 ] || return 0
@@ -39,8 +37,7 @@ keep() {
 }
 T_CLEANUP="keep $T_CLEANUP"
 
-world_up || { fail "world_up"; finish; }
-world_cert api.openai.com || { fail "cert"; finish; }
+agent_world api.openai.com
 world_echo 8443 || { fail "world_echo"; finish; }
 
 REAL="sk-proj-real-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
@@ -81,7 +78,7 @@ write_manifest() {
 	cat >"$proj/bottle.yaml" <<Y
 agents:
   codex:
-    command: [/opt/codex/$rel, exec, --json, --ephemeral, --skip-git-repo-check, --strict-config,
+    command: [/opt/codex/$agent_rel, exec, --json, --ephemeral, --skip-git-repo-check, --strict-config,
               --dangerously-bypass-approvals-and-sandbox,
               --disable, plugins, -c, analytics.enabled=false,
               --disable, unbounded_connection_retries,
@@ -91,7 +88,7 @@ agents:
     bottle: b
 bottles:
   b:
-    mounts: [{source: $prefix, target: /opt/codex, mode: ro}]
+    mounts: [{source: $agent_prefix, target: /opt/codex, mode: ro}]
     egress:
       allow: ["echo.test:8443"]
       inspect: [echo.test]
@@ -105,29 +102,12 @@ Y
 }
 cd "$proj" || exit 1
 
-W=$WORLD_DIR/api
+W=$FAKE_API_DIR
 mkdir -p "$W"
-api_pid=""
 # api_start NAME: a fresh fake API in the world with script $W/NAME.json,
 # logging to $W/NAME.jsonl.
 api_start() {
-	api_stop
-	rm -f "$W/ready"
-	# Not world_exec: a shell function in the background is a subshell,
-	# and $! would be that subshell, not the server that api_stop kills.
-	ip netns exec "$WORLD_NS" python3 "$SRCDIR/tests/fake_openai.py" --port 443 \
-		--cert "$WORLD_DIR/certs/api.openai.com.crt" \
-		--key "$WORLD_DIR/certs/api.openai.com.key" --host 0.0.0.0 \
-		--script "$W/$1.json" --log "$W/$1.jsonl" \
-		--expect-token "$REAL" --ready "$W/ready" 2>"$W/$1.err" &
-	api_pid=$!
-	for _ in $(seq 100); do [ -e "$W/ready" ] && return 0; sleep 0.1; done
-	cat "$W/$1.err"
-	return 1
-}
-api_stop() {
-	[ -n "$api_pid" ] && kill "$api_pid" 2>/dev/null && wait "$api_pid" 2>/dev/null
-	api_pid=""
+	fake_api_start fake_openai api.openai.com "$1" --expect-token "$REAL"
 }
 
 # run_codex NAME PROMPT: one `bottle run` of the agent against the fake API
@@ -336,5 +316,5 @@ step_dlp
 step_git
 step_supervise
 step_keys
-api_stop
+fake_api_stop
 finish

@@ -7,16 +7,12 @@
 # is for: its MCP handshake, its SSE handling, its tool naming.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/world.sh"
+. "$(dirname "$0")/agent.sh"
 
 SRCDIR=${SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 [ "$(id -u)" -eq 0 ] || skip_all "needs root for the world network namespace"
-claude=$("$SRCDIR/scripts/claude.sh" 2>"$T_ROOT/install.err") ||
-	skip_all "claude not installable: $(tail -1 "$T_ROOT/install.err")"
-prefix=${claude%%/node_modules/*}
-rel=${claude#"$prefix"/}
-
-world_up || { fail "world_up"; finish; }
-world_cert api.anthropic.com || { fail "cert"; finish; }
+agent_install claude
+agent_world api.anthropic.com
 # extra.test: a plain HTTP server on :80 in the world (443 is the API's).
 head -c 1024 /dev/urandom >"$WORLD_DIR/www/1k"
 world_exec python3 -m http.server 80 --bind 0.0.0.0 --directory "$WORLD_DIR/www" \
@@ -24,9 +20,9 @@ world_exec python3 -m http.server 80 --bind 0.0.0.0 --directory "$WORLD_DIR/www"
 
 KEY="sk-ant-api03-e2e-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 export BOTTLE_E2E_ANTHROPIC_KEY="$KEY"
-W=$WORLD_DIR/api
+W=$FAKE_API_DIR
 mkdir -p "$W"
-cat >"$W/script.json" <<'J'
+cat >"$W/api.json" <<'J'
 [
   {"text": "I need extra.test.", "tool_use": {"name": "mcp__supervise__request_egress",
     "input": {"host": "extra.test", "reason": "fetch the 1k file"}}},
@@ -36,32 +32,14 @@ cat >"$W/script.json" <<'J'
   {"text": "Done."}
 ]
 J
-world_exec python3 "$SRCDIR/tests/fake_anthropic.py" --port 443 \
-	--cert "$WORLD_DIR/certs/api.anthropic.com.crt" \
-	--key "$WORLD_DIR/certs/api.anthropic.com.key" --host 0.0.0.0 \
-	--script "$W/script.json" --log "$W/requests.jsonl" \
-	--expect-token "$KEY" --ready "$W/ready" 2>"$W/server.err" &
-for _ in $(seq 100); do [ -e "$W/ready" ] && break; sleep 0.1; done
-[ -e "$W/ready" ] || { cat "$W/server.err"; fail "fake API listens"; finish; }
+fake_api_start fake_anthropic api.anthropic.com api --expect-token "$KEY" ||
+	{ fail "fake API listens"; finish; }
 _world_wait_port 80 || { cat "$WORLD_DIR/http.log"; fail "http server listens"; finish; }
 
 proj=$(make_project proj)
-cat >"$proj/bottle.yaml" <<Y
-agents:
-  claude:
-    command: [/opt/claude/$rel, -p, "Fetch http://extra.test/1k.",
-              --output-format, json, --dangerously-skip-permissions]
-    bottle: b
-bottles:
-  b:
-    env: {CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "1", DISABLE_AUTOUPDATER: "1", CLAUDE_CODE_MAX_RETRIES: "1"}
-    mounts: [{source: $prefix, target: /opt/claude, mode: ro}]
-    egress:
-      routes:
-        - {host: api.anthropic.com, header: x-api-key,
-           value: "\${env:BOTTLE_E2E_ANTHROPIC_KEY}", placeholder_env: ANTHROPIC_API_KEY}
-      resolve: {api.anthropic.com: $WORLD_IP, extra.test: $WORLD_IP}
-      ca: $WORLD_CA
+claude_manifest "Fetch http://extra.test/1k." \
+	'{CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "1", DISABLE_AUTOUPDATER: "1", CLAUDE_CODE_MAX_RETRIES: "1"}' \
+	"extra.test: $WORLD_IP" >"$proj/bottle.yaml" <<Y
     supervise: {timeout: 300}
 Y
 printf 'nameserver 127.0.0.1\noptions timeout:1 attempts:1\n' >"$T_ROOT/resolv.conf"
@@ -85,7 +63,7 @@ rc=$?
 check "claude -p in the bottle exits 0" [ "$rc" -eq 0 ]
 [ "$rc" -eq 0 ] || { tail -3 "$T_ROOT/out.json"; tail -5 "$T_ROOT/run.err"; tail -5 "$XDG_STATE_HOME"/bottle/*/logs/bundle.log; }
 
-python3 - "$T_ROOT/out.json" "$W/requests.jsonl" <<'P' && ok "the approval reached claude, and its fetch then passed the proxy" || fail "scripted turns"
+python3 - "$T_ROOT/out.json" "$W/api.jsonl" <<'P' && ok "the approval reached claude, and its fetch then passed the proxy" || fail "scripted turns"
 import json, sys
 out = json.load(open(sys.argv[1]))
 reqs = [json.loads(l) for l in open(sys.argv[2])]
