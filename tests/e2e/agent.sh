@@ -2,7 +2,7 @@
 # against a fake model API (tests/fake_anthropic.py, tests/fake_openai.py)
 # in the world.  Source after lib.sh and world.sh, with SRCDIR set:
 #
-#   agent_install claude                  # or skip the test
+#   agent_setup claude                    # root and the CLI, or skip
 #   agent_world api.anthropic.com         # world_up + its certificates
 #   fake_api_start fake_anthropic api.anthropic.com turns --expect-token "$KEY" ||
 #           { fail "fake API listens"; finish; }
@@ -17,6 +17,15 @@ agent_install() {
 		skip_all "$1 not installable: $(tail -1 "$T_ROOT/install.err")"
 	agent_prefix=${agent_exe%%/node_modules/*}
 	agent_rel=${agent_exe#"$agent_prefix"/}
+}
+
+# agent_setup NAME: what a test of agent NAME in a bottle needs first:
+# SRCDIR (the source tree, if not set), root (for the world; else the test
+# is skipped) and agent_install NAME.
+agent_setup() {
+	SRCDIR=${SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}
+	[ "$(id -u)" -eq 0 ] || skip_all "needs root for the world network namespace"
+	agent_install "$1"
 }
 
 # agent_world HOST...: the world, with a certificate for the HOSTs (the
@@ -95,4 +104,36 @@ bottles:
       ca: $WORLD_CA
 Y
 	cat
+}
+
+# approver_start: the human, in the background: approves the first pending
+# request_approval with `bottle supervise answer --approve --text "approved
+# by the e2e supervisor"` (its output in $T_ROOT/answer.out), then writes the
+# request's id to $T_ROOT/answered; gives up after 2 minutes.  approver_stop
+# ends it.
+approver_pid=""
+approver_start() {
+	rm -f "$T_ROOT/answered"
+	(
+		for _ in $(seq 1200); do
+			req=$("$BOTTLE" supervise --json 2>/dev/null | python3 -c '
+import json, sys
+for r in json.load(sys.stdin):
+    if r.get("tool") == "request_approval":
+        print(r["id"]); break' 2>/dev/null)
+			if [ -n "$req" ]; then
+				"$BOTTLE" supervise answer "$req" --approve \
+					--text "approved by the e2e supervisor" \
+					>"$T_ROOT/answer.out" 2>&1 && echo "$req" >"$T_ROOT/answered"
+				exit 0
+			fi
+			sleep 0.1
+		done
+	) &
+	approver_pid=$!
+}
+approver_stop() {
+	[ -n "$approver_pid" ] && kill "$approver_pid" 2>/dev/null
+	[ -n "$approver_pid" ] && wait "$approver_pid" 2>/dev/null
+	approver_pid=""
 }

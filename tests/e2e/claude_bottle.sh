@@ -8,9 +8,7 @@
 . "$(dirname "$0")/world.sh"
 . "$(dirname "$0")/agent.sh"
 
-SRCDIR=${SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}
-[ "$(id -u)" -eq 0 ] || skip_all "needs root for the world network namespace"
-agent_install claude
+agent_setup claude
 agent_world api.anthropic.com
 
 REAL="sk-ant-api03-real-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"

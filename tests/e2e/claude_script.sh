@@ -14,9 +14,7 @@
 . "$(dirname "$0")/world.sh"
 . "$(dirname "$0")/agent.sh"
 
-SRCDIR=${SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}
-[ "$(id -u)" -eq 0 ] || skip_all "needs root for the world network namespace"
-agent_install claude
+agent_setup claude
 agent_world api.anthropic.com echo.test
 world_echo 8443 || { fail "world_echo"; finish; }
 
@@ -70,30 +68,13 @@ Y
 cd "$proj" || exit 1
 
 # The human: answer the approval request as soon as it is pending.
-(
-	for _ in $(seq 1200); do
-		req=$("$BOTTLE" supervise --json 2>/dev/null | python3 -c '
-import json, sys
-for r in json.load(sys.stdin):
-    if r.get("tool") == "request_approval":
-        print(r["id"]); break' 2>/dev/null)
-		if [ -n "$req" ]; then
-			"$BOTTLE" supervise answer "$req" --approve \
-				--text "approved by the e2e supervisor" \
-				>"$T_ROOT/answer.out" 2>&1
-			echo "$req" >"$T_ROOT/answered"
-			exit 0
-		fi
-		sleep 0.1
-	done
-) &
-human=$!
+approver_start
 
 t0=$(date +%s%N)
 "$BOTTLE" run --yes </dev/null >"$T_ROOT/out.json" 2>"$T_ROOT/run.err"
 rc=$?
 echo "# the scripted claude run: exit $rc in $((($(date +%s%N) - t0) / 1000000)) ms"
-kill "$human" 2>/dev/null
+approver_stop
 check "claude -p in a bottle exits 0" [ "$rc" -eq 0 ]
 id=$(bottle_ids | head -1)
 S="$XDG_STATE_HOME/bottle/$id"

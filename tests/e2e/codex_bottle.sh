@@ -25,9 +25,7 @@
 . "$(dirname "$0")/world.sh"
 . "$(dirname "$0")/agent.sh"
 
-SRCDIR=${SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}
-[ "$(id -u)" -eq 0 ] || skip_all "needs root for the world network namespace"
-agent_install codex
+agent_setup codex
 
 keep() {
 	[ "${CODEX_BOTTLE_KEEP:-}" = 1 ] || return 0
@@ -238,28 +236,10 @@ step_supervise() {
 J
 	api_start supervise || { fail "supervise: fake API listens"; return; }
 	# The human: answer the approval request as soon as it is pending.
-	rm -f "$T_ROOT/answered"
-	(
-		for _ in $(seq 1200); do
-			req=$("$BOTTLE" supervise --json 2>/dev/null | python3 -c '
-import json, sys
-for r in json.load(sys.stdin):
-    if r.get("tool") == "request_approval":
-        print(r["id"]); break' 2>/dev/null)
-			if [ -n "$req" ]; then
-				"$BOTTLE" supervise answer "$req" --approve \
-					--text "approved by the e2e supervisor" \
-					>"$T_ROOT/answer.out" 2>&1 && echo "$req" >"$T_ROOT/answered"
-				exit 0
-			fi
-			sleep 0.1
-		done
-	) &
-	human=$!
+	approver_start
 	BOTTLE_EXTRA="    supervise: {timeout: 120}"
 	run_codex supervise "Deploy bottle/x to staging, with approval."
-	kill "$human" 2>/dev/null
-	wait "$human" 2>/dev/null
+	approver_stop
 	check "supervise: codex exec in a bottle exits 0" [ "$rc" -eq 0 ]
 	check "supervise: bottle run registered the server in ~/.codex/config.toml" \
 		grep -qx 'url = "http://127.0.0.1:7777/mcp"' "$S/home/.codex/config.toml"

@@ -9,9 +9,7 @@
 . "$(dirname "$0")/world.sh"
 . "$(dirname "$0")/agent.sh"
 
-SRCDIR=${SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}
-[ "$(id -u)" -eq 0 ] || skip_all "needs root for the world network namespace"
-agent_install claude
+agent_setup claude
 agent_world api.anthropic.com
 # extra.test: a plain HTTP server on :80 in the world (443 is the API's).
 head -c 1024 /dev/urandom >"$WORLD_DIR/www/1k"
