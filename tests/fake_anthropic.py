@@ -139,14 +139,11 @@ class Handler(fake_api.Handler):
                                  "body must be a JSON object")
             return
         model = body.get("model") or MODEL_FALLBACK
-        if is_conversation_turn(self.headers, body):
-            entry["kind"] = "turn"
-            entry["turn"], turn = self.state.take_turn()
+        turn = self.take_turn(body, entry, is_conversation_turn)
+        if turn is not None:
             blocks, stop = content_blocks(self.state, turn)
         else:
-            entry["kind"] = "aux"
             blocks, stop = [{"type": "text", "text": "Fake"}], "end_turn"
-        entry["status"] = 200
         msg_id = self.state.new_id("msg")
         if body.get("stream"):
             self.send_sse(sse_events(msg_id, model, blocks, stop))

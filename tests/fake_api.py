@@ -112,6 +112,18 @@ class Handler(BaseHTTPRequestHandler):
             return True
         return self.headers.get("Authorization") == "Bearer " + tok
 
+    def take_turn(self, body, entry, is_conversation_turn):
+        """For a model request with an object body: the script turn it
+        consumes if is_conversation_turn(headers, body), else None (one of
+        the agent's auxiliary calls).  Sets entry's kind, turn and status."""
+        entry["status"] = 200
+        if is_conversation_turn(self.headers, body):
+            entry["kind"] = "turn"
+            entry["turn"], turn = self.state.take_turn()
+            return turn
+        entry["kind"] = "aux"
+        return None
+
     def unauthorized(self):
         """Send the API's 401."""
         raise NotImplementedError

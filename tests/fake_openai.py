@@ -204,14 +204,10 @@ class Handler(fake_api.Handler):
                                  "body must be a JSON object")
             return
         model = body.get("model") or MODEL_FALLBACK
-        if is_conversation_turn(self.headers, body):
-            entry["kind"] = "turn"
-            entry["turn"], turn = self.state.take_turn()
-            items = output_items(self.state, turn)
-        else:
-            entry["kind"] = "aux"
-            items = output_items(self.state, {"text": "Fake"})
-        entry["status"] = 200
+        turn = self.take_turn(body, entry, is_conversation_turn)
+        if turn is None:
+            turn = {"text": "Fake"}
+        items = output_items(self.state, turn)
         resp_id = self.state.new_id("resp")
         if body.get("stream"):
             self.send_sse(sse_events(resp_id, model, items))
