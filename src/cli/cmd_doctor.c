@@ -5,6 +5,25 @@
 #include "lib/util.h"
 
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* name's full path on $PATH, or NULL. */
+static char *on_path(const char *name)
+{
+	const char *path = getenv("PATH");
+
+	for (const char *p = path ? path : ""; *p;) {
+		size_t n = strcspn(p, ":");
+		char *f = xasprintf("%.*s/%s", (int)n, p, name);
+		if (n && access(f, X_OK) == 0)
+			return f;
+		free(f);
+		p += n + (p[n] == ':');
+	}
+	return NULL;
+}
 
 int cmd_doctor(int argc, char **argv)
 {
@@ -22,6 +41,16 @@ int cmd_doctor(int argc, char **argv)
 	printf("probe helper: %s\n", h.probe_path ? h.probe_path
 						  : "not found (bottle probe "
 						    "will not work)");
+	printf("bundle: %s\n", h.bundle_path ? h.bundle_path
+					     : "bottle-bundle not found (no "
+					       "bottle can start)");
+	{
+		_cleanup_free_ char *git = on_path("git");
+		printf("git (the git gate's mirrors and pushes): %s\n",
+		       git ? git
+			   : "not found (bottles with git upstreams will not "
+			     "start)");
+	}
 	for (size_t i = 0; backends[i]; i++) {
 		struct strbuf sb = STRBUF_INIT;
 		struct error err = ERROR_INIT;

@@ -150,6 +150,8 @@ sys.exit(not (b"evil \\x1b]0;title\\x07 \\x1b]52;c;ZXZpbA==\\x07 \\x1b[2J\\x0d\\
   and b"\x1b" not in b and b"\r" not in b and b"\xc2\x9b" not in b))' "$T_ROOT/logs.tty"
 check "logs piped: the bytes as they were" sh -c "\"\$BOTTLE\" logs $nid | grep -q \"\$(printf '\\033]52;c;')\""
 check "doctor reports the ns backend usable" sh -c "\"\$BOTTLE\" doctor | grep -q 'backend ns: usable'"
+check "doctor names the bundle and git" sh -c "\"\$BOTTLE\" doctor | grep -q '^bundle: /.*bottle-bundle\$' && \"\$BOTTLE\" doctor | grep -q '^git (the git gate.*): /'"
+check "doctor says when git is missing" sh -c "PATH=/nonexistent \"\$BOTTLE\" doctor | grep -q '^git .*: not found'"
 
 # A route whose secret is missing fails before anything is created.
 cat > bottle.yaml <<'Y'
