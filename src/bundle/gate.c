@@ -565,12 +565,13 @@ static int make_hook(struct gate *g, struct error *err)
 {
 	_cleanup_free_ char *link = NULL;
 	char exe[4096], cur[4096];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1), m;
+	ssize_t n, m;
 	int r;
 
 	g->hooks = xasprintf("%s/git/hooks", g->b->state_dir);
 	if ((r = mkdir_p(g->hooks, 0700, err)) < 0)
 		return r;
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 	if (n <= 0)
 		return err_sys(err, errno, "finding our own program");
 	exe[n] = '\0';

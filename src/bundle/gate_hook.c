@@ -195,7 +195,6 @@ static void keep(struct strbuf *sb, const char *p, size_t n)
 	if (sb->len > MESSAGE_KEEP) {
 		size_t cut = sb->len - MESSAGE_KEEP;
 		memmove(sb->buf, sb->buf + cut, MESSAGE_KEEP);
-		strbuf_reset(sb);
 		sb->len = MESSAGE_KEEP;
 		sb->buf[sb->len] = '\0';
 	}

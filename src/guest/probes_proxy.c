@@ -165,9 +165,12 @@ static size_t git_request(char *buf, size_t size, const char *repo)
  * only, by name, and the MCP server speaks JSON-RPC. */
 void probe_endpoints(const struct probe_opts *opts, struct probe_report *r)
 {
-	static const char *const repos[] = {"/bottle-probe-undeclared.git",
-					    "/../../etc/passwd",
-					    "/origin.git/../../x"};
+	/* Each with the gate's reason: an ERR for another cause (too many
+	 * connections, say) is not the policy at work. */
+	static const char *const repos[][2] = {
+	    {"/bottle-probe-undeclared.git", "no git upstream named"},
+	    {"/../../etc/passwd", "expected a repository path"},
+	    {"/origin.git/../../x", "expected a repository path"}};
 	static const char bad_json[] =
 	    "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:7777\r\n"
 	    "Content-Type: application/json\r\n"
@@ -179,17 +182,20 @@ void probe_endpoints(const struct probe_opts *opts, struct probe_report *r)
 
 	(void)opts;
 	for (size_t i = 0; i < sizeof(repos) / sizeof(repos[0]); i++) {
-		size_t len = git_request(req, sizeof(req), repos[i]);
+		size_t len = git_request(req, sizeof(req), repos[i][0]);
 		n = exchange(9418, req, len, NULL, buf, sizeof(buf));
 		if (n == -ECONNREFUSED) {
 			report_note(r, "git gate: off");
 			break;
 		}
-		if (n >= 8 && memcmp(buf + 4, "ERR ", 4) == 0)
-			report_note(r, "git gate: %s refused", repos[i]);
+		if (n >= 8 && memcmp(buf + 4, "ERR ", 4) == 0 &&
+		    strstr(buf + 8, repos[i][1]))
+			report_note(r, "git gate: %s refused", repos[i][0]);
 		else
-			report_fail(r, "git gate: %s not refused (%zd bytes)",
-				    repos[i], n);
+			report_fail(r,
+				    "git gate: %s not refused as it should "
+				    "be (%zd bytes: %.60s)",
+				    repos[i][0], n, n > 0 ? buf : "");
 		served = 1;
 	}
 	n = exchange(7777, bad_json, sizeof(bad_json) - 1, "-32700", buf,

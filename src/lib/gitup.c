@@ -297,7 +297,6 @@ void gitup_fetch_argv(const char *argv[GITUP_FETCH_ARGC], const char *mirror,
 	argv[i] = NULL;
 }
 
-/* Run git with env, stdin from /dev/null; its exit code, or -errno. */
 pid_t gitup_spawn(const char *const *argv, char **env, int out_fd)
 {
 	posix_spawn_file_actions_t fa;

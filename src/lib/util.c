@@ -227,6 +227,11 @@ void term_safe(struct strbuf *out, const char *s, size_t n, unsigned flags)
 			if (c == '\r')
 				i++;
 			strbuf_addch(out, ' ');
+		} else if ((flags & TERM_SAFE_NL) && c == '\r' && i + 1 < n &&
+			   p[i + 1] == '\n') {
+			/* A pty's CRLF line end is a line end. */
+			i++;
+			strbuf_addch(out, '\n');
 		} else if ((c == '\n' && (flags & TERM_SAFE_NL)) ||
 			   (c == '\t' && (flags & TERM_SAFE_TAB))) {
 			strbuf_addch(out, (char)c);

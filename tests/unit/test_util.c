@@ -35,6 +35,8 @@ static void test_controls(void **state)
 	SAFE("a\x00z", 0, "a\\x00z");
 	/* Newlines and tabs: kept, escaped or made spaces. */
 	SAFE("a\nb\tc", TERM_SAFE_NL | TERM_SAFE_TAB, "a\nb\tc");
+	/* A pty's CRLF is a line end; a lone CR is not. */
+	SAFE("a\r\nb\r", TERM_SAFE_NL, "a\nb\\x0d");
 	SAFE("a\nb\tc", TERM_SAFE_NL, "a\nb\\x09c");
 	SAFE("a\nb\tc", 0, "a\\x0ab\\x09c");
 	SAFE("a\r\nb\tc\rd", TERM_SAFE_ONE_LINE, "a b c\\x0dd");

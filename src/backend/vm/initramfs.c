@@ -23,7 +23,6 @@ const char *const vm_guest_modules[] = {
     "virtiofs",	   "virtio_rng",     NULL,
 };
 
-#define KERNEL_MAX  (256u << 20)
 #define MODFILE_MAX (64u << 20)
 #define INIT_MAX    (64u << 20)
 
