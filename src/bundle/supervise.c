@@ -67,7 +67,7 @@
 /* Unread answers all connections together may hold, give or take one
  * answer each; a connection's share is kept between these two. */
 #define OUTPUT_POOL (8u << 20)
-#define OUTPUT_MIN  (16u << 10)
+#define OUTPUT_MIN  (32u << 10)
 #define OUTPUT_MAX  (256u << 10)
 /* What a closing connection may still send us before we cut it. */
 #define LINGER_MAX (4u << 20)

@@ -114,9 +114,9 @@ static void grant(struct supervise *s, struct sv_item *it, bool audit)
 		it->grant_error = "only host names are granted";
 		return;
 	}
-	if (policy_allow_add(s->b->policy, host, &err) < 0) {
+	if (policy_allow_add(s->b->policy, name, &err) < 0) {
 		log_warnx("supervise: request %s: cannot allow %s: %s", it->id,
-			  host, err.msg);
+			  name, err.msg);
 		it->grant_error = "the allowlist refused the host";
 		return;
 	}
@@ -126,7 +126,7 @@ static void grant(struct supervise *s, struct sv_item *it, bool audit)
 	snprintf(reason, sizeof(reason), "egress granted by the supervisor: %s",
 		 why ? why : "");
 	e.method = "GRANT";
-	e.host = host;
+	e.host = name;
 	e.mode = "supervise";
 	e.verdict = "allow";
 	e.rule = it->id;
