@@ -584,17 +584,6 @@ static int make_hook(struct gate *g, struct error *err)
 	return 0;
 }
 
-static void add_env(char ***env, char *kv)
-{
-	size_t n = 0;
-
-	while ((*env)[n])
-		n++;
-	*env = xrealloc(*env, (n + 2) * sizeof(char *));
-	(*env)[n] = kv;
-	(*env)[n + 1] = NULL;
-}
-
 /* The receive-pack's environment: the upstream's identity and what the
  * hook needs to know (it runs as a child of git, not of ours). */
 static char **push_env(struct gate *g, const struct git_upstream *u,
@@ -604,17 +593,17 @@ static char **push_env(struct gate *g, const struct git_upstream *u,
 	char **env = xcalloc(1, sizeof(char *));
 
 	for (char **p = base; *p; p++)
-		add_env(&env, xstrdup(*p));
+		strv_push(&env, xstrdup(*p));
 	for (size_t i = 0; i < u->n_push; i++)
 		strbuf_addf(&pats, "%s%s", i ? "\n" : "", u->push[i]);
-	add_env(&env, xasprintf("BOTTLE_GATE_UPSTREAM=%s", u->name));
-	add_env(&env, xasprintf("BOTTLE_GATE_URL=%s", u->url));
-	add_env(&env, xasprintf("BOTTLE_GATE_PUSH=%s", pats.buf));
-	add_env(&env, xasprintf("BOTTLE_GATE_FORCE=%d", u->allow_force));
-	add_env(&env, xasprintf("BOTTLE_GATE_DELETE=%d", u->allow_delete));
-	add_env(&env, xasprintf("BOTTLE_GATE_AUDIT=%s/logs/audit.jsonl",
-				g->b->state_dir));
-	add_env(&env, xasprintf("BOTTLE_GATE_BOTTLE=%s", g->b->bottle_id));
+	strv_push(&env, xasprintf("BOTTLE_GATE_UPSTREAM=%s", u->name));
+	strv_push(&env, xasprintf("BOTTLE_GATE_URL=%s", u->url));
+	strv_push(&env, xasprintf("BOTTLE_GATE_PUSH=%s", pats.buf));
+	strv_push(&env, xasprintf("BOTTLE_GATE_FORCE=%d", u->allow_force));
+	strv_push(&env, xasprintf("BOTTLE_GATE_DELETE=%d", u->allow_delete));
+	strv_push(&env, xasprintf("BOTTLE_GATE_AUDIT=%s/logs/audit.jsonl",
+				  g->b->state_dir));
+	strv_push(&env, xasprintf("BOTTLE_GATE_BOTTLE=%s", g->b->bottle_id));
 	strbuf_release(&pats);
 	return env;
 }

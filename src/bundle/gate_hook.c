@@ -200,17 +200,6 @@ static void keep(struct strbuf *sb, const char *p, size_t n)
 	}
 }
 
-static void add_env_ptr(char ***env, char *kv)
-{
-	size_t n = 0;
-
-	while (*env && (*env)[n])
-		n++;
-	*env = xrealloc(*env, (n + 2) * sizeof(char *));
-	(*env)[n] = kv;
-	(*env)[n + 1] = NULL;
-}
-
 /* Step 3: git push --atomic URL [--force-with-lease=REF:OLD] NEW:REF...
  * 0 when the upstream took everything. */
 static int forward(struct hook *h)
@@ -251,7 +240,7 @@ static int forward(struct hook *h)
 	}
 	for (char **p = environ; *p; p++)
 		if (!str_has_prefix(*p, "GIT_QUARANTINE_PATH="))
-			add_env_ptr(&env, *p);
+			strv_push(&env, *p);
 	if (pipe2(fds, O_CLOEXEC) < 0) {
 		say("pipe: %s", strerror(errno));
 		goto out;

@@ -78,20 +78,6 @@ struct sv_item *sv_item_match(struct supervise *s, enum mcp_tool t,
 	return NULL;
 }
 
-/* A string member of an item's arguments, malloc'd, or NULL. */
-static char *item_arg(const struct sv_item *it, const char *key)
-{
-	struct json_value *v = NULL;
-	struct error err = ERROR_INIT;
-	char *r;
-
-	if (json_parse(it->args, strlen(it->args), &v, &err) < 0)
-		return NULL;
-	r = json_obj_strdup(v, key);
-	json_value_free(v);
-	return r;
-}
-
 /* An approved request_egress: the host joins the live allowlist, and the
  * audit log says so (at once: a grant is rare and matters).  The host is
  * checked again, as mcp.c checked it: a request queued by an older bundle
@@ -99,8 +85,8 @@ static char *item_arg(const struct sv_item *it, const char *key)
  * loopback and private-range rules. */
 static void grant(struct supervise *s, struct sv_item *it, bool audit)
 {
-	_cleanup_free_ char *host = item_arg(it, "host");
-	_cleanup_free_ char *why = item_arg(it, "reason");
+	_cleanup_free_ char *host = superq_arg(it->args, "host");
+	_cleanup_free_ char *why = superq_arg(it->args, "reason");
 	char reason[320], name[300];
 	struct error err = ERROR_INIT;
 	struct audit_event e = {0};
@@ -141,7 +127,7 @@ static char *result_text(const struct supervise *s, const struct sv_item *it,
 {
 	const char *t = it->text;
 	_cleanup_free_ char *host =
-	    it->tool == MCP_TOOL_EGRESS ? item_arg(it, "host") : NULL;
+	    it->tool == MCP_TOOL_EGRESS ? superq_arg(it->args, "host") : NULL;
 	struct strbuf sb = STRBUF_INIT;
 
 	*is_error = false;

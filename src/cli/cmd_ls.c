@@ -12,18 +12,10 @@
 
 static void age(char *buf, size_t n, int64_t t)
 {
-	int64_t d = (int64_t)time(NULL) - t;
-
 	if (t <= 0)
 		snprintf(buf, n, "-");
-	else if (d < 120)
-		snprintf(buf, n, "%llds", (long long)d);
-	else if (d < 7200)
-		snprintf(buf, n, "%lldm", (long long)d / 60);
-	else if (d < 172800)
-		snprintf(buf, n, "%lldh", (long long)d / 3600);
 	else
-		snprintf(buf, n, "%lldd", (long long)d / 86400);
+		format_age(buf, n, (int64_t)time(NULL) - t);
 }
 
 /* The status to show: a "running" bottle whose owner died crashed. */

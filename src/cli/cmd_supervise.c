@@ -284,19 +284,6 @@ static void show_text(const char *lead, const char *text)
 
 /* ---- showing requests ---------------------------------------------------- */
 
-static char *arg_of(const struct superq_req *r, const char *key)
-{
-	struct json_value *v = NULL;
-	struct error err = ERROR_INIT;
-	char *s;
-
-	if (json_parse(r->args, strlen(r->args), &v, &err) < 0)
-		return NULL;
-	s = json_obj_strdup(v, key);
-	json_value_free(v);
-	return s;
-}
-
 /* The argument names of a tool: the main one, then the second. */
 static void tool_keys(const char *tool, const char **k1, const char **k2)
 {
@@ -321,26 +308,17 @@ static char *summary(const struct superq_req *r, size_t max)
 	_cleanup_free_ char *a = NULL, *b = NULL, *all = NULL;
 
 	tool_keys(r->tool, &k1, &k2);
-	a = arg_of(r, k1);
-	b = k2 && strcmp(r->tool, "request_egress") == 0 ? arg_of(r, k2) : NULL;
+	a = superq_arg(r->args, k1);
+	b = k2 && strcmp(r->tool, "request_egress") == 0
+		? superq_arg(r->args, k2)
+		: NULL;
 	all = xasprintf("%s%s%s", a ? a : "", b ? ": " : "", b ? b : "");
 	return safe(all, max, TERM_SAFE_ONE_LINE);
 }
 
 static void age(char *buf, size_t n, int64_t ms)
 {
-	int64_t d = (int64_t)time(NULL) - ms / 1000;
-
-	if (d < 0)
-		d = 0;
-	if (d < 120)
-		snprintf(buf, n, "%llds", (long long)d);
-	else if (d < 7200)
-		snprintf(buf, n, "%lldm", (long long)d / 60);
-	else if (d < 172800)
-		snprintf(buf, n, "%lldh", (long long)d / 3600);
-	else
-		snprintf(buf, n, "%lldd", (long long)d / 86400);
+	format_age(buf, n, (int64_t)time(NULL) - ms / 1000);
 }
 
 static void json_entry(struct json_writer *w, const struct entry *e)
@@ -470,8 +448,8 @@ static int ask_one(const struct entry *e, size_t i, size_t n)
 	if (*b0)
 		b1 = "\033[0m";
 	tool_keys(e->r.tool, &k1, &k2);
-	a1 = arg_of(&e->r, k1);
-	a2 = k2 ? arg_of(&e->r, k2) : NULL;
+	a1 = superq_arg(e->r.args, k1);
+	a2 = k2 ? superq_arg(e->r.args, k2) : NULL;
 	tool = safe(e->r.tool, 64, TERM_SAFE_ONE_LINE);
 	age(when, sizeof(when), e->r.created);
 	printf("\n%s[%zu/%zu] %s %s%s  %s, %s ago\n", b0, i + 1, n, tool,

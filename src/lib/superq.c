@@ -296,18 +296,6 @@ void superq_list_free(struct superq_req *v, size_t n)
 	free(v);
 }
 
-static void age_text(char *buf, size_t n, int64_t ms)
-{
-	int64_t s = (now_ms() - ms) / 1000;
-
-	if (s < 120)
-		snprintf(buf, n, "%llds ago", (long long)(s < 0 ? 0 : s));
-	else if (s < 7200)
-		snprintf(buf, n, "%lldm ago", (long long)s / 60);
-	else
-		snprintf(buf, n, "%lldh ago", (long long)s / 3600);
-}
-
 int superq_answer(const char *dir, const char *id, enum superq_verdict v,
 		  const char *text, struct error *err)
 {
@@ -345,8 +333,8 @@ int superq_answer(const char *dir, const char *id, enum superq_verdict v,
 		if ((r = superq_load(dir, id, &cur, err)) < 0)
 			return r;
 	}
-	age_text(when, sizeof(when), cur.answered);
-	r = err_set(err, EALREADY, "request %s is already %s (%s)", id,
+	format_age(when, sizeof(when), (now_ms() - cur.answered) / 1000);
+	r = err_set(err, EALREADY, "request %s is already %s (%s ago)", id,
 		    superq_verdict_name(cur.verdict), when);
 	superq_req_release(&cur);
 	return r;
@@ -430,4 +418,17 @@ int superq_reports(const char *dir,
 		json_value_free(v);
 	}
 	return 0;
+}
+
+char *superq_arg(const char *args, const char *key)
+{
+	struct json_value *v = NULL;
+	struct error err = ERROR_INIT;
+	char *s;
+
+	if (!args || json_parse(args, strlen(args), &v, &err) < 0)
+		return NULL;
+	s = json_obj_strdup(v, key);
+	json_value_free(v);
+	return s;
 }

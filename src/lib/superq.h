@@ -61,6 +61,10 @@ struct superq_req {
 
 void superq_req_release(struct superq_req *r);
 
+/* The string argument key of a request's args (its JSON object), malloc'd;
+ * NULL when absent, not a string, or args is not JSON. */
+char *superq_arg(const char *args, const char *key);
+
 /* STATE/supervise, malloc'd. */
 char *superq_dir(const char *state_dir);
 

@@ -85,6 +85,17 @@ void strv_free(char **v)
 	free(v);
 }
 
+void strv_push(char ***v, char *s)
+{
+	size_t n = 0;
+
+	while (*v && (*v)[n])
+		n++;
+	*v = xrealloc(*v, st_mult(n + 2, sizeof(char *)));
+	(*v)[n] = s;
+	(*v)[n + 1] = NULL;
+}
+
 void secure_zero(void *p, size_t n)
 {
 	volatile unsigned char *v = p;
@@ -260,4 +271,18 @@ size_t utf8_cut(const char *s, size_t n, size_t max)
 	while (max > 0 && ((unsigned char)s[max] & 0xc0) == 0x80)
 		max--;
 	return max;
+}
+
+void format_age(char *buf, size_t n, int64_t d)
+{
+	if (d < 0)
+		d = 0;
+	if (d < 120)
+		snprintf(buf, n, "%llds", (long long)d);
+	else if (d < 7200)
+		snprintf(buf, n, "%lldm", (long long)d / 60);
+	else if (d < 172800)
+		snprintf(buf, n, "%lldh", (long long)d / 3600);
+	else
+		snprintf(buf, n, "%lldd", (long long)d / 86400);
 }

@@ -75,6 +75,8 @@ char *xasprintf(const char *fmt, ...)
 
 /* Free a NULL-terminated array of strings and the strings; NULL is fine. */
 void strv_free(char **v);
+/* Append s (taken) to the NULL-terminated array *v (NULL: an empty one). */
+void strv_push(char ***v, char *s);
 
 /* Wipe memory holding a secret so the compiler cannot elide it. */
 void secure_zero(void *p, size_t n);
@@ -113,6 +115,10 @@ void term_safe(struct strbuf *out, const char *s, size_t n, unsigned flags);
 
 /* The length of s[0..n) cut back to at most max bytes without splitting a
  * UTF-8 sequence. */
+/* seconds elapsed (negative counts as 0) as "45s", "3m", "5h" or "2d",
+ * whichever unit keeps the number under a few dozen. */
+void format_age(char *buf, size_t n, int64_t seconds);
+
 size_t utf8_cut(const char *s, size_t n, size_t max);
 
 #endif

@@ -88,12 +88,30 @@ static void test_utf8_cut(void **state)
 	assert_int_equal(utf8_cut(s, 6, 0), 0);
 }
 
+static void test_format_age(void **state)
+{
+	static const struct {
+		int64_t s;
+		const char *want;
+	} cases[] = {{-5, "0s"},      {0, "0s"},      {119, "119s"},
+		     {120, "2m"},     {7199, "119m"}, {7200, "2h"},
+		     {172799, "47h"}, {172800, "2d"}, {864000, "10d"}};
+	char buf[32];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+		format_age(buf, sizeof(buf), cases[i].s);
+		assert_string_equal(buf, cases[i].want);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_controls),
 	    cmocka_unit_test(test_unicode),
 	    cmocka_unit_test(test_utf8_cut),
+	    cmocka_unit_test(test_format_age),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
