@@ -521,12 +521,13 @@ static bool value_has(const struct http_header *h, const char *needle)
 	return false;
 }
 
-/* Origin, if sent, must be the bottle's own loopback (MCP Streamable HTTP,
- * "Security Warning": DNS rebinding). */
+/* Origin, if sent, must be where a bottle reaches us: its own loopback, or
+ * a vm's gateway (MCP Streamable HTTP, "Security Warning": DNS
+ * rebinding). */
 static bool origin_ok(const struct http_header *h)
 {
 	static const char *const ok[] = {"http://127.0.0.1", "http://localhost",
-					 "http://[::1]"};
+					 "http://[::1]", "http://" VM_GATEWAY};
 
 	if (!h)
 		return true;
@@ -582,8 +583,8 @@ static const char *check_head(struct sv_conn *c, const struct http_request *req,
 	*allow = NULL;
 	*status = 403;
 	if (!origin_ok(header(req, "origin")))
-		return "forbidden Origin: expected http://127.0.0.1 or "
-		       "http://localhost";
+		return "forbidden Origin: expected http://127.0.0.1, "
+		       "http://localhost or http://" VM_GATEWAY;
 	/* MCP-Protocol-Version is not checked: we answer every version
 	 * alike, and Claude Code sends one newer than ours on its first
 	 * request (a 400 makes it retry with an older one). */

@@ -244,8 +244,8 @@ static int register_mcp_claude(const struct plan *p, int home,
 		return 0;
 	}
 	if (p->supervise)
-		url =
-		    xasprintf(SUPERVISE_URL_FMT, p->ports[ENDPOINT_SUPERVISE]);
+		url = xasprintf(SUPERVISE_URL_FMT, p->endpoint_addr,
+				p->ports[ENDPOINT_SUPERVISE]);
 	data = merge_claude_json(old, url);
 	json_value_free(old);
 	return replace_home_file(p, home, "." CLAUDE_JSON, "." CLAUDE_JSON,
@@ -377,7 +377,7 @@ static int codex_config(const struct plan *p, const char *old, char **out,
 		strbuf_addch(&sb, '\n');
 	strbuf_addstr(&sb, CODEX_BEGIN "[mcp_servers." MCP_NAME "]\n");
 	strbuf_addf(&sb, "url = \"" SUPERVISE_URL_FMT "\"\n",
-		    p->ports[ENDPOINT_SUPERVISE]);
+		    p->endpoint_addr, p->ports[ENDPOINT_SUPERVISE]);
 	/* The tools reach the human: Codex asking its user first would be a
 	 * second approval, and exec mode ("never") would refuse the call. */
 	strbuf_addstr(&sb, "default_tools_approval_mode = \"approve\"\n");

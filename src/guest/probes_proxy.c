@@ -5,6 +5,8 @@
  * URL.  Nothing leaves the machine. */
 #include "guest/probes.h"
 
+#include "lib/plan.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -15,23 +17,29 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define PROXY_URL "http://127.0.0.1:8888"
+/* Where the bundle's endpoints are: the bottle's loopback, or in a vm the
+ * gateway of the guest's link (lib/plan.h). */
+static const char *endpoint_addr(void)
+{
+	const char *b = getenv("BOTTLE_BACKEND");
+	return b && strcmp(b, "vm") == 0 ? VM_GATEWAY : PROXY_ADDR;
+}
 
-/* Send req to 127.0.0.1:port and read the answer into buf until stop
- * appears, the peer closes or 5 s pass: the bytes read, or -errno from the
- * connect (ECONNREFUSED: nothing listens there). */
+/* Send req to the endpoint address's port and read the answer into buf
+ * until stop appears, the peer closes or 5 s pass: the bytes read, or
+ * -errno from the connect (ECONNREFUSED: nothing listens there). */
 static ssize_t exchange(uint16_t port, const char *req, size_t len,
 			const char *stop, char *buf, size_t size)
 {
 	struct sockaddr_in sa = {.sin_family = AF_INET,
-				 .sin_port = htons(port),
-				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+				 .sin_port = htons(port)};
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	size_t got = 0;
 
 	buf[0] = '\0';
 	if (fd < 0)
 		return -errno;
+	inet_pton(AF_INET, endpoint_addr(), &sa.sin_addr);
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		int e = errno;
 		close(fd);
@@ -95,12 +103,14 @@ static void expect(struct probe_report *r, const char *what, const char *req,
 void probe_egress_proxy(const struct probe_opts *opts, struct probe_report *r)
 {
 	const char *hp = getenv("HTTPS_PROXY");
-	char req[512], key[32];
+	char req[512], key[32], want[64];
 
 	(void)opts;
-	if (!hp || strcmp(hp, PROXY_URL) != 0)
-		report_fail(r, "HTTPS_PROXY is %s, want " PROXY_URL,
-			    hp ? hp : "unset");
+	snprintf(want, sizeof(want), "http://%s:%u", endpoint_addr(),
+		 PROXY_PORT);
+	if (!hp || strcmp(hp, want) != 0)
+		report_fail(r, "HTTPS_PROXY is %s, want %s", hp ? hp : "unset",
+			    want);
 	expect(r, "GET to an unlisted host",
 	       "GET http://bottle-probe.invalid/ HTTP/1.1\r\n"
 	       "Host: bottle-probe.invalid\r\n\r\n",
@@ -152,8 +162,8 @@ void probe_egress_proxy(const struct probe_opts *opts, struct probe_report *r)
 /* A git:// request for repo, as a pkt-line. */
 static size_t git_request(char *buf, size_t size, const char *repo)
 {
-	int body = snprintf(buf + 4, size - 4,
-			    "git-upload-pack %s%chost=127.0.0.1%c", repo, 0, 0);
+	int body = snprintf(buf + 4, size - 4, "git-upload-pack %s%chost=%s%c",
+			    repo, 0, endpoint_addr(), 0);
 
 	snprintf(buf, 5, "%04x", body + 4);
 	buf[4] = 'g'; /* snprintf's NUL over the body's first byte */
@@ -172,7 +182,7 @@ void probe_endpoints(const struct probe_opts *opts, struct probe_report *r)
 	    {"/../../etc/passwd", "expected a repository path"},
 	    {"/origin.git/../../x", "expected a repository path"}};
 	static const char bad_json[] =
-	    "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:7777\r\n"
+	    "POST /mcp HTTP/1.1\r\nHost: bottle-probe:7777\r\n"
 	    "Content-Type: application/json\r\n"
 	    "Accept: application/json, text/event-stream\r\n"
 	    "Content-Length: 1\r\n\r\n{";

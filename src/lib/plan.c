@@ -156,7 +156,8 @@ static char *gen_gitconfig(const struct plan *p)
 		const char *url = p->upstreams[i].url;
 
 		strbuf_addf(&sb, "[url \"" GIT_GATE_URL_FMT "\"]\n",
-			    p->ports[ENDPOINT_GIT], p->upstreams[i].name);
+			    p->endpoint_addr, p->ports[ENDPOINT_GIT],
+			    p->upstreams[i].name);
 		strbuf_addstr(&sb, "\tinsteadOf = ");
 		add_git_quoted(&sb, url);
 		if (url[0] == '/' || str_has_prefix(url, "file:///")) {
@@ -381,14 +382,18 @@ static void add_proxy_env(struct env_builder *e, const struct plan *p)
 	static const char *const ca_vars[] = {
 	    "NODE_EXTRA_CA_CERTS", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE",
 	    "CURL_CA_BUNDLE", "GIT_SSL_CAINFO"};
-	_cleanup_free_ char *url =
-	    xasprintf("http://%s:%u", PROXY_ADDR, p->ports[ENDPOINT_PROXY]);
+	_cleanup_free_ char *url = xasprintf("http://%s:%u", p->endpoint_addr,
+					     p->ports[ENDPOINT_PROXY]);
+	_cleanup_free_ char *no_proxy =
+	    strcmp(p->endpoint_addr, PROXY_ADDR) == 0
+		? xstrdup("localhost,127.0.0.1,::1")
+		: xasprintf("localhost,127.0.0.1,::1,%s", p->endpoint_addr);
 	size_t i;
 
 	for (i = 0; i < ARRAY_SIZE(proxy_vars); i++)
 		env_set(e, proxy_vars[i], url);
-	env_set(e, "NO_PROXY", "localhost,127.0.0.1,::1");
-	env_set(e, "no_proxy", "localhost,127.0.0.1,::1");
+	env_set(e, "NO_PROXY", no_proxy);
+	env_set(e, "no_proxy", no_proxy);
 	for (i = 0; i < ARRAY_SIZE(ca_vars); i++)
 		env_set(e, ca_vars[i], BOTTLE_CA_BUNDLE);
 	for (i = 0; i < p->egress.n_routes; i++) {
@@ -551,10 +556,10 @@ int plan_build(const struct spec *spec, const struct host_facts *h,
 	struct plan *p;
 	int r;
 
-	if (strcmp(bd->backend, "ns") != 0)
+	if (strcmp(bd->backend, "ns") != 0 && strcmp(bd->backend, "vm") != 0)
 		return err_set(err, ENOTSUP,
 			       "bottle %s: backend \"%s\" is not available in "
-			       "this version (only \"ns\")",
+			       "this version (only \"ns\" and \"vm\")",
 			       bd->name, bd->backend);
 	if ((spec->cmd ? spec->n_cmd : spec->agent->n_command) == 0)
 		return err_set(err, EINVAL, "agent %s: empty command",
@@ -584,6 +589,16 @@ int plan_build(const struct spec *spec, const struct host_facts *h,
 	p->tmp_size =
 	    bd->limits.tmp_size ? bd->limits.tmp_size : DEFAULT_TMP_SIZE;
 	p->bundle_path = h->bundle_path ? xstrdup(h->bundle_path) : NULL;
+	p->endpoint_addr =
+	    xstrdup(strcmp(bd->backend, "vm") == 0 ? VM_GATEWAY : PROXY_ADDR);
+	if (strcmp(bd->backend, "vm") == 0) {
+		static const char *const accel[] = {"auto", "kvm", "tcg"};
+		p->vm_kernel = bd->vm.kernel ? xstrdup(bd->vm.kernel) : NULL;
+		p->vm_accel = xstrdup(accel[bd->vm.accel]);
+		p->vm_memory = bd->vm.memory		? bd->vm.memory
+			       : bd->limits.memory	? bd->limits.memory
+							: VM_MEMORY_DEFAULT;
+	}
 	p->ports[ENDPOINT_PROXY] = PROXY_PORT;
 	if (bd->n_upstreams) {
 		p->ports[ENDPOINT_GIT] = GIT_GATE_PORT;
@@ -635,6 +650,9 @@ void plan_free(struct plan *p)
 	egress_release(&p->egress);
 	upstreams_release(p->upstreams, p->n_upstreams);
 	free(p->bundle_path);
+	free(p->endpoint_addr);
+	free(p->vm_kernel);
+	free(p->vm_accel);
 	free(p->id);
 	free(p->agent);
 	free(p->bottle);
@@ -754,10 +772,16 @@ static void print_egress(const struct plan *p, FILE *f)
 	const struct egress *e = &p->egress;
 	size_t i;
 
-	fprintf(f,
-		"  network   loopback only; the bundle's proxy at %s:%u is "
-		"the way out\n",
-		PROXY_ADDR, p->ports[ENDPOINT_PROXY]);
+	if (strcmp(p->endpoint_addr, PROXY_ADDR) == 0)
+		fprintf(f,
+			"  network   loopback only; the bundle's proxy at "
+			"%s:%u is the way out\n",
+			p->endpoint_addr, p->ports[ENDPOINT_PROXY]);
+	else
+		fprintf(f,
+			"  network   one link to the bundle; its proxy at "
+			"%s:%u is the way out\n",
+			p->endpoint_addr, p->ports[ENDPOINT_PROXY]);
 	if (!e->n_allow && !e->n_routes)
 		fprintf(f, "  allow     nothing (every request gets a 403)\n");
 	print_list(f, "allow", e->allow, e->n_allow);
@@ -784,7 +808,8 @@ static void print_gate(const struct plan *p, FILE *f)
 		const struct git_upstream *u = &p->upstreams[i];
 
 		fprintf(f, "  git       %s = %s via " GIT_GATE_URL_FMT "%s%s\n",
-			u->name, u->url, p->ports[ENDPOINT_GIT], u->name,
+			u->name, u->url, p->endpoint_addr,
+			p->ports[ENDPOINT_GIT], u->name,
 			u->identity ? ", key " : "",
 			u->identity ? u->identity : "");
 		if (!u->n_push)
@@ -829,7 +854,7 @@ void plan_print(const struct plan *p, FILE *f)
 		fprintf(f,
 			"  supervise " SUPERVISE_URL_FMT
 			" (answer with `bottle supervise`)\n",
-			p->ports[ENDPOINT_SUPERVISE]);
+			p->endpoint_addr, p->ports[ENDPOINT_SUPERVISE]);
 	print_limit(f, "memory", &p->memory, 0);
 	print_limit(f, "pids", &p->pids, 1);
 	print_limit(f, "cpus", &p->cpu, 2);

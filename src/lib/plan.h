@@ -30,6 +30,7 @@
 /* Where the agent's skills are copied, under its home. */
 #define AGENT_SKILLS_DIR ".claude/skills"
 #define DEFAULT_TMP_SIZE (1024ull << 20)
+#define VM_MEMORY_DEFAULT (2048ull << 20)
 
 /* The endpoints the bundle serves inside every bottle (DESIGN.md, "The one
  * network invariant"); the backend creates their listening sockets on the
@@ -43,10 +44,16 @@ enum endpoint {
 #define PROXY_PORT     8888
 #define GIT_GATE_PORT  9418
 #define SUPERVISE_PORT 7777
+/* Where the bottle reaches them: its own loopback (ns), or the gateway of
+ * the guest's one network link (vm: the host end of its tap device). */
 #define PROXY_ADDR     "127.0.0.1"
-/* How an agent names an upstream: the gate's URL for upstream NAME. */
-#define GIT_GATE_URL_FMT  "git://127.0.0.1:%u/%s.git"
-#define SUPERVISE_URL_FMT "http://127.0.0.1:%u/mcp"
+#define VM_GATEWAY     "10.0.2.1"
+#define VM_GUEST_ADDR  "10.0.2.2"
+#define VM_NET_PREFIX  24
+/* How an agent names an upstream: the gate's URL for upstream NAME (the
+ * plan's endpoint address, port, NAME). */
+#define GIT_GATE_URL_FMT  "git://%s:%u/%s.git"
+#define SUPERVISE_URL_FMT "http://%s:%u/mcp"
 /* How long a supervise call waits for the human when the manifest names
  * no timeout, seconds. */
 #define SUPERVISE_TIMEOUT_DEFAULT 600
@@ -178,10 +185,18 @@ struct plan {
 	struct limit_plan memory, pids, cpu;
 	uint64_t tmp_size;
 
+	/* vm: the guest kernel (NULL: found at launch), the accelerator
+	 * ("auto", "kvm" or "tcg") and the guest's RAM in bytes (the
+	 * manifest's vm.memory, else limits.memory, else VM_MEMORY_DEFAULT). */
+	char *vm_kernel;
+	char *vm_accel;
+	uint64_t vm_memory;
+
 	/* The bundle: what it enforces and where it listens inside. */
 	char *bundle_path;
 	struct egress egress;		/* manifest's, with --resolve merged */
 	uint16_t ports[ENDPOINT_COUNT]; /* 0: the endpoint is off */
+	char *endpoint_addr;		/* PROXY_ADDR, or VM_GATEWAY */
 	struct git_upstream *upstreams; /* git-gate's, as in the manifest */
 	size_t n_upstreams;
 	bool supervise;

@@ -112,7 +112,11 @@ int plan_save(const struct plan *p, const char *path, struct error *err)
 	w_limit(&w, "pids", &p->pids);
 	w_limit(&w, "cpu", &p->cpu);
 	json_writer_kv_uint64(&w, "tmp_size", p->tmp_size);
+	json_writer_kv_string(&w, "vm_kernel", p->vm_kernel);
+	json_writer_kv_string(&w, "vm_accel", p->vm_accel);
+	json_writer_kv_uint64(&w, "vm_memory", p->vm_memory);
 	json_writer_kv_string(&w, "bundle_path", p->bundle_path);
+	json_writer_kv_string(&w, "endpoint_addr", p->endpoint_addr);
 	json_writer_kv_uint64(&w, "proxy_port", p->ports[ENDPOINT_PROXY]);
 	json_writer_kv_uint64(&w, "git_port", p->ports[ENDPOINT_GIT]);
 	json_writer_kv_uint64(&w, "supervise_port",
@@ -292,7 +296,13 @@ int plan_load(const char *path, struct plan **out, struct error *err)
 	r_limit(root, "pids", &p->pids);
 	r_limit(root, "cpu", &p->cpu);
 	p->tmp_size = (uint64_t)json_obj_int64(root, "tmp_size");
+	p->vm_kernel = r_s(root, "vm_kernel", NULL);
+	p->vm_accel = r_s(root, "vm_accel", NULL);
+	p->vm_memory = (uint64_t)json_obj_int64(root, "vm_memory");
 	p->bundle_path = r_s(root, "bundle_path", NULL);
+	p->endpoint_addr = r_s(root, "endpoint_addr", NULL);
+	if (!p->endpoint_addr) /* saved before it was recorded */
+		p->endpoint_addr = xstrdup(PROXY_ADDR);
 	p->ports[ENDPOINT_PROXY] = (uint16_t)json_obj_int64(root, "proxy_port");
 	p->ports[ENDPOINT_GIT] = (uint16_t)json_obj_int64(root, "git_port");
 	p->ports[ENDPOINT_SUPERVISE] =

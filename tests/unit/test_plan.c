@@ -251,7 +251,7 @@ static void test_unsupported_backend(void **state)
 	struct error err = ERROR_INIT;
 	struct manifest *m =
 	    parse("agents:\n  a:\n    command: [sh]\n    "
-		  "bottle: b\nbottles:\n  b:\n    backend: vm\n");
+		  "bottle: b\nbottles:\n  b:\n    backend: docker\n");
 	struct plan *p;
 	int rc;
 
@@ -260,7 +260,52 @@ static void test_unsupported_backend(void **state)
 	p = build(m, &h, true, &err, &rc);
 	assert_int_equal(rc, -ENOTSUP);
 	assert_null(p);
-	assert_non_null(strstr(err.msg, "\"vm\""));
+	assert_non_null(strstr(err.msg, "\"docker\""));
+	manifest_free(m);
+}
+
+/* A vm bottle reaches the bundle at the gateway of its one link: proxy
+ * env, NO_PROXY, the git gate's URLs; the vm settings survive plan.json. */
+static void test_vm_backend(void **state)
+{
+	struct host_facts h;
+	struct error err = ERROR_INIT;
+	struct manifest *m = parse(
+	    "agents:\n  a:\n    command: [sh]\n    bottle: b\nbottles:\n"
+	    "  b:\n    backend: vm\n    vm: {accel: tcg, memory: 512M}\n"
+	    "    git:\n      upstreams:\n        - {name: up, url: /srv/up.git}\n");
+	struct plan *p, *q = NULL;
+	char dir[] = "/tmp/test-plan-XXXXXX", path[64];
+	const char *gitconfig = NULL;
+	int rc;
+
+	(void)state;
+	facts(&h, 1000);
+	p = build(m, &h, true, &err, &rc);
+	assert_int_equal(rc, 0);
+	assert_string_equal(p->endpoint_addr, VM_GATEWAY);
+	assert_string_equal(plan_getenv(p, "HTTPS_PROXY"),
+			    "http://" VM_GATEWAY ":8888");
+	assert_non_null(strstr(plan_getenv(p, "NO_PROXY"), VM_GATEWAY));
+	for (size_t i = 0; i < p->n_ops; i++)
+		if (strcmp(p->ops[i].target, "/etc/gitconfig") == 0)
+			gitconfig = p->ops[i].data;
+	assert_non_null(gitconfig);
+	assert_non_null(strstr(gitconfig, "git://" VM_GATEWAY ":9418/up.git"));
+	assert_string_equal(p->vm_accel, "tcg");
+	assert_int_equal(p->vm_memory, 512ull << 20);
+	assert_null(p->vm_kernel);
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/plan.json", dir);
+	assert_int_equal(plan_save(p, path, &err), 0);
+	assert_int_equal(plan_load(path, &q, &err), 0);
+	assert_string_equal(q->endpoint_addr, VM_GATEWAY);
+	assert_string_equal(q->vm_accel, "tcg");
+	assert_int_equal(q->vm_memory, 512ull << 20);
+	unlink(path);
+	rmdir(dir);
+	plan_free(p);
+	plan_free(q);
 	manifest_free(m);
 }
 
@@ -450,6 +495,7 @@ int main(void)
 	    cmocka_unit_test(test_limits_and_notes),
 	    cmocka_unit_test(test_bad_mount_targets),
 	    cmocka_unit_test(test_unsupported_backend),
+	    cmocka_unit_test(test_vm_backend),
 	    cmocka_unit_test(test_save_load_roundtrip),
 	    cmocka_unit_test(test_egress),
 	    cmocka_unit_test(test_gate_and_supervise),
