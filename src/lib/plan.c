@@ -595,9 +595,9 @@ int plan_build(const struct spec *spec, const struct host_facts *h,
 		static const char *const accel[] = {"auto", "kvm", "tcg"};
 		p->vm_kernel = bd->vm.kernel ? xstrdup(bd->vm.kernel) : NULL;
 		p->vm_accel = xstrdup(accel[bd->vm.accel]);
-		p->vm_memory = bd->vm.memory		? bd->vm.memory
-			       : bd->limits.memory	? bd->limits.memory
-							: VM_MEMORY_DEFAULT;
+		p->vm_memory = bd->vm.memory	   ? bd->vm.memory
+			       : bd->limits.memory ? bd->limits.memory
+						   : VM_MEMORY_DEFAULT;
 	}
 	p->ports[ENDPOINT_PROXY] = PROXY_PORT;
 	if (bd->n_upstreams) {

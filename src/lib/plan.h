@@ -28,8 +28,8 @@
 #define BOTTLE_PROBE   "/run/bottle/bottle-probe"
 #define BOTTLE_PROMPT  "/run/bottle/prompt.md"
 /* Where the agent's skills are copied, under its home. */
-#define AGENT_SKILLS_DIR ".claude/skills"
-#define DEFAULT_TMP_SIZE (1024ull << 20)
+#define AGENT_SKILLS_DIR  ".claude/skills"
+#define DEFAULT_TMP_SIZE  (1024ull << 20)
 #define VM_MEMORY_DEFAULT (2048ull << 20)
 
 /* The endpoints the bundle serves inside every bottle (DESIGN.md, "The one
@@ -46,10 +46,10 @@ enum endpoint {
 #define SUPERVISE_PORT 7777
 /* Where the bottle reaches them: its own loopback (ns), or the gateway of
  * the guest's one network link (vm: the host end of its tap device). */
-#define PROXY_ADDR     "127.0.0.1"
-#define VM_GATEWAY     "10.0.2.1"
-#define VM_GUEST_ADDR  "10.0.2.2"
-#define VM_NET_PREFIX  24
+#define PROXY_ADDR    "127.0.0.1"
+#define VM_GATEWAY    "10.0.2.1"
+#define VM_GUEST_ADDR "10.0.2.2"
+#define VM_NET_PREFIX 24
 /* How an agent names an upstream: the gate's URL for upstream NAME (the
  * plan's endpoint address, port, NAME). */
 #define GIT_GATE_URL_FMT  "git://%s:%u/%s.git"
