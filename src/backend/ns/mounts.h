@@ -1,5 +1,5 @@
-/* Executes a plan's setup operations (lib/plan.h) to build the bottle's
- * root.  Internal to the ns backend. */
+/* Builds the bottle's root from a plan's setup operations (lib/plan.h; the
+ * executor is backend/mounts.h) and pivots into it.  Internal to ns. */
 #ifndef BOTTLE_NS_MOUNTS_H
 #define BOTTLE_NS_MOUNTS_H
 
