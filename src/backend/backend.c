@@ -1,6 +1,7 @@
 #include "backend/backend.h"
 
 #include "backend/ns/ns.h"
+#include "backend/vm/vm.h"
 #include "lib/util.h"
 
 #include <errno.h>
@@ -10,6 +11,7 @@
 
 const struct backend_ops *const backends[] = {
     &ns_backend,
+    &vm_backend,
     NULL,
 };
 

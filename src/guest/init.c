@@ -2,25 +2,27 @@
  *
  * Built -static: the initramfs holds nothing else it could load libraries
  * from.  The kernel runs it as /init with the arguments after "--" on its
- * command line.  Today it does one of two things, then powers the VM off
- * (a PID 1 that exits would panic the guest):
+ * command line.  It does one of three things, then powers the VM off (a
+ * PID 1 that exits would panic the guest):
  *
  *   bottle-init exit   print one line on the console and power off at once
  *                      (the raw boot: bench/launch's vm-raw row, the KVM
  *                      probe);
+ *   bottle-init ctl    a bottle: mount /proc, /sys and /dev, load the
+ *                      modules, then serve the control channel on the
+ *                      virtio-serial port (init_serve.c): set up the
+ *                      network and the root the host describes, run the
+ *                      processes it asks for, power off when told;
  *   bottle-init [mount=TAG:/PATH]...
- *                      mount /proc, /sys and /dev, load the modules the
- *                      initramfs carries, mount the virtiofs shares, and
- *                      write a report on the virtio console (hvc0), which
- *                      is where the control channel will live.
- *
- * NEEDSWORK: the control channel server (exec, copy-in, exit status,
- * signals, window size over virtio-serial), virtiofs mounts of /usr, /etc,
- * the workspace and home, and the network.
+ *                      (vmboot) mount, load the modules, mount the
+ *                      virtiofs shares, and write a report on the virtio
+ *                      console (hvc0).
  *
  * Only what the kernel gives us is used: no /etc, no libraries, no
  * environment worth reading.  Every failure is reported on the console and
  * still ends in a power off, so the host always sees QEMU exit. */
+#include "guest/init.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -44,8 +46,7 @@
 
 static int console_fd = 2;
 
-static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void say(const char *fmt, ...)
+void say(const char *fmt, ...)
 {
 	char buf[512];
 	va_list ap;
@@ -63,7 +64,7 @@ static void say(const char *fmt, ...)
 	}
 }
 
-static __attribute__((noreturn)) void power_off(void)
+void power_off(void)
 {
 	sync();
 	reboot(RB_POWER_OFF);
@@ -231,6 +232,15 @@ int main(int argc, char **argv)
 	if (do_mounts() < 0)
 		power_off();
 	mods_ok = load_modules(&loaded) == 0;
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "silent") == 0) /* tests: never answer */
+			for (;;)
+				pause();
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "ctl") == 0)
+			init_serve(mods_ok ? NULL
+					   : "loading the modules failed "
+					     "(see the console log)");
 	for (int i = 1; i < argc; i++)
 		if (strncmp(argv[i], "mount=", 6) == 0 &&
 		    mount_share(argv[i] + 6) < 0)

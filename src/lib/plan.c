@@ -69,6 +69,8 @@ const char *limit_mech_name(enum limit_mech m)
 		return "cgroup v1";
 	case LIMIT_RLIMIT:
 		return "rlimit";
+	case LIMIT_VM:
+		return "the vm's size";
 	case LIMIT_NONE:
 		break;
 	}

@@ -109,6 +109,7 @@ enum limit_mech {
 	LIMIT_CGROUP2,
 	LIMIT_CGROUP1,
 	LIMIT_RLIMIT,
+	LIMIT_VM, /* the guest's size: its RAM, its vCPUs */
 };
 
 const char *limit_mech_name(enum limit_mech m);

@@ -14,7 +14,6 @@
 #include "backend/ns/jail.h"
 
 #include "backend/ns/landlock.h"
-#include "backend/ns/limits.h"
 #include "lib/util.h"
 
 #include <errno.h>
@@ -23,6 +22,7 @@
 #include <linux/capability.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -52,6 +52,24 @@ int jail_landlock_ruleset(const struct plan *p, int *fd, struct error *err)
 			    (struct landlock_path){op->target, LL_WRITE};
 	}
 	return landlock_build(paths, n, fd, err);
+}
+
+/* setrlimit() the limits that use LIMIT_RLIMIT.  Async-signal-safe. */
+static int rlimits_apply(const struct plan *p)
+{
+	struct rlimit rl;
+
+	if (p->memory.mech == LIMIT_RLIMIT) {
+		rl.rlim_cur = rl.rlim_max = p->memory.value;
+		if (setrlimit(RLIMIT_DATA, &rl) < 0)
+			return -errno;
+	}
+	if (p->pids.mech == LIMIT_RLIMIT) {
+		rl.rlim_cur = rl.rlim_max = p->pids.value;
+		if (setrlimit(RLIMIT_NPROC, &rl) < 0)
+			return -errno;
+	}
+	return 0;
 }
 
 int jail_drop_caps(void)
@@ -84,7 +102,7 @@ int jail_enter(const struct jail *j, const char **step)
 	} while (0)
 
 	if (j->plan)
-		STEP("rlimits", ns_rlimits_apply(j->plan));
+		STEP("rlimits", rlimits_apply(j->plan));
 	if (j->setgroups_allowed)
 		STEP("setgroups", setgroups(0, NULL));
 	STEP("setresgid", setresgid(AGENT_GID, AGENT_GID, AGENT_GID));

@@ -583,10 +583,8 @@ void ns_io_take_pipes(struct bottle_io *io, int parent[3])
 	parent[0] = parent[1] = parent[2] = -1;
 }
 
-/* Take the listeners from the init and have the caller start the bundle
- * on them, then let the init go on to the agent. */
-static int start_bundle(int sock, const struct plan *p,
-			const struct launch_hooks *hooks, struct error *err)
+int ns_start_bundle(int sock, const struct plan *p,
+		    const struct launch_hooks *hooks, struct error *err)
 {
 	char msg[ERR_MSG_MAX + 2];
 	int got[ENDPOINT_COUNT], fds[ENDPOINT_COUNT];
@@ -685,7 +683,7 @@ int ns_launch(const struct plan *p, const struct launch_hooks *hooks,
 		r = err_sys(err, -r, "starting init");
 		goto fail;
 	}
-	if ((r = start_bundle(sp[0], p, hooks, err)) < 0 ||
+	if ((r = ns_start_bundle(sp[0], p, hooks, err)) < 0 ||
 	    (r = ns_wait_ready(sp[0], io, "the bottle's init", err)) < 0)
 		goto fail;
 	ns_io_take_pipes(io, parent_io);

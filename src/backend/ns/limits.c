@@ -464,20 +464,3 @@ int ns_cgroup_orphans(const char *state_home,
 		scan_dir(v2, "bottle-", state_home, live, live_ctx, fn, ctx);
 	return 0;
 }
-
-int ns_rlimits_apply(const struct plan *p)
-{
-	struct rlimit rl;
-
-	if (p->memory.mech == LIMIT_RLIMIT) {
-		rl.rlim_cur = rl.rlim_max = p->memory.value;
-		if (setrlimit(RLIMIT_DATA, &rl) < 0)
-			return -errno;
-	}
-	if (p->pids.mech == LIMIT_RLIMIT) {
-		rl.rlim_cur = rl.rlim_max = p->pids.value;
-		if (setrlimit(RLIMIT_NPROC, &rl) < 0)
-			return -errno;
-	}
-	return 0;
-}

@@ -37,7 +37,4 @@ int ns_cgroup_orphans(const char *state_home,
 		      bool (*live)(const char *id, void *ctx), void *live_ctx,
 		      orphan_fn fn, void *ctx);
 
-/* setrlimit() the limits that use LIMIT_RLIMIT.  Async-signal-safe. */
-int ns_rlimits_apply(const struct plan *p);
-
 #endif

@@ -25,6 +25,11 @@ void ns_close3(int fds[3]);
 /* Hand the parent's pipe ends to io (no-op with a pty). */
 void ns_io_take_pipes(struct bottle_io *io, int parent[3]);
 
+/* Take the endpoint listeners ("L" + fds) from who is on the other end of
+ * sock, have the hooks start the bundle on them, and say "B". */
+int ns_start_bundle(int sock, const struct plan *p,
+		    const struct launch_hooks *hooks, struct error *err);
+
 /* Wait for "R" (+ the pty master when io->tty) or "E<message>" from who
  * (the init, or an exec'd command) on sock. */
 int ns_wait_ready(int sock, struct bottle_io *io, const char *who,

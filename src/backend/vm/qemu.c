@@ -1,6 +1,7 @@
 /* QEMU microvm boots and the KVM probe.  See qemu.h. */
 #include "backend/vm/qemu.h"
 
+#include "backend/vm/ctl.h"
 #include "lib/fsutil.h"
 #include "lib/log.h"
 #include "lib/util.h"
@@ -60,10 +61,12 @@ char **vm_qemu_argv(const struct vm_boot *b)
 		args(&a, (const char *const[]){"-cpu", "host", NULL});
 	arg(&a, xstrdup("-m"));
 	arg(&a, xasprintf("%u", b->mem_mb ? b->mem_mb : 256));
-	args(&a, (const char *const[]){
-		     "-smp", "1", "-nodefaults", "-no-user-config",
-		     "-nographic", "-no-reboot", "-serial", "stdio", "-kernel",
-		     b->kernel, "-initrd", b->initrd, NULL});
+	arg(&a, xstrdup("-smp"));
+	arg(&a, xasprintf("%u", b->cpus ? b->cpus : 1));
+	args(&a, (const char *const[]){"-nodefaults", "-no-user-config",
+				       "-nographic", "-no-reboot", "-serial",
+				       "stdio", "-kernel", b->kernel, "-initrd",
+				       b->initrd, NULL});
 	/* Modern (virtio 1.0) virtio-mmio instead of microvm's legacy
 	 * default: vhost-user devices (virtiofsd) refuse legacy ones
 	 * ("virtio legacy devices aren't supported by libvhost-user"). */
@@ -86,11 +89,27 @@ char **vm_qemu_argv(const struct vm_boot *b)
 		arg(&a, xasprintf("vhost-user-fs-device,chardev=fs%zu,tag=%s",
 				  i, b->shares[i].tag));
 	}
+	if (b->control || b->ctl)
+		args(&a, (const char *const[]){"-device",
+					       "virtio-serial-device", NULL});
 	if (b->control)
 		args(&a, (const char *const[]){
-			     "-device", "virtio-serial-device", "-chardev",
-			     "file,id=ctl,path=/dev/fd/3", "-device",
-			     "virtconsole,chardev=ctl", NULL});
+			     "-chardev", "file,id=ctl,path=/dev/fd/3",
+			     "-device", "virtconsole,chardev=ctl", NULL});
+	if (b->ctl) {
+		arg(&a, xstrdup("-chardev"));
+		arg(&a, xasprintf("socket,id=bctl,fd=%d", b->ctl_fd));
+		args(&a, (const char *const[]){
+			     "-device",
+			     "virtserialport,chardev=bctl,name=" CTL_PORT_NAME,
+			     NULL});
+	}
+	if (b->net) {
+		arg(&a, xstrdup("-netdev"));
+		arg(&a, xasprintf("tap,id=net0,fd=%d", b->tap_fd));
+		args(&a, (const char *const[]){
+			     "-device", "virtio-net-device,netdev=net0", NULL});
+	}
 	/* panic=-1 with -no-reboot: a guest panic ends QEMU at once.
 	 * cryptomgr.notests audit=0: no crypto self-tests, no audit
 	 * subsystem in a guest that has no use for either; together 0.8 s of

@@ -4,11 +4,12 @@
 #define BOTTLE_VM_QEMU_H
 
 #include "lib/err.h"
+#include "lib/manifest.h"
 #include "lib/strbuf.h"
 
 #include <stdbool.h>
 
-enum vm_accel { VM_ACCEL_AUTO = 0, VM_ACCEL_KVM, VM_ACCEL_TCG };
+/* enum vm_accel: the manifest's vm.accel. */
 
 /* A directory shared with virtiofs: a running virtiofsd's socket, and
  * the tag the guest mounts it by. */
@@ -28,6 +29,12 @@ struct vm_boot {
 	const char *append;    /* more kernel arguments, or NULL */
 	const char *machine;   /* more -M microvm options, or NULL */
 	bool control;	       /* add the virtio console (report channel) */
+	unsigned cpus;	       /* 0: 1 */
+	bool net;	       /* a virtio-net device on the tap at tap_fd */
+	int tap_fd;
+	bool ctl; /* the control port (CTL_PORT_NAME) on the
+		   * connected socket at ctl_fd */
+	int ctl_fd;
 	const struct vm_share *shares; /* guest RAM becomes shared memory */
 	size_t n_shares;
 };

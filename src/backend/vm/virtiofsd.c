@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -30,14 +31,19 @@ static void last_message(int fd, char *buf, size_t bufsz)
 		memmove(buf, start + 1, strlen(start + 1) + 1);
 }
 
-int virtiofsd_start(struct virtiofsd *d, const char *binary, const char *source,
-		    const char *socket_path, struct error *err)
+int virtiofsd_start(struct virtiofsd *d, const struct virtiofsd_opts *o,
+		    struct error *err)
 {
-	const char *bin = binary ? binary : VIRTIOFSD_PATH;
+	const char *bin = o->binary ? o->binary : VIRTIOFSD_PATH;
+	const char *source = o->source, *socket_path = o->socket_path;
 	_cleanup_free_ char *src = xasprintf("source=%s", source);
 	_cleanup_free_ char *sock = xasprintf("--socket-path=%s", socket_path);
-	const char *const argv[] = {bin,  sock,		"-o", src,
-				    "-o", "cache=auto", NULL};
+	const char *const argv[] = {
+	    bin,  sock,
+	    "-o", src,
+	    "-o", o->readonly ? "cache=always" : "cache=auto",
+	    "-o", "log_level=warn",
+	    NULL};
 	_cleanup_close_ int log = memfd_create("virtiofsd", MFD_CLOEXEC);
 	_cleanup_close_ int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
 	struct timespec ts = {0, 5 * 1000 * 1000};
@@ -55,6 +61,7 @@ int virtiofsd_start(struct virtiofsd *d, const char *binary, const char *source,
 		return err_sys(err, errno, "starting virtiofsd: fork");
 	if (d->pid == 0) {
 		/* Only async-signal-safe calls from here to exec. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		if (dup2(devnull, 0) < 0 || dup2(devnull, 1) < 0 ||
 		    dup2(log, 2) < 0)
 			_exit(127);

@@ -1,11 +1,17 @@
 /* One virtiofsd per shared directory (docs/vm-backend.md, virtiofs).
- * NEEDSWORK: sandboxing it (its own mount namespace with a read-only bind
- * of a read-only share) and watching it during the VM's life. */
+ *
+ * Each runs sandboxed by its own -o sandbox=namespace (new mount, pid and
+ * net namespaces, pivoted into the shared directory, seccomp), inside the
+ * caller's namespaces: in a vm bottle, the keeper's user namespace (which
+ * maps the guest's agent uid to the agent's host uid) and mount namespace
+ * (where a read-only share is a read-only mount, so the host kernel
+ * refuses writes whatever the guest asks).  It dies with its parent. */
 #ifndef BOTTLE_VM_VIRTIOFSD_H
 #define BOTTLE_VM_VIRTIOFSD_H
 
 #include "lib/err.h"
 
+#include <stdbool.h>
 #include <sys/types.h>
 
 #define VIRTIOFSD_PATH "/usr/lib/qemu/virtiofsd"
@@ -20,13 +26,21 @@ struct virtiofsd {
 		-1, NULL                                                       \
 	}
 
-/* Start binary (NULL: VIRTIOFSD_PATH) serving directory source on a new
- * socket at socket_path, and wait until it listens.  Returns 0, or -errno
- * with err saying why it did not start (its own last message when it
- * exited); nothing is left running then. */
-int virtiofsd_start(struct virtiofsd *d, const char *binary, const char *source,
-		    const char *socket_path, struct error *err)
-    __attribute__((warn_unused_result));
+struct virtiofsd_opts {
+	const char *binary; /* NULL: VIRTIOFSD_PATH */
+	const char *source; /* the directory shared */
+	const char *socket_path;
+	/* Nothing changes it behind the guest's back: let the guest cache
+	 * (cache=always); else cache=auto. */
+	bool readonly;
+};
+
+/* Start a virtiofsd serving o->source on a new socket at o->socket_path,
+ * and wait until it listens.  Returns 0, or -errno with err saying why it
+ * did not start (its own last message when it exited); nothing is left
+ * running then. */
+int virtiofsd_start(struct virtiofsd *d, const struct virtiofsd_opts *o,
+		    struct error *err) __attribute__((warn_unused_result));
 
 /* Stop it (SIGTERM, then SIGKILL), reap it, remove the socket; safe on a
  * half-started or stopped one. */

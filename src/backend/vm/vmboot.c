@@ -143,7 +143,9 @@ static int start_share(const char *dir, struct virtiofsd *fsd,
 	if (!mkdtemp(share_dir))
 		return err_sys(err, errno, "mkdtemp %s", share_dir);
 	snprintf(sock, sizeof(sock), "%s/fs.sock", share_dir);
-	if (virtiofsd_start(fsd, NULL, dir, sock, err) < 0) {
+	struct virtiofsd_opts o = {.source = dir, .socket_path = sock};
+
+	if (virtiofsd_start(fsd, &o, err) < 0) {
 		rmdir(share_dir);
 		return -err->code;
 	}

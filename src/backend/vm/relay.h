@@ -1,0 +1,41 @@
+/* A process in a vm guest, as seen from a host process: the client end of
+ * STATE/run/vm.sock (backend/vm/ctl.h).  The agent, `bottle exec` and
+ * `bottle cp` all go through it. */
+#ifndef BOTTLE_VM_RELAY_H
+#define BOTTLE_VM_RELAY_H
+
+#include "lib/err.h"
+
+#include <stdbool.h>
+#include <sys/ioctl.h>
+
+#define VM_SOCK_NAME "vm.sock"
+
+/* Connect to the keeper of the vm bottle whose run dir is run_dir. */
+int vm_connect(const char *run_dir, struct error *err);
+
+struct relay_req {
+	const char *const *argv;
+	const char *const *env;
+	const char *cwd; /* NULL: the workspace */
+	/* tty: the process gets a pty of this size, and the relay forwards
+	 * SIGWINCH from its own controlling terminal (tty_fd); else pipes. */
+	bool tty;
+	struct winsize ws;
+	int tty_fd;	  /* tty: our side (a pty slave, raw) */
+	int in, out, err; /* !tty: our stdio for the process's */
+};
+
+/* Start req's process over sock and relay until it exits: its exit code
+ * (128+N for a signal), or -errno with err (the keeper's or the guest's
+ * reason when it could not start: exit 126/127 is the process's own).
+ * Signals SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 sent to
+ * the caller are forwarded; the caller blocks them first. */
+int vm_relay(int sock, const struct relay_req *req, struct error *err);
+
+/* Copy host_path's bytes to path in the guest (as the agent, mode of the
+ * host file). */
+int vm_relay_copy(int sock, int fd, const char *path, unsigned mode,
+		  struct error *err);
+
+#endif
