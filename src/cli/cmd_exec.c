@@ -159,8 +159,9 @@ int cmd_cp(int argc, char **argv)
 {
 	struct bottle_meta m = BOTTLE_META_INIT;
 	struct error err = ERROR_INIT;
-	_cleanup_free_ char *dir = NULL, *name = NULL;
+	_cleanup_free_ char *name = NULL;
 	const struct backend_ops *be;
+	struct plan *p = NULL;
 	const char *colon;
 	int r;
 
@@ -169,19 +170,22 @@ int cmd_cp(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	name = xstrndup(argv[2], (size_t)(colon - argv[2]));
-	if ((r = cli_load_live(name, &dir, &m)) != 0)
+	if ((r = load_live(name, &m, &p)) != 0)
 		return r;
 	be = backend_find(m.backend ? m.backend : "ns");
 	if (!be) {
 		fprintf(stderr, "bottle: unknown backend %s\n", m.backend);
+		plan_free(p);
 		meta_release(&m);
 		return EXIT_FAIL;
 	}
 	{
 		struct exec_req req = {.init_pid = m.init_pid,
-				       .init_start = m.init_start};
+				       .init_start = m.init_start,
+				       .plan = p};
 		r = be->copy_in(&req, argv[1], colon + 1, &err);
 	}
+	plan_free(p);
 	meta_release(&m);
 	if (r < 0) {
 		fprintf(stderr, "bottle: cp: %s\n", err.msg);

@@ -300,6 +300,11 @@ static int vm_exec(const struct exec_req *req, struct bottle_io *io,
 		};
 
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		/* Our copies of the caller's ends would keep the agent's
+		 * stdin from ever seeing EOF. */
+		ns_close3(parent_io);
+		if (master >= 0)
+			close(master);
 		if (io->tty) {
 			struct termios t;
 			setsid();
