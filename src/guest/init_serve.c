@@ -23,6 +23,7 @@
 #include <sys/ioctl.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <time.h>
@@ -293,8 +294,12 @@ static void do_exec(const struct ctl_frame *f)
 			dprintf(2, "bottle: %s: %s\n", step, strerror(-r));
 			_exit(126);
 		}
-		if (s->copy)
+		if (s->copy) {
+			/* No exec to drop what init holds (the write end of
+			 * our own stdin among it): close it all. */
+			syscall(SYS_close_range, 3, ~0U, 0);
 			copy_main(s->copy, s->mode);
+		}
 		s->argv[s->argc] = NULL;
 		s->env[s->envc] = NULL;
 		r = jail_exec(s->argv, s->env);
