@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/reboot.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -216,6 +217,7 @@ int main(int argc, char **argv)
 	int loaded = 0, mods_ok;
 
 	/* The kernel opened /dev/console (from the initramfs) as 0, 1, 2. */
+	prctl(PR_SET_NAME, "bottle-init");
 	if (getpid() != 1) {
 		fprintf(stderr, "bottle-init: must run as PID 1 in a guest\n");
 		return 2;

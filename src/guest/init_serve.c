@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -290,6 +291,12 @@ static void do_exec(const struct ctl_frame *f)
 			dup2(err[1], 2);
 		}
 		signal(SIGPIPE, SIG_DFL);
+		/* We are real root here (in ns the init already was the
+		 * agent): empty the bounding set while we still may. */
+		for (int cap = 0; cap <= 63; cap++)
+			if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 &&
+			    errno == EINVAL)
+				break;
 		if ((r = jail_enter(&j, &step)) < 0) {
 			dprintf(2, "bottle: %s: %s\n", step, strerror(-r));
 			_exit(126);

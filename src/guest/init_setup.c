@@ -93,10 +93,29 @@ static int if_config(int s, const char *name, const char *addr, int prefix)
 	return ioctl(s, SIOCSIFFLAGS, &ifr);
 }
 
+/* No IPv6: the link carries IPv4 to the bundle and nothing else (no
+ * link-local addresses, no routes). */
+static void no_ipv6(void)
+{
+	static const char *const knobs[] = {
+	    "/proc/sys/net/ipv6/conf/all/disable_ipv6",
+	    "/proc/sys/net/ipv6/conf/default/disable_ipv6"};
+
+	for (size_t i = 0; i < sizeof(knobs) / sizeof(knobs[0]); i++) {
+		int fd = open(knobs[i], O_WRONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		if (write(fd, "1", 1) < 0)
+			say("bottle-init: %s: %s\n", knobs[i], strerror(errno));
+		close(fd);
+	}
+}
+
 static int network(char *msg, unsigned n)
 {
 	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), r;
 
+	no_ipv6();
 	if (s < 0)
 		return fail(msg, n, "socket", NULL);
 	if (if_config(s, "lo", NULL, 0) < 0) {

@@ -56,6 +56,8 @@ static const struct probe probes[] = {
      "only lo, no routes, no raw/netlink/packet sockets"},
     {"net-egress", probe_net_egress, 10,
      "host loopback and the internet unreachable, no DNS server"},
+    {"vm-gateway", probe_vm_gateway, 40,
+     "vm: only the bundle's ports answer on the guest's gateway"},
     {"egress-proxy", probe_egress_proxy, 20,
      "the bundle's proxy denies unlisted hosts, IP literals and leaks"},
     {"endpoints", probe_endpoints, 20,

@@ -114,6 +114,10 @@ bool status_field(const char *text, const char *key, char *out, size_t n);
 /* Monotonic milliseconds. */
 long long now_ms(void);
 
+/* Whether this is a vm bottle's guest (BOTTLE_BACKEND=vm): its kernel is
+ * its own and its network one link to the bundle. */
+bool probe_in_vm(void);
+
 /* probes_proxy.c */
 void probe_egress_proxy(const struct probe_opts *opts, struct probe_report *r);
 void probe_endpoints(const struct probe_opts *opts, struct probe_report *r);
@@ -145,6 +149,7 @@ void probe_tiocsti(const struct probe_opts *opts, struct probe_report *r);
 /* probes_net.c */
 void probe_net_ifaces(const struct probe_opts *opts, struct probe_report *r);
 void probe_net_egress(const struct probe_opts *opts, struct probe_report *r);
+void probe_vm_gateway(const struct probe_opts *opts, struct probe_report *r);
 
 /* probes_limits.c */
 void probe_fork_bomb(const struct probe_opts *opts, struct probe_report *r);

@@ -7,6 +7,7 @@
  * address only when the namespace has no interface but lo and no route,
  * so the kernel can only answer ENETUNREACH locally. */
 #include "guest/probes.h"
+#include "lib/plan.h"
 #include "lib/util.h"
 
 #include <arpa/inet.h>
@@ -14,12 +15,14 @@
 #include <fcntl.h>
 #include <linux/if_ether.h>
 #include <linux/netlink.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -77,6 +80,29 @@ static char *skip_lines(char *text, int skip)
 }
 
 /* /proc/net/dev: two header lines, then "  name: counters...". */
+/* In a vm, eth0 must be the guest's end of its link: VM_GUEST_ADDR. */
+static bool vm_link_ok(struct probe_report *r)
+{
+	struct ifreq ifr = {0};
+	char addr[INET_ADDRSTRLEN] = "?";
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	bool ok;
+
+	strcpy(ifr.ifr_name, "eth0");
+	ok = fd >= 0 && ioctl(fd, SIOCGIFADDR, &ifr) == 0;
+	if (fd >= 0)
+		close(fd);
+	if (ok)
+		inet_ntop(AF_INET,
+			  &((struct sockaddr_in *)&ifr.ifr_addr)->sin_addr,
+			  addr, sizeof(addr));
+	ok = ok && !strcmp(addr, VM_GUEST_ADDR);
+	if (r && !ok)
+		report_fail(r, "eth0 has address %s, want " VM_GUEST_ADDR,
+			    addr);
+	return ok;
+}
+
 static int scan_ifaces(struct net_view *v, struct probe_report *r)
 {
 	static char text[NET_TEXT_MAX];
@@ -91,6 +117,10 @@ static int scan_ifaces(struct net_view *v, struct probe_report *r)
 		l += strspn(l, " ");
 		size_t len = strcspn(l, ":");
 		if (len == 2 && !strncmp(l, "lo", 2))
+			continue;
+		/* A vm guest's one link, to the bundle (vm_link_ok()). */
+		if (probe_in_vm() && len == 4 && !strncmp(l, "eth0", 4) &&
+		    vm_link_ok(r))
 			continue;
 		v->non_lo_ifaces++;
 		if (r)
@@ -113,8 +143,12 @@ static int scan_v4_routes(struct net_view *v, struct probe_report *r)
 	     l = strtok_r(NULL, "\n", &save)) {
 		if (sscanf(l, "%31s %15s", iface, dest) != 2)
 			continue;
-		v->v4_routes++;
 		v4_text(dest, addr, sizeof(addr));
+		/* A vm guest's link route, and nothing else. */
+		if (probe_in_vm() && !strcmp(iface, "eth0") &&
+		    !strcmp(addr, VM_LINK_NET))
+			continue;
+		v->v4_routes++;
 		if (r)
 			report_fail(r, "IPv4 route %s%s via %s", addr,
 				    strcmp(dest, "00000000") ? ""
@@ -203,7 +237,10 @@ void probe_net_ifaces(const struct probe_opts *opts, struct probe_report *r)
 	if (e < 0)
 		report_fail(r, "cannot read /proc/net: %s", errno_name(-e));
 	else if (!r->nfail)
-		report_note(r, "only lo, no routes");
+		report_note(r, probe_in_vm() ? "only lo and the link to the "
+					       "bundle (eth0 " VM_GUEST_ADDR
+					       "), no other route"
+					     : "only lo, no routes");
 	/* Any failure will do: a family the kernel lacks is as closed as
 	 * one the filter refuses. */
 	for (size_t i = 0; i < ARRAY_SIZE(tries); i++)
@@ -344,4 +381,46 @@ void probe_net_egress(const struct probe_opts *opts, struct probe_report *r)
 	check_host_port(opts->host_port, r);
 	check_public(r);
 	check_resolv_conf(r);
+}
+
+/* ---- vm-gateway ---------------------------------------------------------- */
+
+/* In a vm the other end of the guest's link is the host side of its tap,
+ * in a network namespace of its own: the bundle's listeners are all that
+ * answers there. */
+void probe_vm_gateway(const struct probe_opts *opts, struct probe_report *r)
+{
+	static const int closed[] = {1,	   22,	 53,	80,   111,
+				     443,  2049, 3128,	5900, 8080,
+				     8889, 9999, 22222, 65535};
+	struct sockaddr_in sa = {.sin_family = AF_INET};
+	int e;
+
+	(void)opts;
+	if (!probe_in_vm()) {
+		report_skip(r, "not a vm bottle");
+		return;
+	}
+	inet_pton(AF_INET, VM_GATEWAY, &sa.sin_addr);
+	sa.sin_port = htons(PROXY_PORT);
+	e = connect_timeout(AF_INET, SOCK_STREAM, (struct sockaddr *)&sa,
+			    sizeof(sa), 2000);
+	if (e < 0)
+		report_fail(r, "the proxy at " VM_GATEWAY ":%d: %s", PROXY_PORT,
+			    errno_name(-e));
+	for (size_t i = 0; i < ARRAY_SIZE(closed); i++) {
+		sa.sin_port = htons((uint16_t)closed[i]);
+		e = connect_timeout(AF_INET, SOCK_STREAM,
+				    (struct sockaddr *)&sa, sizeof(sa), 2000);
+		if (e == 0)
+			report_fail(r, VM_GATEWAY ":%d accepted", closed[i]);
+		else if (e != -ECONNREFUSED)
+			report_fail(r, VM_GATEWAY ":%d: %s, want ECONNREFUSED",
+				    closed[i], errno_name(-e));
+	}
+	if (!r->nfail)
+		report_note(r,
+			    "only the bundle answers on " VM_GATEWAY
+			    " (%zu other ports refused)",
+			    ARRAY_SIZE(closed));
 }

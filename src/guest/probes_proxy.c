@@ -21,8 +21,7 @@
  * gateway of the guest's link (lib/plan.h). */
 static const char *endpoint_addr(void)
 {
-	const char *b = getenv("BOTTLE_BACKEND");
-	return b && strcmp(b, "vm") == 0 ? VM_GATEWAY : PROXY_ADDR;
+	return probe_in_vm() ? VM_GATEWAY : PROXY_ADDR;
 }
 
 /* Send req to the endpoint address's port and read the answer into buf

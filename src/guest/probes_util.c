@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -316,4 +317,10 @@ bool status_field(const char *text, const char *key, char *out, size_t n)
 		line = eol ? eol + 1 : NULL;
 	}
 	return false;
+}
+
+bool probe_in_vm(void)
+{
+	const char *b = getenv("BOTTLE_BACKEND");
+	return b && strcmp(b, "vm") == 0;
 }

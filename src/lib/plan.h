@@ -50,6 +50,7 @@ enum endpoint {
 #define VM_GATEWAY    "10.0.2.1"
 #define VM_GUEST_ADDR "10.0.2.2"
 #define VM_NET_PREFIX 24
+#define VM_LINK_NET   "10.0.2.0" /* the network of VM_GATEWAY/VM_NET_PREFIX */
 /* How an agent names an upstream: the gate's URL for upstream NAME (the
  * plan's endpoint address, port, NAME). */
 #define GIT_GATE_URL_FMT  "git://%s:%u/%s.git"
