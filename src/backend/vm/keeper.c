@@ -31,6 +31,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -164,6 +165,43 @@ static int endpoints(struct keeper *k, int *tap, struct error *err)
 	return 0;
 }
 
+/* A read-write share's directory, as ns binds it: opened without
+ * following symlinks (the plan's paths are canonical, so a symlink now
+ * was swapped in) and bound from the descriptor onto a staging directory
+ * that virtiofsd is given instead of the path. */
+static int stage_rw(struct keeper *k, const struct vm_share_spec *rw,
+		    char **out, struct error *err)
+{
+	struct open_how how = {.flags = O_PATH | O_CLOEXEC,
+			       .resolve =
+				   RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS};
+	_cleanup_free_ char *stage = xasprintf("%s/%s", k->dir, rw->tag);
+	_cleanup_close_ int fd = -1;
+	char proc[64];
+	struct stat st;
+
+	fd = (int)syscall(SYS_openat2, AT_FDCWD, rw->source, &how, sizeof(how));
+	if (fd < 0 && errno == ELOOP)
+		return err_set(err, ELOOP,
+			       "%s: a symlink appeared in its path since the "
+			       "plan was made; refusing it",
+			       rw->source);
+	if (fd < 0 || fstat(fd, &st) < 0)
+		return err_sys(err, errno, "%s", rw->source);
+	if (!S_ISDIR(st.st_mode))
+		return err_set(err, ENOTDIR,
+			       "%s: the vm backend shares directories; a "
+			       "read-write mount of a single file is not "
+			       "supported",
+			       rw->source);
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	if (mkdir(stage, 0700) < 0 ||
+	    mount(proc, stage, NULL, MS_BIND | MS_REC, NULL) < 0)
+		return err_sys(err, errno, "binding %s", rw->source);
+	*out = steal_ptr(&stage);
+	return 0;
+}
+
 /* The read-only root on a tmpfs of our own (it exists in this mount
  * namespace only), and a virtiofsd per share. */
 static int shares(struct keeper *k, struct vm_boot *b, struct vm_share *sh,
@@ -188,14 +226,18 @@ static int shares(struct keeper *k, struct vm_boot *b, struct vm_share *sh,
 		const struct vm_share_spec *rw =
 		    i ? &k->layout.rw[i - 1] : NULL;
 		const char *tag = rw ? rw->tag : "root";
-		const char *src = rw ? rw->source : root;
 		_cleanup_free_ char *path =
 		    xasprintf("%s/%s.sock", k->dir, tag);
+		_cleanup_free_ char *staged = NULL;
 		struct virtiofsd_opts o = {
-		    .source = src, .socket_path = path, .readonly = !rw};
+		    .source = root, .socket_path = path, .readonly = !rw};
 
-		if (rw && rw->optional && access(src, F_OK) < 0)
+		if (rw && rw->optional && access(rw->source, F_OK) < 0)
 			continue;
+		if (rw && (r = stage_rw(k, rw, &staged, err)) < 0)
+			return r;
+		if (staged)
+			o.source = staged;
 		if ((r = virtiofsd_start(&k->fsd[k->n_fsd], &o, err)) < 0)
 			return r;
 		if (rw)
