@@ -239,6 +239,9 @@ int main(int argc, char **argv)
 			for (;;)
 				pause();
 	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "panic") == 0) /* tests: die once set up */
+			init_panic_after_setup = true;
+	for (int i = 1; i < argc; i++)
 		if (strcmp(argv[i], "ctl") == 0)
 			init_serve(mods_ok ? NULL
 					   : "loading the modules failed "

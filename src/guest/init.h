@@ -2,12 +2,17 @@
 #ifndef BOTTLE_GUEST_INIT_H
 #define BOTTLE_GUEST_INIT_H
 
+#include <stdbool.h>
+
 /* Print on the serial console (the host keeps it as the vm's console
  * log). */
 void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* sync and power the VM off; never returns. */
 void power_off(void) __attribute__((noreturn));
+
+/* Tests: once set up, PID 1 exits, which panics the guest's kernel. */
+extern bool init_panic_after_setup;
 
 /* Serve the control channel until told to power off (init_serve.c).  A
  * non-NULL fail is reported to the host instead of setting up. */

@@ -53,6 +53,7 @@ struct chan {
 	struct queue q;
 };
 
+bool init_panic_after_setup;
 static struct chan chans[MAX_CHANS];
 static int port = -1;
 static struct seccomp_prog prog = SECCOMP_PROG_INIT;
@@ -602,6 +603,8 @@ void init_serve(const char *fail)
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	sfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
 	send_frame(CTL_READY, 0, NULL, 0);
+	if (init_panic_after_setup)
+		_exit(1);
 	/* Frames that came with SETUP. */
 	while ((r = ctl_reader_next(&rd, &f)) > 0)
 		on_frame(&f);

@@ -19,6 +19,14 @@ done
 export XDG_CACHE_HOME="$T_ROOT/cache"
 release=${kernel#/boot/vmlinuz-}
 
+# Wait (bounded) until leftovers() is empty: virtiofsd's sandboxed child
+# follows its parent a moment later.
+gone() {
+	for i in $(seq 100); do [ -z "$(leftovers)" ] && return 0; sleep 0.1; done
+	leftovers
+	return 1
+}
+
 # Nothing of a bottle's runtime may outlive it: no QEMU, no virtiofsd, no
 # keeper whose command line or environment names the test's state dir.
 leftovers() {
@@ -69,7 +77,7 @@ check "the user's own file is untouched" grep -qx original "$proj/file.txt"
 owner=$(stat -c %u "$XDG_STATE_HOME/bottle/$id/workspace/file.txt")
 check "the agent's file is owned by the agent's host uid ($owner)" [ "$owner" = 1879048192 ]
 check "the guest's console log is kept" [ -s "$XDG_STATE_HOME/bottle/$id/logs/vm-console.log" ]
-check "nothing of it is left running" [ -z "$(leftovers)" ]
+check "nothing of it is left running" gone
 
 # 2. A detached bottle: exec, cp, the probe suite, stop.
 proj2=$(make_project proj2)
@@ -97,16 +105,14 @@ else
 	fail "the probe suite in the guest: $(tail -1 "$T_ROOT/probe.out")"
 fi
 "$BOTTLE" stop "$id" >/dev/null
-check "stop ends it, leaving nothing running" [ -z "$(leftovers)" ]
+check "stop ends it, leaving nothing running" gone
 
 # 3. SIGKILL of the monitor: its keeper, QEMU and virtiofsds go with it.
 id=$("$BOTTLE" run -d --yes 2>"$T_ROOT/run3.err")
 mon=$(sed -n 's/.*"monitor_pid": *\([0-9]*\).*/\1/p' "$XDG_STATE_HOME/bottle/$id/meta.json")
 check "the vm runs ($(leftovers | wc -l) processes)" [ -n "$(leftovers)" ]
 [ -n "$mon" ] && kill -9 "$mon"
-for i in $(seq 50); do [ -z "$(leftovers)" ] && break; sleep 0.1; done
-check "SIGKILL of the monitor leaves no QEMU, virtiofsd or keeper" [ -z "$(leftovers)" ]
-leftovers
+check "SIGKILL of the monitor leaves no QEMU, virtiofsd or keeper" gone
 "$BOTTLE" cleanup --yes >/dev/null 2>&1
 check "cleanup then finds the bottle ended" "$BOTTLE" ls >/dev/null
 
@@ -128,5 +134,28 @@ cat "$T_ROOT/silent.err"
 check "a guest that never answers: exit 1" [ $rc -eq 1 ]
 check "a guest that never answers: a timeout naming the control channel" \
 	grep -q "did not answer on the control channel" "$T_ROOT/silent.err"
-check "and nothing is left running" [ -z "$(leftovers)" ]
+check "and nothing is left running" gone
+
+# 5. The guest's kernel panics, or its QEMU or keeper is killed: the
+# bottle ends with the reason, the host carries on, nothing is left.
+mkdir -p "$T_ROOT/panic" && write_manifest "$T_ROOT/panic"
+cd "$T_ROOT/panic" && BOTTLE_TEST_GUEST=panic \
+	"$BOTTLE" run --yes </dev/null >/dev/null 2>"$T_ROOT/panic.err"; rc=$?
+cat "$T_ROOT/panic.err"
+check "a guest kernel panic ends the bottle (exit 125)" [ $rc -eq 125 ]
+check "with the panic's own line" grep -q "Kernel panic - not syncing" "$T_ROOT/panic.err"
+check "and nothing is left running" gone
+for victim in qemu-system-x86 bottle-vm; do
+	cd "$proj2" || exit 1
+	id=$("$BOTTLE" run -d --yes 2>/dev/null)
+	pid=""
+	for p in $(leftovers | awk -v c="$victim" '$2 == c {print $1}'); do pid=$p; done
+	[ -n "$pid" ] && kill -9 "$pid"
+	for i in $(seq 100); do
+		"$BOTTLE" ls 2>/dev/null | grep "$id" | grep -q running || break
+		sleep 0.1
+	done
+	check "SIGKILL of $victim ends the bottle" sh -c "! '$BOTTLE' ls | grep '$id' | grep -q running"
+	check "and leaves nothing running" gone
+done
 finish

@@ -637,6 +637,27 @@ static void on_signal(struct keeper *k, int sfd)
 	}
 }
 
+/* The link closed under us: QEMU is exiting (a guest panic, power off);
+ * say why, from its console. */
+static void __attribute__((noreturn)) link_closed(struct keeper *k)
+{
+	struct pollfd p = {k->qemu_pidfd, POLLIN, 0};
+	char tail[300];
+	int st = 0;
+
+	if (k->qemu > 0 && poll(&p, 1, 2000) > 0 &&
+	    waitpid(k->qemu, &st, 0) == k->qemu) {
+		k->qemu = -1;
+		console_tail(k, tail, sizeof(tail));
+		log_warnx("the guest stopped: QEMU exited (%s %d): \"%s\"",
+			  WIFEXITED(st) ? "status" : "signal",
+			  WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st), tail);
+	} else {
+		log_warnx("the control link closed");
+	}
+	finish(k, 125);
+}
+
 static void __attribute__((noreturn))
 serve(struct keeper *k, int sfd, struct ctl_reader *rd)
 {
@@ -692,10 +713,8 @@ serve(struct keeper *k, int sfd, struct ctl_reader *rd)
 		}
 		if (pfd[0].revents & POLLIN) {
 			ssize_t got = ctl_reader_fill(rd, k->link);
-			if (got == 0) {
-				log_warnx("the control link closed");
-				finish(k, 125);
-			}
+			if (got == 0)
+				link_closed(k);
 			while ((r = ctl_reader_next(rd, &f)) > 0)
 				from_guest(k, &f);
 			if (r < 0) {
@@ -753,6 +772,8 @@ int vm_keeper_main(const struct vm_launch_ctx *x)
 	sigset_t set;
 
 	prctl(PR_SET_NAME, "bottle-vm");
+	/* A peer gone is an error return, not a signal. */
+	signal(SIGPIPE, SIG_IGN);
 	memcpy(stdio, x->stdio, sizeof(stdio));
 	for (int i = 0; i < MAX_CLIENTS; i++)
 		k.clients[i].fd = -1;

@@ -52,8 +52,18 @@ void vm_console_tail(const char *path, char *buf, size_t n)
 	while (end > text &&
 	       (end[-1] == '\n' || end[-1] == '\r' || end[-1] == ' '))
 		*--end = '\0';
-	line = strrchr(text, '\n');
-	line = line ? line + 1 : text;
+	/* A panic's own line says more than the trace after it. */
+	if ((line = strstr(text, "Kernel panic - ")) ||
+	    (line = strstr(text, "Out of memory"))) {
+		char *nl = strchr(line, '\n');
+		if (nl)
+			*nl = '\0';
+		if (nl && nl > line && nl[-1] == '\r')
+			nl[-1] = '\0';
+	} else {
+		line = strrchr(text, '\n');
+		line = line ? line + 1 : text;
+	}
 	term_safe(&sb, line, strlen(line), TERM_SAFE_ONE_LINE);
 	snprintf(buf, n, "%s", sb.buf ? sb.buf : "");
 	strbuf_release(&sb);
@@ -165,6 +175,7 @@ static int vm_launch(const struct plan *p, const struct launch_hooks *hooks,
 		     struct error *err)
 {
 	struct vm_prep prep;
+	const char *test;
 	struct vm_launch_ctx x = {.plan = p, .tty = io->tty, .ws = io->ws};
 	int sp[2] = {-1, -1}, parent_io[3] = {-1, -1, -1};
 	int child_io[3] = {-1, -1, -1}, pidfd = -1, r;
@@ -186,12 +197,13 @@ static int vm_launch(const struct plan *p, const struct launch_hooks *hooks,
 		return r;
 	x.boot = prep.boot;
 	x.boot.mem_mb = (unsigned)(p->vm_memory >> 20);
-	/* BOTTLE_TEST_GUEST=silent: a guest that never answers (tests). */
-	x.boot.init_args =
-	    getenv("BOTTLE_TEST_GUEST") &&
-		    strcmp(getenv("BOTTLE_TEST_GUEST"), "silent") == 0
-		? "ctl silent"
-		: "ctl";
+	/* BOTTLE_TEST_GUEST=silent: a guest that never answers; =panic: one
+	 * whose kernel panics once set up (tests). */
+	x.boot.init_args = "ctl";
+	if ((test = getenv("BOTTLE_TEST_GUEST")) &&
+	    (strcmp(test, "silent") == 0 || strcmp(test, "panic") == 0))
+		x.boot.init_args =
+		    strcmp(test, "silent") == 0 ? "ctl silent" : "ctl panic";
 	x.boot.cpus =
 	    p->cpu.value ? (unsigned)((p->cpu.value + 999) / 1000) : 1;
 	x.timeout_s =

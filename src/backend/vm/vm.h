@@ -41,7 +41,8 @@ struct vm_launch_ctx {
  * only by exiting, with the agent's code (125 when the vm failed). */
 int vm_keeper_main(const struct vm_launch_ctx *x) __attribute__((noreturn));
 
-/* The last non-empty line of the console log at path, sanitized. */
+/* The line of the console log at path that says why the guest stopped:
+ * a kernel panic's, else the last one; sanitized. */
 void vm_console_tail(const char *path, char *buf, size_t n);
 
 #endif
