@@ -416,6 +416,95 @@ static void test_initramfs_cache(void **state)
 	assert_non_null(strstr(err.msg, "/nonexistent/bottle-init"));
 }
 
+/* A real module of this host's guest kernel, if there is one. */
+static char *real_module(void)
+{
+	struct error err = ERROR_INIT;
+	_cleanup_free_ char *kernel = NULL, *release = NULL, *moddir = NULL;
+	const char *const names[] = {"virtio_mmio", NULL};
+	char **v = NULL, *p = NULL;
+
+	if (kernel_find("/boot", "/lib/modules", &kernel, &err) < 0 ||
+	    kernel_release(kernel, &release, &err) < 0)
+		return NULL;
+	moddir = xasprintf("/lib/modules/%s", release);
+	if (kmod_resolve(moddir, names, &v, &err) == 0 && v[0] &&
+	    str_has_suffix(v[0], ".ko"))
+		p = xasprintf("%s/%s", moddir, v[0]);
+	strv_free(v);
+	return p;
+}
+
+/* Compressed modules go in decompressed: the archive holds the real
+ * module's exact bytes whichever way it was compressed. */
+static void test_initramfs_compressed(void **state)
+{
+	struct error err = ERROR_INIT;
+	_cleanup_free_ char *ko = real_module();
+	_cleanup_free_ char *init = fake_init("init-z", false);
+	_cleanup_free_ char *root = xasprintf("%s/zmod", tmpdir);
+	_cleanup_free_ char *cache = xasprintf("%s/zcache", tmpdir);
+	_cleanup_free_ char *orig = NULL, *buf = NULL, *cmd = NULL;
+	const char *const mods[] = {"virtio_mmio", NULL};
+	struct initramfs_spec s = {.init_path = init,
+				   .release = "rz",
+				   .modules_root = root,
+				   .modules = mods,
+				   .cache_dir = cache};
+	struct parsed e[16];
+	size_t olen, len;
+	char *p = NULL;
+	bool built;
+
+	(void)state;
+	if (!ko || system("{ command -v xz && command -v zstd && "
+			  "command -v gzip; } >/dev/null") != 0) {
+		printf("# no guest kernel module, or no xz, zstd or gzip "
+		       "(scripts/deps.sh)\n");
+		skip();
+	}
+	assert_int_equal(read_file(ko, &orig, &olen, 64 << 20, &err), 0);
+	put("zmod/rz/modules.dep",
+	    "kernel/virtio_ring.ko.xz:\n"
+	    "kernel/virtio.ko.zst: kernel/virtio_ring.ko.xz\n"
+	    "kernel/virtio_mmio.ko.gz: kernel/virtio.ko.zst "
+	    "kernel/virtio_ring.ko.xz\n");
+	put("zmod/rz/kernel/README", ""); /* the directory */
+	cmd = xasprintf("cd %s/rz/kernel && xz -c %s >virtio_ring.ko.xz && "
+			"zstd -q -c %s >virtio.ko.zst && "
+			"gzip -c %s >virtio_mmio.ko.gz",
+			root, ko, ko, ko);
+	assert_int_equal(system(cmd), 0);
+
+	assert_int_equal(initramfs_get(&s, &p, &built, &err), 0);
+	assert_true(built);
+	int fd = open(p, O_RDONLY);
+	buf = slurp_fd(fd, &len);
+	close(fd);
+	assert_int_equal(parse_all(buf, len, e, 16), 6 + 3);
+	assert_string_equal(e[6].name, "modules/00-virtio_ring.ko");
+	assert_string_equal(e[7].name, "modules/01-virtio.ko");
+	assert_string_equal(e[8].name, "modules/02-virtio_mmio.ko");
+	for (int i = 6; i < 9; i++) {
+		assert_int_equal(e[i].len, olen);
+		assert_memory_equal(e[i].data, orig, olen);
+	}
+	free(p);
+
+	/* a damaged file: the decompressor's own reason */
+	put("zmod/rz/kernel/virtio.ko.zst", "not zstd at all");
+	assert_int_equal(initramfs_get(&s, &p, &built, &err), -EIO);
+	assert_null(p);
+	assert_non_null(strstr(err.msg, "decompressing"));
+	assert_non_null(strstr(err.msg, "rz/kernel/virtio.ko.zst"));
+	assert_non_null(strstr(err.msg, "zstd failed (exit 1)"));
+
+	/* a compression we do not know */
+	put("zmod/rz/modules.dep", "kernel/virtio_mmio.ko.bz2:\n");
+	assert_int_equal(initramfs_get(&s, &p, &built, &err), -ENOTSUP);
+	assert_non_null(strstr(err.msg, "virtio_mmio.ko.bz2: expected a .ko"));
+}
+
 static bool has(char **v, const char *s)
 {
 	for (; *v; v++)
@@ -567,6 +656,7 @@ int main(void)
 	    cmocka_unit_test(test_kernel_release),
 	    cmocka_unit_test(test_kernel_find),
 	    cmocka_unit_test(test_initramfs_cache),
+	    cmocka_unit_test(test_initramfs_compressed),
 	    cmocka_unit_test(test_qemu_argv),
 	    cmocka_unit_test(test_tsc_cpuinfo),
 	    cmocka_unit_test(test_tsc_measure),

@@ -4,6 +4,7 @@
 #include "backend/vm/cpio.h"
 #include "lib/fsutil.h"
 #include "lib/log.h"
+#include "lib/run.h"
 #include "lib/strbuf.h"
 #include "lib/util.h"
 
@@ -14,6 +15,7 @@
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -261,14 +263,28 @@ char *vm_cache_dir(void)
 	return NULL;
 }
 
+/* Compressed modules (CONFIG_MODULE_COMPRESS_*): the suffix after ".ko"
+ * and the program that decompresses it. */
+static const struct compression {
+	const char *suffix, *program, *package;
+} compressions[] = {
+    {".xz", "xz", "xz-utils"},
+    {".zst", "zstd", "zstd"},
+    {".gz", "gzip", "gzip"},
+};
+
 /* One entry of the archive, in memory until we know whether the cache
- * already has it. */
+ * already has it.  A compressed module's data is the file as it is (what
+ * the cache key covers); it is decompressed only when the archive is
+ * written. */
 struct entry {
 	char *name;
 	mode_t mode; /* type and permissions */
 	unsigned rmajor, rminor;
 	char *data;
 	size_t len;
+	const struct compression *comp; /* NULL: a plain file */
+	char *src; /* the file it came from, for messages */
 };
 
 struct entries {
@@ -281,6 +297,7 @@ static void entries_release(struct entries *es)
 	for (size_t i = 0; i < es->n; i++) {
 		free(es->v[i].name);
 		free(es->v[i].data);
+		free(es->v[i].src);
 	}
 	free(es->v);
 }
@@ -322,6 +339,33 @@ static int check_static(const char *path, const char *data, size_t len,
 	return 0;
 }
 
+/* Module file rel (under moddir) as modules/NN-name.ko. */
+static int add_module(struct entries *es, size_t i, const char *moddir,
+		      const char *rel, struct error *err)
+{
+	const char *base = strrchr(rel, '/');
+	const char *ko = strstr(base ? base : rel, ".ko");
+	const struct compression *comp = NULL;
+	char name[300], mod[256];
+	struct entry *e;
+
+	for (size_t k = 0; ko && ko[3] && k < ARRAY_SIZE(compressions); k++)
+		if (strcmp(ko + 3, compressions[k].suffix) == 0)
+			comp = &compressions[k];
+	if (!ko || (ko[3] && !comp))
+		return err_set(
+		    err, ENOTSUP,
+		    "guest kernel module %s/%s: expected a .ko file, "
+		    "plain or compressed (.ko.xz, .ko.zst, .ko.gz)",
+		    moddir, rel);
+	mod_name(rel, strlen(rel), mod, sizeof(mod));
+	snprintf(name, sizeof(name), "modules/%02zu-%s.ko", i, mod);
+	e = entries_add(es, name, S_IFREG | 0644);
+	e->src = xasprintf("%s/%s", moddir, rel);
+	e->comp = comp;
+	return read_file(e->src, &e->data, &e->len, MODFILE_MAX, err);
+}
+
 static int collect(const struct initramfs_spec *s, struct entries *es,
 		   struct error *err)
 {
@@ -347,21 +391,7 @@ static int collect(const struct initramfs_spec *s, struct entries *es,
 	if ((r = kmod_resolve(moddir, s->modules, &mods, err)) < 0)
 		return r;
 	for (size_t i = 0; mods[i]; i++) {
-		char name[300], base[256];
-		size_t plen = strlen(mods[i]);
-		_cleanup_free_ char *p = xasprintf("%s/%s", moddir, mods[i]);
-
-		if (plen < 3 || strcmp(mods[i] + plen - 3, ".ko") != 0) {
-			r = err_set(err, ENOTSUP,
-				    "guest kernel module %s is compressed; "
-				    "only plain .ko files are supported",
-				    p); /* NEEDSWORK: .ko.xz/.ko.zst */
-			break;
-		}
-		mod_name(mods[i], plen, base, sizeof(base));
-		snprintf(name, sizeof(name), "modules/%02zu-%s.ko", i, base);
-		e = entries_add(es, name, S_IFREG | 0644);
-		if ((r = read_file(p, &e->data, &e->len, MODFILE_MAX, err)) < 0)
+		if ((r = add_module(es, i, moddir, mods[i], err)) < 0)
 			break;
 	}
 	strv_free(mods);
@@ -379,9 +409,12 @@ static void hash_entries(const struct entries *es, char hex[65])
 	EVP_DigestUpdate(ctx, "bottle-initramfs 1", 19);
 	for (size_t i = 0; i < es->n; i++) {
 		const struct entry *e = &es->v[i];
-		char meta[64];
-		int n = snprintf(meta, sizeof(meta), "%o %u %u %zu", e->mode,
-				 e->rmajor, e->rminor, e->len);
+		char meta[96];
+		/* A compressed module's bytes are not a plain one's. */
+		int n =
+		    snprintf(meta, sizeof(meta), "%o %u %u %zu%s%s", e->mode,
+			     e->rmajor, e->rminor, e->len, e->comp ? " " : "",
+			     e->comp ? e->comp->program : "");
 		EVP_DigestUpdate(ctx, e->name, strlen(e->name) + 1);
 		EVP_DigestUpdate(ctx, meta, (size_t)n + 1);
 		if (e->len)
@@ -391,6 +424,35 @@ static void hash_entries(const struct entries *es, char hex[65])
 	EVP_MD_CTX_free(ctx);
 	for (unsigned i = 0; i < 32; i++)
 		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+}
+
+/* e's data through its decompressor (the bytes that were hashed, not the
+ * file again, which may have changed since), as a plain .ko.  The guest
+ * kernel could take some compressed modules itself (finit_module with
+ * MODULE_INIT_COMPRESSED_FILE, CONFIG_MODULE_DECOMPRESS), but under TCG
+ * its decompressor runs emulated, and the archive is built once. */
+static int add_decompressed(struct cpio *c, const struct entry *e,
+			    struct error *err)
+{
+	_cleanup_close_ int in = memfd_create("module", MFD_CLOEXEC);
+	_cleanup_free_ char *data = NULL;
+	const char *const argv[] = {e->comp->program, "-dc", NULL};
+	size_t len;
+	int r;
+
+	if (in < 0)
+		return err_sys(err, errno, "decompressing %s", e->src);
+	if ((r = write_all(in, e->data, e->len)) < 0)
+		return err_sys(err, -r, "decompressing %s", e->src);
+	if (lseek(in, 0, SEEK_SET) < 0)
+		return err_sys(err, errno, "decompressing %s", e->src);
+	r = run_capture(argv, in, MODFILE_MAX, &data, &len, err);
+	if (r == -ENOENT)
+		return err_prefix(err, "decompressing %s (apt install %s)",
+				  e->src, e->comp->package);
+	if (r < 0)
+		return err_prefix(err, "decompressing %s", e->src);
+	return cpio_add_file(c, e->name, e->mode & 07777, data, len, err);
 }
 
 static int write_archive(const struct entries *es, const char *path,
@@ -411,6 +473,8 @@ static int write_archive(const struct entries *es, const char *path,
 		else if (S_ISCHR(e->mode))
 			r = cpio_add_chardev(&c, e->name, perm, e->rmajor,
 					     e->rminor, err);
+		else if (e->comp)
+			r = add_decompressed(&c, e, err);
 		else
 			r = cpio_add_file(&c, e->name, perm, e->data, e->len,
 					  err);

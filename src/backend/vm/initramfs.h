@@ -3,7 +3,8 @@
  * The initramfs holds /init (the static bottle-init), /dev/console, the
  * empty mount points, and the kernel modules the guest needs that its
  * kernel does not have built in, with their dependencies, as
- * /modules/NN-name.ko in load order.  It is built by our own cpio writer
+ * /modules/NN-name.ko in load order (compressed ones, .ko.xz, .ko.zst or
+ * .ko.gz, decompressed on the host).  It is built by our own cpio writer
  * and cached as CACHE_DIR/initramfs-<sha256>.cpio, the hash covering every
  * byte that goes in (so it is rebuilt exactly when the init binary, the
  * kernel release or a module file changes). */
