@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 static char tmpdir[] = "/tmp/test_vm.XXXXXX";
@@ -416,6 +417,104 @@ static void test_initramfs_cache(void **state)
 	assert_non_null(strstr(err.msg, "/nonexistent/bottle-init"));
 }
 
+/* The stat index: a rebuild-free launch reads no input; anything changed
+ * falls back to the full hash. */
+static void test_initramfs_index(void **state)
+{
+	struct error err = ERROR_INIT;
+	_cleanup_free_ char *init = fake_init("init-i", false);
+	_cleanup_free_ char *root = xasprintf("%s/lib/modules", tmpdir);
+	_cleanup_free_ char *cache = xasprintf("%s/icache", tmpdir);
+	_cleanup_free_ char *mod =
+	    xasprintf("%s/ri/kernel/drivers/virtio/virtio.ko", root);
+	_cleanup_free_ char *count = NULL;
+	const char *const mods[] = {"virtio_mmio", NULL};
+	struct initramfs_spec s = {.init_path = init,
+				   .release = "ri",
+				   .modules_root = root,
+				   .modules = mods,
+				   .cache_dir = cache};
+	struct timespec settle = {INITRAMFS_SETTLE_MS / 1000,
+				  (INITRAMFS_SETTLE_MS % 1000 + 100) * 1000000};
+	char *p1 = NULL, *p2 = NULL;
+	bool built;
+
+	(void)state;
+	fake_modules("ri");
+	/* inputs changed just now: built, but not indexed */
+	assert_int_equal(initramfs_get(&s, &p1, &built, &err), 0);
+	assert_true(built);
+	assert_int_equal(initramfs_lookup(&s, &p2), -ENOENT);
+
+	/* once they are older than the settle time: hashed, indexed */
+	nanosleep(&settle, NULL);
+	assert_int_equal(initramfs_get(&s, &p2, &built, &err), 0);
+	assert_false(built);
+	assert_string_equal(p1, p2);
+	free(p2);
+	assert_int_equal(initramfs_lookup(&s, &p2), 0);
+	assert_string_equal(p1, p2);
+	free(p2);
+
+	/* the index names every input: the init, modules.dep,
+	 * modules.builtin and the 3 modules */
+	count = xasprintf("cd %s && cat index-* | grep -c ' /' | grep -qx 6",
+			  cache);
+	assert_int_equal(system(count), 0);
+
+	/* the same content, touched: the index misses, the hash hits */
+	assert_int_equal(utimensat(AT_FDCWD, mod, NULL, 0), 0);
+	assert_int_equal(initramfs_lookup(&s, &p2), -ESTALE);
+	assert_int_equal(initramfs_get(&s, &p2, &built, &err), 0);
+	assert_false(built);
+	assert_string_equal(p1, p2);
+	free(p2);
+
+	/* the content changed: a new archive */
+	put("lib/modules/ri/kernel/drivers/virtio/virtio.ko", "changed!");
+	assert_int_equal(initramfs_lookup(&s, &p2), -ENOENT);
+	assert_int_equal(initramfs_get(&s, &p2, &built, &err), 0);
+	assert_true(built);
+	assert_string_not_equal(p1, p2);
+	free(p1);
+	free(p2);
+
+	/* settled again and indexed; then the archive is removed */
+	nanosleep(&settle, NULL);
+	assert_int_equal(initramfs_get(&s, &p2, &built, &err), 0);
+	assert_int_equal(initramfs_lookup(&s, &p1), 0);
+	free(p1);
+	assert_int_equal(unlink(p2), 0);
+	assert_int_equal(initramfs_lookup(&s, &p1), -ESTALE);
+	assert_null(p1);
+	assert_int_equal(initramfs_get(&s, &p1, &built, &err), 0);
+	assert_true(built);
+	assert_string_equal(p1, p2);
+	free(p1);
+	free(p2);
+
+	/* a damaged index is a miss, never a crash */
+	static const char *const bad[] = {
+	    "",
+	    "bottle-initramfs-index 1\n",
+	    "bottle-initramfs-index 1\narchive ../../etc/passwd\n",
+	    "bottle-initramfs-index 1\narchive initramfs-x.cpio",
+	    "bottle-initramfs-index 1\narchive initramfs-x.cpio\n1 2 3\n",
+	    "bottle-initramfs-index 1\narchive initramfs-x.cpio\nno newline",
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		_cleanup_free_ char *cmd = xasprintf(
+		    "cd %s && for f in index-*; do printf '%%s' '%s' >$f; done",
+		    cache, bad[i]);
+		assert_int_equal(system(cmd), 0);
+		assert_true(initramfs_lookup(&s, &p1) < 0);
+		assert_null(p1);
+	}
+	assert_int_equal(initramfs_get(&s, &p1, &built, &err), 0);
+	assert_false(built);
+	free(p1);
+}
+
 /* A real module of this host's guest kernel, if there is one. */
 static char *real_module(void)
 {
@@ -657,6 +756,7 @@ int main(void)
 	    cmocka_unit_test(test_kernel_find),
 	    cmocka_unit_test(test_initramfs_cache),
 	    cmocka_unit_test(test_initramfs_compressed),
+	    cmocka_unit_test(test_initramfs_index),
 	    cmocka_unit_test(test_qemu_argv),
 	    cmocka_unit_test(test_tsc_cpuinfo),
 	    cmocka_unit_test(test_tsc_measure),
