@@ -411,6 +411,17 @@ static int add_module(struct entries *es, size_t i, const char *moddir,
 	return read_file(e->src, &e->data, &e->len, MODFILE_MAX, err);
 }
 
+int initramfs_check_init(const char *path, struct error *err)
+{
+	_cleanup_free_ char *data = NULL;
+	size_t len;
+	int r;
+
+	if ((r = read_file(path, &data, &len, INIT_MAX, err)) < 0)
+		return r;
+	return check_static(path, data, len, err);
+}
+
 static int collect(const struct initramfs_spec *s, struct entries *es,
 		   struct error *err)
 {

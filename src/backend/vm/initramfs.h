@@ -44,6 +44,12 @@ int kernel_find(const char *boot_dir, const char *modules_root, char **out,
 int kmod_resolve(const char *moddir, const char *const *names, char ***out,
 		 struct error *err) __attribute__((warn_unused_result));
 
+/* Can path be the guest's init?  A readable 64-bit ELF executable that is
+ * statically linked (the initramfs carries no libraries).  0, or -ENOEXEC
+ * with err saying which it is not, other -errno if it cannot be read. */
+int initramfs_check_init(const char *path, struct error *err)
+    __attribute__((warn_unused_result));
+
 struct initramfs_spec {
 	const char *init_path;	    /* the static bottle-init */
 	const char *release;	    /* kernel release */

@@ -409,15 +409,28 @@ static char *kvm_cache_path(const struct vm_boot *b, const char *cache_dir)
 	return xasprintf("%s/kvm-%s", cache_dir, hex);
 }
 
-bool vm_kvm_works(const struct vm_boot *b, const char *cache_dir,
+int vm_kvm_cached(const struct vm_boot *b, const char *cache_dir,
 		  struct strbuf *why)
 {
 	struct error err = ERROR_INIT;
 	_cleanup_free_ char *path = kvm_cache_path(b, cache_dir);
 	_cleanup_free_ char *cached = NULL;
+
+	if (read_file(path, &cached, NULL, 4096, &err) < 0 || !cached[0])
+		return -ENOENT;
+	cached[strcspn(cached, "\n")] = '\0';
+	strbuf_addf(why, "KVM: %s (cached in %s)", cached, path);
+	return strncmp(cached, "works", 5) == 0;
+}
+
+bool vm_kvm_works(const struct vm_boot *b, const char *cache_dir,
+		  struct strbuf *why)
+{
+	struct error err = ERROR_INIT;
+	_cleanup_free_ char *path = kvm_cache_path(b, cache_dir);
 	struct vm_boot probe = *b;
 	struct vm_result res;
-	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC), cached;
 	bool ok;
 
 	if (fd < 0) {
@@ -425,11 +438,8 @@ bool vm_kvm_works(const struct vm_boot *b, const char *cache_dir,
 		return false;
 	}
 	close(fd);
-	if (read_file(path, &cached, NULL, 4096, &err) == 0 && cached[0]) {
-		cached[strcspn(cached, "\n")] = '\0';
-		strbuf_addf(why, "KVM: %s (cached in %s)", cached, path);
-		return strncmp(cached, "works", 5) == 0;
-	}
+	if ((cached = vm_kvm_cached(b, cache_dir, why)) >= 0)
+		return cached == 1;
 	probe.accel = VM_ACCEL_KVM;
 	probe.init_args = "exit";
 	probe.control = false;

@@ -99,4 +99,10 @@ int vm_result_check(const struct vm_boot *b, const struct vm_result *res,
 bool vm_kvm_works(const struct vm_boot *b, const char *cache_dir,
 		  struct strbuf *why);
 
+/* vm_kvm_works()'s cached verdict for b, without probing (and without
+ * looking at /dev/kvm): 1 if KVM works, 0 if not, with why's line as
+ * vm_kvm_works() gives it; -ENOENT if it has not been probed. */
+int vm_kvm_cached(const struct vm_boot *b, const char *cache_dir,
+		  struct strbuf *why);
+
 #endif
