@@ -11,13 +11,15 @@
 # (linux-image-cloud-amd64: /boot/vmlinuz-*-cloud-amd64).  INITRD=No tells
 # Debian's kernel hook not to generate an initrd for it: the vm backend
 # builds its own initramfs, and update-initramfs would add tens of seconds.
+# xz-utils, zstd and gzip decompress a guest kernel's compressed modules
+# (.ko.xz, .ko.zst, .ko.gz) into the initramfs.
 set -eu
 
 pkgs="meson ninja-build pkg-config gcc clang libclang-rt-14-dev libyaml-dev
 libseccomp-dev libssl-dev openssl libhyperscan-dev libevent-dev
 libcmocka-dev nginx-light fcgiwrap iproute2 bubblewrap util-linux bsdutils procps curl git
 ca-certificates python3
-qemu-system-x86 linux-image-cloud-amd64"
+qemu-system-x86 linux-image-cloud-amd64 xz-utils zstd gzip"
 if [ "${1:-}" = "--bench" ]; then
 	pkgs="$pkgs docker.io busybox-static time tinyproxy mitmproxy"
 fi

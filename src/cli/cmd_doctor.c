@@ -9,22 +9,6 @@
 #include <string.h>
 #include <unistd.h>
 
-/* name's full path on $PATH, or NULL. */
-static char *on_path(const char *name)
-{
-	const char *path = getenv("PATH");
-
-	for (const char *p = path ? path : ""; *p;) {
-		size_t n = strcspn(p, ":");
-		char *f = xasprintf("%.*s/%s", (int)n, p, name);
-		if (n && access(f, X_OK) == 0)
-			return f;
-		free(f);
-		p += n + (p[n] == ':');
-	}
-	return NULL;
-}
-
 int cmd_doctor(int argc, char **argv)
 {
 	struct host_facts h;
@@ -45,7 +29,7 @@ int cmd_doctor(int argc, char **argv)
 					     : "bottle-bundle not found (no "
 					       "bottle can start)");
 	{
-		_cleanup_free_ char *git = on_path("git");
+		_cleanup_free_ char *git = path_find("git");
 		printf("git (the git gate's mirrors and pushes): %s\n",
 		       git ? git
 			   : "not found (bottles with git upstreams will not "
@@ -63,7 +47,7 @@ int cmd_doctor(int argc, char **argv)
 		if (r == 0)
 			ok++;
 	}
-	printf("\nbackends vm, docker, smolvm: not in this version\n");
+	printf("\nbackends docker, smolvm: not in this version\n");
 	host_facts_release(&h);
 	return ok ? EXIT_OK : EXIT_FAIL;
 }

@@ -125,6 +125,40 @@ char *canonical_path(const char *path)
 	return out;
 }
 
+/* name in dir, else in dir/../libexec/bottle, if executable. */
+static char *find_sibling(const char *dir, const char *name)
+{
+	_cleanup_free_ char *here = xasprintf("%s/%s", dir, name);
+	_cleanup_free_ char *lx =
+	    xasprintf("%s/../libexec/bottle/%s", dir, name);
+	char *p;
+
+	if (access(here, X_OK) == 0)
+		return canonical_path(here);
+	p = canonical_path(lx);
+	if (p && access(p, X_OK) != 0) {
+		free(p);
+		p = NULL;
+	}
+	return p;
+}
+
+char *helper_path(const char *name)
+{
+	char self[4096];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	char *slash;
+
+	if (n <= 0)
+		return NULL;
+	self[n] = '\0';
+	slash = strrchr(self, '/');
+	if (!slash)
+		return NULL;
+	*slash = '\0';
+	return find_sibling(self, name);
+}
+
 int read_file(const char *path, char **out, size_t *len, size_t max,
 	      struct error *err)
 {

@@ -44,6 +44,11 @@ int read_file(const char *path, char **out, size_t *len, size_t max,
  * created).  Malloc'd; NULL only for an empty or relative path. */
 char *canonical_path(const char *path);
 
+/* A helper executable (bottle-probe, bottle-bundle, bottle-init) next to
+ * the running binary (the build tree) or in its ../libexec/bottle (an
+ * installed tree): its canonical path, malloc'd; NULL if neither. */
+char *helper_path(const char *name);
+
 /* mkdir -p: create path and missing parents with mode (umask applies).
  * Existing directories (or symlinks to them) are fine; -ENOTDIR if a
  * component exists and is not a directory. */

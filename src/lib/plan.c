@@ -873,32 +873,12 @@ void plan_print(const struct plan *p, FILE *f)
 
 /* ---- host facts -------------------------------------------------------- */
 
-/* A helper executable next to ours (the build tree) or in
- * ../libexec/bottle (an installed tree), canonical; NULL if neither. */
-static char *find_sibling(const char *dir, const char *name)
-{
-	_cleanup_free_ char *here = xasprintf("%s/%s", dir, name);
-	_cleanup_free_ char *lx =
-	    xasprintf("%s/../libexec/bottle/%s", dir, name);
-	char *p;
-
-	if (access(here, X_OK) == 0)
-		return canonical_path(here);
-	p = canonical_path(lx);
-	if (p && access(p, X_OK) != 0) {
-		free(p);
-		p = NULL;
-	}
-	return p;
-}
-
 void host_facts_gather(struct host_facts *h)
 {
 	static const char *const roots[] = {"bin",   "sbin",  "lib",
 					    "lib32", "lib64", "libx32"};
 	const char *xdg = getenv("XDG_STATE_HOME");
 	const char *home = getenv("HOME");
-	char self[4096];
 	ssize_t n;
 	size_t i, k = 0;
 
@@ -915,17 +895,8 @@ void host_facts_gather(struct host_facts *h)
 				    home && *home == '/' ? home : "/tmp");
 		h->state_home = canonical_path(sh);
 	}
-	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (n > 0) {
-		char *slash;
-		self[n] = '\0';
-		slash = strrchr(self, '/');
-		if (slash) {
-			*slash = '\0';
-			h->probe_path = find_sibling(self, "bottle-probe");
-			h->bundle_path = find_sibling(self, "bottle-bundle");
-		}
-	}
+	h->probe_path = helper_path("bottle-probe");
+	h->bundle_path = helper_path("bottle-bundle");
 	if (access(CA_BUNDLE_PATH, R_OK) == 0)
 		h->ca_bundle = xstrdup(CA_BUNDLE_PATH);
 	for (i = 0; i < ARRAY_SIZE(roots); i++) {

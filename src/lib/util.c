@@ -130,6 +130,21 @@ int write_all(int fd, const void *buf, size_t n)
 	return 0;
 }
 
+char *path_find(const char *name)
+{
+	const char *path = getenv("PATH");
+
+	for (const char *p = path ? path : ""; *p;) {
+		size_t n = strcspn(p, ":");
+		char *f = xasprintf("%.*s/%s", (int)n, p, name);
+		if (n && access(f, X_OK) == 0)
+			return f;
+		free(f);
+		p += n + (p[n] == ':');
+	}
+	return NULL;
+}
+
 uint64_t now_ns(void)
 {
 	struct timespec ts;

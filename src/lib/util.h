@@ -94,6 +94,10 @@ uint64_t proc_start_time(pid_t pid);
 /* Is pid alive and (start != 0) still the process that started at start? */
 bool proc_alive(pid_t pid, uint64_t start);
 
+/* name's full path in $PATH (the first executable one), malloc'd; NULL if
+ * there is none. */
+char *path_find(const char *name);
+
 /* Monotonic time in nanoseconds. */
 uint64_t now_ns(void);
 

@@ -153,6 +153,12 @@ check "logs piped: the bytes as they were" sh -c "\"\$BOTTLE\" logs $nid | grep 
 check "doctor reports the ns backend usable" sh -c "\"\$BOTTLE\" doctor | grep -q 'backend ns: usable'"
 check "doctor names the bundle and git" sh -c "\"\$BOTTLE\" doctor | grep -q '^bundle: /.*bottle-bundle\$' && \"\$BOTTLE\" doctor | grep -q '^git (the git gate.*): /'"
 check "doctor says when git is missing" sh -c "PATH=/nonexistent \"\$BOTTLE\" doctor | grep -q '^git .*: not found'"
+# The vm backend's report (tests/e2e/vm_boot.sh checks it where QEMU is).
+check "doctor has a vm backend report" sh -c "\"\$BOTTLE\" doctor | grep -q '^backend vm: '"
+check "doctor says when QEMU is missing, and what it means" sh -c "PATH=/nonexistent \"\$BOTTLE\" doctor | grep -q '^qemu: qemu-system-x86_64 not found in PATH (apt install qemu-system-x86): no vm bottle can start'"
+mkdir -p "$T_ROOT/lone"
+cp "$BOTTLE" "$T_ROOT/lone/bottle"
+check "doctor says when bottle-init is missing" sh -c "\"$T_ROOT/lone/bottle\" doctor | grep -q '^bottle-init: not found next to bottle'"
 
 # A route whose secret is missing fails before anything is created.
 cat > bottle.yaml <<'Y'

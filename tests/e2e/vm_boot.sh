@@ -4,6 +4,8 @@
 # virtio console and powers off; a virtiofs share is mounted; a missing,
 # non-bzImage, truncated kernel, a dynamic init, an init that exits (a
 # guest panic) and a virtiofsd that cannot start each get a clear error.  TCG only, so the result does not depend on the host's KVM.
+# bottle doctor's vm report: QEMU, kernel, virtiofsd, bottle-init, and the
+# KVM verdict before and after vmboot probed it.
 . "$(dirname "$0")/lib.sh"
 : "${VMBOOT:?VMBOOT must point at the vmboot binary}"
 
@@ -54,6 +56,39 @@ if [ -x /usr/lib/qemu/virtiofsd ]; then
 	check "virtiofsd failing to start exits 1" [ $rc -eq 1 ]
 	check "and says why, in virtiofsd's words" \
 		grep -q "virtiofsd for $T_ROOT/noshare failed to start (exit 1): failed to stat source" "$err"
+fi
+
+# bottle doctor's vm report, before KVM was probed and after: the cached
+# verdict it shows is the one vmboot (--accel auto) acted on.
+if [ -n "${BOTTLE:-}" ]; then
+	"$BOTTLE" doctor >"$out" 2>"$err"
+	check "doctor: the vm backend is usable" grep -q "^backend vm: usable$" "$out"
+	check "doctor: QEMU and its version" grep -q "^qemu: /.*, QEMU emulator version [0-9]" "$out"
+	check "doctor: the guest kernel, its release and modules" \
+		grep -q "^guest kernel: /boot/vmlinuz-.* (release .*), modules in /lib/modules/.*: [1-9][0-9]* files" "$out"
+	check "doctor: virtiofsd and its version" \
+		grep -q "^virtiofsd: /usr/lib/qemu/virtiofsd, virtiofsd version [0-9]" "$out"
+	check "doctor: bottle-init, static" grep -q "^bottle-init: /.*/bottle-init (static)" "$out"
+	if [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
+		check "doctor: /dev/kvm opens" grep -q "^/dev/kvm: present, opens read-write" "$out"
+		check "doctor: KVM not probed yet" \
+			grep -q "^KVM: not probed yet: the first vm launch probes it" "$out"
+		"$VMBOOT" --raw --print-argv >"$T_ROOT/argv" 2>"$err"
+		accel=$(sed -n '/^-accel$/{n;p;}' "$T_ROOT/argv")
+		"$BOTTLE" doctor >"$out" 2>"$err"
+		check "doctor: the verdict vmboot cached" \
+			grep -q "^KVM: .*(cached in $XDG_CACHE_HOME/bottle/vm/kvm-" "$out"
+		if [ "$accel" = kvm ]; then
+			check "doctor: KVM, as vmboot chose" grep -q "^accelerator: KVM" "$out"
+		else
+			check "doctor: TCG, as vmboot chose" grep -q "^accelerator: TCG" "$out"
+		fi
+	else
+		check "doctor: /dev/kvm unusable, so TCG" grep -q "^accelerator: TCG" "$out"
+	fi
+	if ! grep -q "^accelerator: KVM" "$out"; then
+		check "doctor: the TSC rate for TCG" grep -q "^TSC rate for TCG guests: [1-9][0-9]* kHz" "$out"
+	fi
 fi
 
 # Bad input: each a clear error, exit 1, no QEMU left behind.

@@ -1,4 +1,6 @@
-/* lib/util.h: term_safe(), what the CLI prints of an agent's text. */
+/* lib/util.h: term_safe(), what the CLI prints of an agent's text;
+ * lib/run.h: helper programs with captured output. */
+#include "lib/run.h"
 #include "lib/strbuf.h"
 #include "lib/util.h"
 
@@ -7,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include <cmocka.h>
 
@@ -105,6 +108,52 @@ static void test_format_age(void **state)
 	}
 }
 
+static void test_run_capture(void **state)
+{
+	struct error err = ERROR_INIT;
+	const char *const hello[] = {"printf", "hello\n", NULL};
+	const char *const fail[] = {"sh", "-c",
+				    "echo one >&2; echo oops >&2; "
+				    "exit 3",
+				    NULL};
+	const char *const cat[] = {"cat", NULL};
+	const char *const none[] = {"/nonexistent/prog", NULL};
+	char *out = NULL;
+	size_t len = 0;
+	int in = memfd_create("in", MFD_CLOEXEC);
+
+	(void)state;
+	assert_int_equal(run_capture(hello, -1, 100, &out, &len, &err), 0);
+	assert_string_equal(out, "hello\n");
+	assert_int_equal(len, 6);
+	free(out);
+
+	/* stdin from a file, from its current offset */
+	assert_int_equal(write(in, "xxabc", 5), 5);
+	assert_int_equal(lseek(in, 2, SEEK_SET), 2);
+	assert_int_equal(run_capture(cat, in, 100, &out, NULL, &err), 0);
+	assert_string_equal(out, "abc");
+	free(out);
+	close(in);
+
+	/* stdin /dev/null: cat ends at once */
+	assert_int_equal(run_capture(cat, -1, 100, &out, NULL, &err), 0);
+	assert_string_equal(out, "");
+	free(out);
+
+	assert_int_equal(run_capture(fail, -1, 100, &out, &len, &err), -EIO);
+	assert_null(out);
+	assert_string_equal(err.msg, "sh failed (exit 3): oops");
+
+	assert_int_equal(run_capture(none, -1, 100, &out, &len, &err), -ENOENT);
+	assert_null(out);
+	assert_non_null(strstr(err.msg, "cannot run /nonexistent/prog"));
+
+	assert_int_equal(run_capture(hello, -1, 5, &out, &len, &err), -EFBIG);
+	assert_null(out);
+	assert_non_null(strstr(err.msg, "printed 6 bytes; expected at most 5"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -112,6 +161,7 @@ int main(void)
 	    cmocka_unit_test(test_unicode),
 	    cmocka_unit_test(test_utf8_cut),
 	    cmocka_unit_test(test_format_age),
+	    cmocka_unit_test(test_run_capture),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

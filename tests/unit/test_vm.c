@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 static char tmpdir[] = "/tmp/test_vm.XXXXXX";
@@ -416,6 +417,193 @@ static void test_initramfs_cache(void **state)
 	assert_non_null(strstr(err.msg, "/nonexistent/bottle-init"));
 }
 
+/* The stat index: a rebuild-free launch reads no input; anything changed
+ * falls back to the full hash. */
+static void test_initramfs_index(void **state)
+{
+	struct error err = ERROR_INIT;
+	_cleanup_free_ char *init = fake_init("init-i", false);
+	_cleanup_free_ char *root = xasprintf("%s/lib/modules", tmpdir);
+	_cleanup_free_ char *cache = xasprintf("%s/icache", tmpdir);
+	_cleanup_free_ char *mod =
+	    xasprintf("%s/ri/kernel/drivers/virtio/virtio.ko", root);
+	_cleanup_free_ char *count = NULL;
+	const char *const mods[] = {"virtio_mmio", NULL};
+	struct initramfs_spec s = {.init_path = init,
+				   .release = "ri",
+				   .modules_root = root,
+				   .modules = mods,
+				   .cache_dir = cache};
+	struct timespec settle = {INITRAMFS_SETTLE_MS / 1000,
+				  (INITRAMFS_SETTLE_MS % 1000 + 100) * 1000000};
+	char *p1 = NULL, *p2 = NULL;
+	bool built;
+
+	(void)state;
+	fake_modules("ri");
+	/* inputs changed just now: built, but not indexed */
+	assert_int_equal(initramfs_get(&s, &p1, &built, &err), 0);
+	assert_true(built);
+	assert_int_equal(initramfs_lookup(&s, &p2), -ENOENT);
+
+	/* once they are older than the settle time: hashed, indexed */
+	nanosleep(&settle, NULL);
+	assert_int_equal(initramfs_get(&s, &p2, &built, &err), 0);
+	assert_false(built);
+	assert_string_equal(p1, p2);
+	free(p2);
+	assert_int_equal(initramfs_lookup(&s, &p2), 0);
+	assert_string_equal(p1, p2);
+	free(p2);
+
+	/* the index names every input: the init, modules.dep,
+	 * modules.builtin and the 3 modules */
+	count = xasprintf("cd %s && cat index-* | grep -c ' /' | grep -qx 6",
+			  cache);
+	assert_int_equal(system(count), 0);
+
+	/* the same content, touched: the index misses, the hash hits */
+	assert_int_equal(utimensat(AT_FDCWD, mod, NULL, 0), 0);
+	assert_int_equal(initramfs_lookup(&s, &p2), -ESTALE);
+	assert_int_equal(initramfs_get(&s, &p2, &built, &err), 0);
+	assert_false(built);
+	assert_string_equal(p1, p2);
+	free(p2);
+
+	/* the content changed: a new archive */
+	put("lib/modules/ri/kernel/drivers/virtio/virtio.ko", "changed!");
+	assert_int_equal(initramfs_lookup(&s, &p2), -ENOENT);
+	assert_int_equal(initramfs_get(&s, &p2, &built, &err), 0);
+	assert_true(built);
+	assert_string_not_equal(p1, p2);
+	free(p1);
+	free(p2);
+
+	/* settled again and indexed; then the archive is removed */
+	nanosleep(&settle, NULL);
+	assert_int_equal(initramfs_get(&s, &p2, &built, &err), 0);
+	assert_int_equal(initramfs_lookup(&s, &p1), 0);
+	free(p1);
+	assert_int_equal(unlink(p2), 0);
+	assert_int_equal(initramfs_lookup(&s, &p1), -ESTALE);
+	assert_null(p1);
+	assert_int_equal(initramfs_get(&s, &p1, &built, &err), 0);
+	assert_true(built);
+	assert_string_equal(p1, p2);
+	free(p1);
+	free(p2);
+
+	/* a damaged index is a miss, never a crash */
+	static const char *const bad[] = {
+	    "",
+	    "bottle-initramfs-index 1\n",
+	    "bottle-initramfs-index 1\narchive ../../etc/passwd\n",
+	    "bottle-initramfs-index 1\narchive initramfs-x.cpio",
+	    "bottle-initramfs-index 1\narchive initramfs-x.cpio\n1 2 3\n",
+	    "bottle-initramfs-index 1\narchive initramfs-x.cpio\nno newline",
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		_cleanup_free_ char *cmd = xasprintf(
+		    "cd %s && for f in index-*; do printf '%%s' '%s' >$f; done",
+		    cache, bad[i]);
+		assert_int_equal(system(cmd), 0);
+		assert_true(initramfs_lookup(&s, &p1) < 0);
+		assert_null(p1);
+	}
+	assert_int_equal(initramfs_get(&s, &p1, &built, &err), 0);
+	assert_false(built);
+	free(p1);
+}
+
+/* A real module of this host's guest kernel, if there is one. */
+static char *real_module(void)
+{
+	struct error err = ERROR_INIT;
+	_cleanup_free_ char *kernel = NULL, *release = NULL, *moddir = NULL;
+	const char *const names[] = {"virtio_mmio", NULL};
+	char **v = NULL, *p = NULL;
+
+	if (kernel_find("/boot", "/lib/modules", &kernel, &err) < 0 ||
+	    kernel_release(kernel, &release, &err) < 0)
+		return NULL;
+	moddir = xasprintf("/lib/modules/%s", release);
+	if (kmod_resolve(moddir, names, &v, &err) == 0 && v[0] &&
+	    str_has_suffix(v[0], ".ko"))
+		p = xasprintf("%s/%s", moddir, v[0]);
+	strv_free(v);
+	return p;
+}
+
+/* Compressed modules go in decompressed: the archive holds the real
+ * module's exact bytes whichever way it was compressed. */
+static void test_initramfs_compressed(void **state)
+{
+	struct error err = ERROR_INIT;
+	_cleanup_free_ char *ko = real_module();
+	_cleanup_free_ char *init = fake_init("init-z", false);
+	_cleanup_free_ char *root = xasprintf("%s/zmod", tmpdir);
+	_cleanup_free_ char *cache = xasprintf("%s/zcache", tmpdir);
+	_cleanup_free_ char *orig = NULL, *buf = NULL, *cmd = NULL;
+	const char *const mods[] = {"virtio_mmio", NULL};
+	struct initramfs_spec s = {.init_path = init,
+				   .release = "rz",
+				   .modules_root = root,
+				   .modules = mods,
+				   .cache_dir = cache};
+	struct parsed e[16];
+	size_t olen, len;
+	char *p = NULL;
+	bool built;
+
+	(void)state;
+	if (!ko || system("{ command -v xz && command -v zstd && "
+			  "command -v gzip; } >/dev/null") != 0) {
+		printf("# no guest kernel module, or no xz, zstd or gzip "
+		       "(scripts/deps.sh)\n");
+		skip();
+	}
+	assert_int_equal(read_file(ko, &orig, &olen, 64 << 20, &err), 0);
+	put("zmod/rz/modules.dep",
+	    "kernel/virtio_ring.ko.xz:\n"
+	    "kernel/virtio.ko.zst: kernel/virtio_ring.ko.xz\n"
+	    "kernel/virtio_mmio.ko.gz: kernel/virtio.ko.zst "
+	    "kernel/virtio_ring.ko.xz\n");
+	put("zmod/rz/kernel/README", ""); /* the directory */
+	cmd = xasprintf("cd %s/rz/kernel && xz -c %s >virtio_ring.ko.xz && "
+			"zstd -q -c %s >virtio.ko.zst && "
+			"gzip -c %s >virtio_mmio.ko.gz",
+			root, ko, ko, ko);
+	assert_int_equal(system(cmd), 0);
+
+	assert_int_equal(initramfs_get(&s, &p, &built, &err), 0);
+	assert_true(built);
+	int fd = open(p, O_RDONLY);
+	buf = slurp_fd(fd, &len);
+	close(fd);
+	assert_int_equal(parse_all(buf, len, e, 16), 6 + 3);
+	assert_string_equal(e[6].name, "modules/00-virtio_ring.ko");
+	assert_string_equal(e[7].name, "modules/01-virtio.ko");
+	assert_string_equal(e[8].name, "modules/02-virtio_mmio.ko");
+	for (int i = 6; i < 9; i++) {
+		assert_int_equal(e[i].len, olen);
+		assert_memory_equal(e[i].data, orig, olen);
+	}
+	free(p);
+
+	/* a damaged file: the decompressor's own reason */
+	put("zmod/rz/kernel/virtio.ko.zst", "not zstd at all");
+	assert_int_equal(initramfs_get(&s, &p, &built, &err), -EIO);
+	assert_null(p);
+	assert_non_null(strstr(err.msg, "decompressing"));
+	assert_non_null(strstr(err.msg, "rz/kernel/virtio.ko.zst"));
+	assert_non_null(strstr(err.msg, "zstd failed (exit 1)"));
+
+	/* a compression we do not know */
+	put("zmod/rz/modules.dep", "kernel/virtio_mmio.ko.bz2:\n");
+	assert_int_equal(initramfs_get(&s, &p, &built, &err), -ENOTSUP);
+	assert_non_null(strstr(err.msg, "virtio_mmio.ko.bz2: expected a .ko"));
+}
+
 static bool has(char **v, const char *s)
 {
 	for (; *v; v++)
@@ -490,6 +678,61 @@ static void test_qemu_argv(void **state)
 	strv_free(v);
 }
 
+static void test_tsc_cpuinfo(void **state)
+{
+	const char *vm = "processor\t: 0\nmodel name\t: Xeon\n"
+			 "cpu MHz\t\t: 2793.438\n"
+			 "flags\t\t: fpu tsc constant_tsc hypervisor\n";
+	const char *metal = "processor\t: 0\ncpu MHz\t\t: 800.012\n"
+			    "flags\t\t: fpu tsc aperfmperf constant_tsc\n";
+	const char *last = "processor\t: 0\ncpu MHz\t\t: 800.012\n"
+			   "flags\t\t: fpu tsc aperfmperf\n";
+	const char *like = "processor\t: 0\ncpu MHz\t\t: 2000\n"
+			   "flags\t\t: fpu aperfmperfx xaperfmperf\n";
+
+	(void)state;
+	assert_int_equal(tsc_khz_parse_cpuinfo(vm, false), 2793438);
+	/* a frequency that scales is not the TSC's */
+	assert_int_equal(tsc_khz_parse_cpuinfo(vm, true), 0);
+	assert_int_equal(tsc_khz_parse_cpuinfo(metal, false), 0);
+	assert_int_equal(tsc_khz_parse_cpuinfo(last, false), 0);
+	assert_int_equal(tsc_khz_parse_cpuinfo(like, false), 2000000);
+	/* no rate, or not a number */
+	assert_int_equal(tsc_khz_parse_cpuinfo("processor\t: 0\n", false), 0);
+	assert_int_equal(
+	    tsc_khz_parse_cpuinfo("processor\t: 0\ncpu MHz\t: fast\n", false),
+	    0);
+	assert_int_equal(
+	    tsc_khz_parse_cpuinfo("processor\t: 0\ncpu MHz\t: 0.0001\n", false),
+	    0);
+}
+
+/* The measured rate against the kernel's own where cpuinfo has it (within
+ * 2%: a correctness check of the arithmetic and the pairing, not of
+ * speed); elsewhere a plausible rate. */
+static void test_tsc_measure(void **state)
+{
+	unsigned cpuinfo = host_tsc_khz_cpuinfo();
+	unsigned measured = tsc_khz_measure();
+
+	(void)state;
+#if defined(__x86_64__)
+	assert_true(measured >= 100000 && measured <= 100000000);
+	if (cpuinfo) {
+		double ratio = (double)measured / cpuinfo;
+		printf("# tsc: cpuinfo %u kHz, measured %u kHz (%+.4f%%)\n",
+		       cpuinfo, measured, (ratio - 1) * 100);
+		assert_true(ratio > 0.98 && ratio < 1.02);
+		assert_int_equal(host_tsc_khz(), cpuinfo);
+	} else {
+		printf("# tsc: cpuinfo has no TSC rate, measured %u kHz\n",
+		       measured);
+	}
+#else
+	assert_int_equal(measured, 0);
+#endif
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -512,7 +755,11 @@ int main(void)
 	    cmocka_unit_test(test_kernel_release),
 	    cmocka_unit_test(test_kernel_find),
 	    cmocka_unit_test(test_initramfs_cache),
+	    cmocka_unit_test(test_initramfs_compressed),
+	    cmocka_unit_test(test_initramfs_index),
 	    cmocka_unit_test(test_qemu_argv),
+	    cmocka_unit_test(test_tsc_cpuinfo),
+	    cmocka_unit_test(test_tsc_measure),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -3,7 +3,8 @@
  * The initramfs holds /init (the static bottle-init), /dev/console, the
  * empty mount points, and the kernel modules the guest needs that its
  * kernel does not have built in, with their dependencies, as
- * /modules/NN-name.ko in load order.  It is built by our own cpio writer
+ * /modules/NN-name.ko in load order (compressed ones, .ko.xz, .ko.zst or
+ * .ko.gz, decompressed on the host).  It is built by our own cpio writer
  * and cached as CACHE_DIR/initramfs-<sha256>.cpio, the hash covering every
  * byte that goes in (so it is rebuilt exactly when the init binary, the
  * kernel release or a module file changes). */
@@ -43,6 +44,12 @@ int kernel_find(const char *boot_dir, const char *modules_root, char **out,
 int kmod_resolve(const char *moddir, const char *const *names, char ***out,
 		 struct error *err) __attribute__((warn_unused_result));
 
+/* Can path be the guest's init?  A readable 64-bit ELF executable that is
+ * statically linked (the initramfs carries no libraries).  0, or -ENOEXEC
+ * with err saying which it is not, other -errno if it cannot be read. */
+int initramfs_check_init(const char *path, struct error *err)
+    __attribute__((warn_unused_result));
+
 struct initramfs_spec {
 	const char *init_path;	    /* the static bottle-init */
 	const char *release;	    /* kernel release */
@@ -54,10 +61,25 @@ struct initramfs_spec {
 /* Make sure the initramfs for spec exists in cache_dir (created if
  * missing) and return its path (malloc'd) in *path_out; *built says
  * whether it was written now.  Concurrent callers are safe: the archive
- * is written to a temporary name and renamed into place. */
+ * is written to a temporary name and renamed into place.  When
+ * initramfs_lookup() finds it, no input is read; else every input is
+ * read and hashed, and the index written for next time. */
 int initramfs_get(const struct initramfs_spec *spec, char **path_out,
 		  bool *built, struct error *err)
     __attribute__((warn_unused_result));
+
+/* The archive for spec from the index of a previous initramfs_get(),
+ * without reading any input: 0 with its path (malloc'd) in *path_out if
+ * every file it was built from (the init, modules.dep, modules.builtin,
+ * the modules) has the same device, inode, size, mtime and ctime as then
+ * and the archive is still there; -ENOENT if there is no index, -ESTALE if
+ * anything differs.  An index is written only when no input had changed
+ * in the INITRAMFS_SETTLE_MS before the build began: a file changed within
+ * one timestamp tick of our stat could change again unseen. */
+int initramfs_lookup(const struct initramfs_spec *spec, char **path_out)
+    __attribute__((warn_unused_result));
+
+#define INITRAMFS_SETTLE_MS 1000
 
 /* $XDG_CACHE_HOME/bottle/vm, else $HOME/.cache/bottle/vm (malloc'd;
  * NULL if neither variable is set to an absolute path). */

@@ -18,7 +18,11 @@
 #include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
+#if defined(__x86_64__)
+#include <x86intrin.h>
+#endif
 
 #define OUTPUT_MAX	    (4u << 20)
 #define KVM_PROBE_TIMEOUT_S 10
@@ -127,20 +131,106 @@ char **vm_qemu_argv(const struct vm_boot *b)
 	return a.v;
 }
 
-unsigned host_tsc_khz(void)
+/* Is flag among the words of cpuinfo's (first) "flags" line? */
+static bool cpuinfo_flag(const char *cpuinfo, const char *flag)
 {
-	struct error err = ERROR_INIT;
-	_cleanup_free_ char *info = NULL;
-	const char *p;
+	const char *line = strstr(cpuinfo, "\nflags"), *p;
+	size_t len, n = strlen(flag);
+
+	if (!line)
+		return false;
+	line++;
+	len = strcspn(line, "\n");
+	for (p = line; (p = memmem(p, len - (size_t)(p - line), flag, n));
+	     p += n)
+		if (p[-1] == ' ' && (p[n] == ' ' || p[n] == '\n' || !p[n]))
+			return true;
+	return false;
+}
+
+unsigned tsc_khz_parse_cpuinfo(const char *cpuinfo, bool cpufreq)
+{
+	const char *p = strstr(cpuinfo, "\ncpu MHz");
 	double mhz;
 
-	if (read_file("/proc/cpuinfo", &info, NULL, OUTPUT_MAX, &err) < 0)
+	/* show_cpuinfo() prints the APERF/MPERF estimate, else cpufreq's,
+	 * else cpu_khz (arch/x86/kernel/cpu/proc.c, aperfmperf.c). */
+	if (cpufreq || cpuinfo_flag(cpuinfo, "aperfmperf"))
 		return 0;
-	p = strstr(info, "\ncpu MHz");
 	if (!p || !(p = strchr(p, ':')) || sscanf(p + 1, "%lf", &mhz) != 1 ||
 	    mhz < 1 || mhz > 100000)
 		return 0;
 	return (unsigned)(mhz * 1000 + 0.5);
+}
+
+unsigned host_tsc_khz_cpuinfo(void)
+{
+	struct error err = ERROR_INIT;
+	_cleanup_free_ char *info = NULL;
+
+	if (read_file("/proc/cpuinfo", &info, NULL, OUTPUT_MAX, &err) < 0)
+		return 0;
+	return tsc_khz_parse_cpuinfo(
+	    info, access("/sys/devices/system/cpu/cpu0/cpufreq", F_OK) == 0);
+}
+
+#if defined(__x86_64__)
+#define TSC_WINDOW_NS	  (20 * 1000 * 1000)
+#define TSC_PAIR_MAX_NS	  20000 /* 0.1% of the window */
+#define TSC_PAIR_ATTEMPTS 64
+
+static uint64_t raw_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC_RAW, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* A (clock, TSC) pair: the TSC read between two clock reads, the pair with
+ * the closest clock reads kept (the others were interrupted). */
+static bool tsc_pair(uint64_t *ns, uint64_t *tsc)
+{
+	uint64_t best = UINT64_MAX;
+
+	for (int i = 0; i < TSC_PAIR_ATTEMPTS; i++) {
+		uint64_t a = raw_ns(), t = __rdtsc(), b = raw_ns();
+		if (b - a < best) {
+			best = b - a;
+			*ns = a + (b - a) / 2;
+			*tsc = t;
+		}
+	}
+	return best <= TSC_PAIR_MAX_NS;
+}
+
+unsigned tsc_khz_measure(void)
+{
+	struct timespec ts = {0, TSC_WINDOW_NS};
+	uint64_t ns0, ns1, tsc0, tsc1, khz;
+
+	if (!tsc_pair(&ns0, &tsc0))
+		return 0;
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+	if (!tsc_pair(&ns1, &tsc1) || ns1 <= ns0 || tsc1 <= tsc0)
+		return 0;
+	/* Cycles per ns is GHz, kHz is that times 1e6; no overflow below
+	 * 1.8e13 cycles (an hour at 5 GHz, however long the sleep was). */
+	khz = ((tsc1 - tsc0) * 1000000 + (ns1 - ns0) / 2) / (ns1 - ns0);
+	return khz >= 100000 && khz <= 100000000 ? (unsigned)khz : 0;
+}
+#else
+unsigned tsc_khz_measure(void)
+{
+	return 0;
+}
+#endif
+
+unsigned host_tsc_khz(void)
+{
+	unsigned khz = host_tsc_khz_cpuinfo();
+
+	return khz ? khz : tsc_khz_measure();
 }
 
 void vm_result_release(struct vm_result *r)
@@ -319,15 +409,28 @@ static char *kvm_cache_path(const struct vm_boot *b, const char *cache_dir)
 	return xasprintf("%s/kvm-%s", cache_dir, hex);
 }
 
-bool vm_kvm_works(const struct vm_boot *b, const char *cache_dir,
+int vm_kvm_cached(const struct vm_boot *b, const char *cache_dir,
 		  struct strbuf *why)
 {
 	struct error err = ERROR_INIT;
 	_cleanup_free_ char *path = kvm_cache_path(b, cache_dir);
 	_cleanup_free_ char *cached = NULL;
+
+	if (read_file(path, &cached, NULL, 4096, &err) < 0 || !cached[0])
+		return -ENOENT;
+	cached[strcspn(cached, "\n")] = '\0';
+	strbuf_addf(why, "KVM: %s (cached in %s)", cached, path);
+	return strncmp(cached, "works", 5) == 0;
+}
+
+bool vm_kvm_works(const struct vm_boot *b, const char *cache_dir,
+		  struct strbuf *why)
+{
+	struct error err = ERROR_INIT;
+	_cleanup_free_ char *path = kvm_cache_path(b, cache_dir);
 	struct vm_boot probe = *b;
 	struct vm_result res;
-	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC), cached;
 	bool ok;
 
 	if (fd < 0) {
@@ -335,11 +438,8 @@ bool vm_kvm_works(const struct vm_boot *b, const char *cache_dir,
 		return false;
 	}
 	close(fd);
-	if (read_file(path, &cached, NULL, 4096, &err) == 0 && cached[0]) {
-		cached[strcspn(cached, "\n")] = '\0';
-		strbuf_addf(why, "KVM: %s (cached in %s)", cached, path);
-		return strncmp(cached, "works", 5) == 0;
-	}
+	if ((cached = vm_kvm_cached(b, cache_dir, why)) >= 0)
+		return cached == 1;
 	probe.accel = VM_ACCEL_KVM;
 	probe.init_args = "exit";
 	probe.control = false;

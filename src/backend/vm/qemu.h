@@ -44,10 +44,28 @@ struct vm_boot {
  * console is written to /dev/fd/3. */
 char **vm_qemu_argv(const struct vm_boot *b);
 
-/* The host's TSC rate in kHz from /proc/cpuinfo, 0 if unknown.  Under TCG
- * the guest reads the host's TSC, and without a rate the guest kernel
- * (microvm has no PIT, HPET or PM timer) cannot calibrate it and hangs. */
+/* The host's TSC rate in kHz: host_tsc_khz_cpuinfo() where that is the
+ * TSC's rate, else tsc_khz_measure(); 0 only if both fail.  Under TCG the
+ * guest reads the host's TSC, and without a rate the guest kernel (microvm
+ * has no PIT, HPET or PM timer) cannot calibrate it and hangs. */
 unsigned host_tsc_khz(void);
+
+/* "cpu MHz" of cpuinfo (the text of /proc/cpuinfo) in kHz, if it is the
+ * TSC's rate, else 0.  It is the kernel's calibrated rate only when nothing
+ * reports the core's current frequency instead: no cpufreq driver (the
+ * caller says whether /sys/devices/system/cpu/cpu0/cpufreq exists) and no
+ * "aperfmperf" flag, which is the case in most virtual machines and rarely
+ * on bare metal.  Pure, for tests. */
+unsigned tsc_khz_parse_cpuinfo(const char *cpuinfo, bool cpufreq);
+
+/* tsc_khz_parse_cpuinfo() of this host, 0 if unknown or not the TSC's. */
+unsigned host_tsc_khz_cpuinfo(void);
+
+/* The TSC rate measured: rdtsc against CLOCK_MONOTONIC_RAW over about
+ * 20 ms (each end read between two clock reads, the tightest of several
+ * pairs kept, so a preemption does not skew it).  0 if no pair was tight
+ * enough or the result is implausible, or off x86-64. */
+unsigned tsc_khz_measure(void);
 
 struct vm_result {
 	int status;	/* QEMU's wait status */
@@ -79,6 +97,12 @@ int vm_result_check(const struct vm_boot *b, const struct vm_result *res,
  * cache_dir keyed by the host kernel, QEMU binary and guest kernel; why
  * gets one human line.  Returns true if KVM works. */
 bool vm_kvm_works(const struct vm_boot *b, const char *cache_dir,
+		  struct strbuf *why);
+
+/* vm_kvm_works()'s cached verdict for b, without probing (and without
+ * looking at /dev/kvm): 1 if KVM works, 0 if not, with why's line as
+ * vm_kvm_works() gives it; -ENOENT if it has not been probed. */
+int vm_kvm_cached(const struct vm_boot *b, const char *cache_dir,
 		  struct strbuf *why);
 
 #endif
