@@ -69,22 +69,6 @@ void vm_console_tail(const char *path, char *buf, size_t n)
 	strbuf_release(&sb);
 }
 
-/* bottle-init next to this binary, like bottle-probe. */
-static char *find_init(void)
-{
-	char self[4096];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	char *slash;
-
-	if (n <= 0)
-		return NULL;
-	self[n] = '\0';
-	if (!(slash = strrchr(self, '/')))
-		return NULL;
-	*slash = '\0';
-	return xasprintf("%s/bottle-init", self);
-}
-
 int vm_prepare(const char *kernel_path, const char *init_path,
 	       enum vm_accel accel, struct vm_prep *out, struct error *err)
 {
@@ -99,7 +83,7 @@ int vm_prepare(const char *kernel_path, const char *init_path,
 	if (!out->cache)
 		return err_set(err, EINVAL,
 			       "set HOME or XDG_CACHE_HOME for the vm cache");
-	out->init = init_path ? xstrdup(init_path) : find_init();
+	out->init = init_path ? xstrdup(init_path) : helper_path("bottle-init");
 	if (!out->init || access(out->init, R_OK) < 0)
 		return err_set(err, ENOENT,
 			       "bottle-init not found next to bottle (%s)",
