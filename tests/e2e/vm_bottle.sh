@@ -28,10 +28,11 @@ gone() {
 }
 
 # Nothing of a bottle's runtime may outlive it: no QEMU, no virtiofsd, no
-# keeper whose command line or environment names the test's state dir.
+# keeper or relay whose command line or environment names the test's dir.
 leftovers() {
 	for p in /proc/[0-9]*; do
-		tr '\0' ' ' < "$p/cmdline" 2>/dev/null | grep -q "$T_ROOT" || continue
+		cat "$p/cmdline" "$p/environ" 2>/dev/null | tr '\0' ' ' |
+			grep -q "$T_ROOT" || continue
 		comm=$(cat "$p/comm" 2>/dev/null)
 		case $comm in
 		qemu-system-*|virtiofsd|bottle-vm*) echo "${p#/proc/} $comm" ;;
