@@ -398,7 +398,11 @@ static void on_frame(const struct ctl_frame *f)
 		do_exec(f);
 		return;
 	case CTL_POWEROFF:
+		/* Everything gone and synced, the host needs no more: it
+		 * kills QEMU rather than wait for our kernel's shutdown. */
 		kill(-1, SIGKILL);
+		sync();
+		send_frame(CTL_SYNCED, 0, NULL, 0);
 		power_off();
 	case CTL_STDIN:
 		if (c)
@@ -559,6 +563,7 @@ void init_serve(const char *fail)
 	struct error err = ERROR_INIT;
 	struct ctl_frame f;
 	char msg[512], up[64] = "?";
+	uint64_t t0, t1;
 	sigset_t set;
 	int sfd, r, fd;
 
@@ -587,22 +592,26 @@ void init_serve(const char *fail)
 		send_fail(0, "expected SETUP first");
 		power_off();
 	}
+	t0 = now_ns();
 	if (init_setup(f.data, f.len, msg, sizeof(msg)) < 0) {
 		send_fail(0, msg);
 		power_off();
 	}
+	t1 = now_ns();
 	if (seccomp_prog_build(&prog, &err) < 0 ||
 	    jail_landlock_ruleset(init_jail_plan(), &landlock_fd, &err) < 0) {
 		send_fail(0, err.msg);
 		power_off();
 	}
+	snprintf(msg, sizeof(msg), "set up in %.0f ms, jail in %.0f ms",
+		 (double)(t1 - t0) / 1e6, (double)(now_ns() - t1) / 1e6);
 	for (int i = 0; i < MAX_CHANS; i++)
 		chans[i].in = chans[i].out = chans[i].err = -1;
 	sigemptyset(&set);
 	sigaddset(&set, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	sfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
-	send_frame(CTL_READY, 0, NULL, 0);
+	send_frame(CTL_READY, 0, msg, strlen(msg));
 	if (init_panic_after_setup)
 		_exit(1);
 	/* Frames that came with SETUP. */

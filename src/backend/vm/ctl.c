@@ -87,7 +87,7 @@ int ctl_reader_next(struct ctl_reader *r, struct ctl_frame *f)
 		return 0;
 	len = (uint32_t)h[0] | (uint32_t)h[1] << 8 | (uint32_t)h[2] << 16 |
 	      (uint32_t)h[3] << 24;
-	if (len > CTL_MAX || h[6] < CTL_HELLO || h[6] > CTL_POWEROFF || h[7])
+	if (len > CTL_MAX || h[6] < CTL_HELLO || h[6] > CTL_TYPE_MAX || h[7])
 		return -EPROTO;
 	if (avail < CTL_HDR + (size_t)len)
 		return 0;
@@ -154,8 +154,9 @@ int ctl_field_next(const uint8_t *data, size_t len, size_t *off, char *tag,
 const char *ctl_type_name(uint8_t type)
 {
 	static const char *const names[] = {
-	    "?",     "HELLO",  "SETUP",	 "READY", "FAIL",   "EXEC", "STARTED",
-	    "STDIN", "STDOUT", "STDERR", "WINSZ", "SIGNAL", "EXIT", "POWEROFF"};
+	    "?",     "HELLO",	"SETUP", "READY",    "FAIL",
+	    "EXEC",  "STARTED", "STDIN", "STDOUT",   "STDERR",
+	    "WINSZ", "SIGNAL",	"EXIT",	 "POWEROFF", "SYNCED"};
 
 	return type < sizeof(names) / sizeof(names[0]) ? names[type] : "?";
 }

@@ -18,6 +18,8 @@
  *   STDOUT   N  data                   SIGNAL   N  signo u32
  *   STDERR   N  data                   POWEROFF 0
  *   EXIT     N  code u32 (128+sig)
+ *   SYNCED   0  after POWEROFF: every process is gone and the guest's
+ *               writes reached the host (the host may now kill QEMU)
  *
  * Fields (SETUP, EXEC) are a tag byte and a NUL-terminated string each. */
 #ifndef BOTTLE_VM_CTL_H
@@ -49,6 +51,8 @@ enum ctl_type {
 	CTL_SIGNAL,
 	CTL_EXIT,
 	CTL_POWEROFF,
+	CTL_SYNCED,
+	CTL_TYPE_MAX = CTL_SYNCED,
 };
 
 /* Field tags. */

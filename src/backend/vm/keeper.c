@@ -160,6 +160,8 @@ static int endpoints(struct keeper *k, int *tap, struct error *err)
 		close(send[i]);
 	if (r < 0)
 		return err_sys(err, -r, "handing the endpoints over");
+	/* The launcher writes the bottle's CA bundle, which the root tree
+	 * binds, when the bundle serves them: wait for it. */
 	if (fd_recv1(k->sock, &b, 1, NULL) != 1 || b != 'B')
 		return err_set(err, EPIPE, "the bundle did not start");
 	return 0;
@@ -238,14 +240,21 @@ static int shares(struct keeper *k, struct vm_boot *b, struct vm_share *sh,
 			return r;
 		if (staged)
 			o.source = staged;
-		if ((r = virtiofsd_start(&k->fsd[k->n_fsd], &o, err)) < 0)
+		/* All started at once, then waited for. */
+		r = virtiofsd_spawn(&k->fsd[k->n_fsd], &o, err);
+		if (r < 0) {
+			virtiofsd_stop(&k->fsd[k->n_fsd]);
 			return r;
+		}
 		if (rw)
 			k->shared[i - 1] = true;
 		sh[k->n_fsd].tag = tag;
 		sh[k->n_fsd].socket = k->fsd[k->n_fsd].socket;
 		k->n_fsd++;
 	}
+	for (size_t i = 0; i < k->n_fsd; i++)
+		if ((r = virtiofsd_wait(&k->fsd[i], err)) < 0)
+			return r;
 	b->shares = sh;
 	b->n_shares = k->n_fsd;
 	return 0;
@@ -523,21 +532,37 @@ static struct client *client_by_chan(struct keeper *k, uint16_t chan)
 static void __attribute__((noreturn)) finish(struct keeper *k, int code)
 {
 	uint64_t deadline = now_ns() + POWEROFF_WAIT_MS * 1000000ull;
+	struct ctl_reader rd = CTL_READER_INIT;
+	struct ctl_frame f;
 
+	/* The guest kills everything, syncs and says SYNCED; then its
+	 * kernel's own shutdown is of no use to anyone. */
 	q_push(&k->linkq, CTL_POWEROFF, 0, NULL, 0);
 	fcntl(k->link, F_SETFL, 0);
-	q_flush(k->link, &k->linkq);
-	while (k->qemu > 0 && now_ns() < deadline) {
-		struct pollfd p = {k->qemu_pidfd, POLLIN, 0};
-		if (poll(&p, 1, 50) > 0) {
-			waitpid(k->qemu, NULL, 0);
-			k->qemu = -1;
+	if (k->qemu > 0 && q_flush(k->link, &k->linkq) == 0) {
+		while (now_ns() < deadline) {
+			struct pollfd p[2] = {{k->link, POLLIN, 0},
+					      {k->qemu_pidfd, POLLIN, 0}};
+			int r;
+
+			if (poll(p, 2, 50) <= 0 || p[1].revents)
+				continue;
+			if (ctl_reader_fill(&rd, k->link) <= 0)
+				break;
+			while ((r = ctl_reader_next(&rd, &f)) > 0 &&
+			       f.type != CTL_SYNCED)
+				;
+			if (r > 0 || r < 0)
+				break;
 		}
 	}
 	if (k->qemu > 0) {
 		kill(k->qemu, SIGKILL);
 		waitpid(k->qemu, NULL, 0);
 	}
+	for (size_t i = 0; i < k->n_fsd; i++)
+		if (k->fsd[i].pid > 0)
+			kill(k->fsd[i].pid, SIGTERM);
 	for (size_t i = 0; i < k->n_fsd; i++)
 		virtiofsd_stop(&k->fsd[i]);
 	_exit(code);
@@ -771,6 +796,8 @@ int vm_keeper_main(const struct vm_launch_ctx *x)
 	char b = 0;
 	sigset_t set;
 
+	uint64_t t0 = now_ns(), t_qemu = 0;
+
 	prctl(PR_SET_NAME, "bottle-vm");
 	/* A peer gone is an error return, not a signal. */
 	signal(SIGPIPE, SIG_IGN);
@@ -802,6 +829,7 @@ int vm_keeper_main(const struct vm_launch_ctx *x)
 	k.link = link[0];
 	boot.ctl = true;
 	boot.ctl_fd = link[1];
+	t_qemu = now_ns();
 	if (spawn_qemu(&k, &boot, link[1], &err) < 0)
 		keeper_fail(&k, &err);
 	close(link[1]);
@@ -812,8 +840,10 @@ int vm_keeper_main(const struct vm_launch_ctx *x)
 			ctl_type_name((uint8_t)t));
 	if (t != CTL_HELLO)
 		keeper_fail(&k, &err);
-	log_info("guest up after %.*s s of its own time", (int)f.len,
-		 (const char *)f.data);
+	log_info("vm: QEMU started at %.0f ms; the guest's HELLO at %.0f ms "
+		 "(%.*s s of its own time)",
+		 (double)(t_qemu - t0) / 1e6, (double)(now_ns() - t0) / 1e6,
+		 (int)f.len, (const char *)f.data);
 	if (setup_fields(&k, &fl, &err) < 0)
 		keeper_fail(&k, &err);
 	ctl_send(k.link, CTL_SETUP, 0, fl.p, fl.len);
@@ -827,6 +857,9 @@ int vm_keeper_main(const struct vm_launch_ctx *x)
 			ctl_type_name((uint8_t)t));
 	if (t != CTL_READY)
 		keeper_fail(&k, &err);
+	log_info("vm: set up at %.0f ms (the guest: %.*s)",
+		 (double)(now_ns() - t0) / 1e6, (int)f.len,
+		 (const char *)f.data);
 	if (start_agent(&k, x->tty, (struct winsize *)&x->ws, stdio, &err) < 0)
 		keeper_fail(&k, &err);
 	/* From here on the launcher has what it waited for. */

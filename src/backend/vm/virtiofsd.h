@@ -19,11 +19,13 @@
 struct virtiofsd {
 	pid_t pid;    /* -1: not running */
 	char *socket; /* its vhost-user socket (malloc'd) */
+	char *source;
+	int log; /* its stderr (a memfd), for the reason it failed */
 };
 
 #define VIRTIOFSD_INIT                                                         \
 	{                                                                      \
-		-1, NULL                                                       \
+		-1, NULL, NULL, -1                                             \
 	}
 
 struct virtiofsd_opts {
@@ -41,6 +43,14 @@ struct virtiofsd_opts {
  * running then. */
 int virtiofsd_start(struct virtiofsd *d, const struct virtiofsd_opts *o,
 		    struct error *err) __attribute__((warn_unused_result));
+
+/* The two halves of virtiofsd_start(), to start several at once: spawn
+ * (0, or -errno with err; virtiofsd_stop() it either way on failure), then
+ * wait until it listens (as virtiofsd_start() does). */
+int virtiofsd_spawn(struct virtiofsd *d, const struct virtiofsd_opts *o,
+		    struct error *err) __attribute__((warn_unused_result));
+int virtiofsd_wait(struct virtiofsd *d, struct error *err)
+    __attribute__((warn_unused_result));
 
 /* Stop it (SIGTERM, then SIGKILL), reap it, remove the socket; safe on a
  * half-started or stopped one. */

@@ -101,6 +101,12 @@ int vm_prepare(const char *kernel_path, const char *init_path,
 	spec.cache_dir = out->cache;
 	if ((r = initramfs_get(&spec, &out->initrd, &built, err)) < 0)
 		return err_prefix(err, "the initramfs");
+	out->qemu = path_find("qemu-system-x86_64");
+	if (!out->qemu)
+		return err_set(err, ENOENT,
+			       "qemu-system-x86_64 not found in PATH (apt-get "
+			       "install qemu-system-x86)");
+	out->boot.qemu = out->qemu;
 	out->boot.kernel = out->kernel;
 	out->boot.initrd = out->initrd;
 	out->boot.tsc_khz = host_tsc_khz();
@@ -118,6 +124,7 @@ int vm_prepare(const char *kernel_path, const char *init_path,
 void vm_prep_release(struct vm_prep *p)
 {
 	free(p->cache);
+	free(p->qemu);
 	free(p->init);
 	free(p->kernel);
 	free(p->initrd);

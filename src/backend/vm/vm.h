@@ -15,7 +15,7 @@ extern const struct backend_ops vm_backend;
 /* A bootable guest: the kernel, our initramfs for it (cached), KVM or
  * TCG (probed once, cached), the TSC rate. */
 struct vm_prep {
-	char *cache, *init, *kernel, *initrd;
+	char *cache, *qemu, *init, *kernel, *initrd;
 	struct vm_boot boot; /* kernel, initrd, accel, tsc_khz set */
 };
 
