@@ -529,7 +529,10 @@ static struct client *client_by_chan(struct keeper *k, uint16_t chan)
 	return NULL;
 }
 
-static void __attribute__((noreturn)) finish(struct keeper *k, int code)
+/* End the vm and exit with code.  graceful: the guest is serving, so it
+ * gets to kill its processes and sync first. */
+static void __attribute__((noreturn))
+finish(struct keeper *k, int code, bool graceful)
 {
 	uint64_t deadline = now_ns() + POWEROFF_WAIT_MS * 1000000ull;
 	struct ctl_reader rd = CTL_READER_INIT;
@@ -539,7 +542,7 @@ static void __attribute__((noreturn)) finish(struct keeper *k, int code)
 	 * kernel's own shutdown is of no use to anyone. */
 	q_push(&k->linkq, CTL_POWEROFF, 0, NULL, 0);
 	fcntl(k->link, F_SETFL, 0);
-	if (k->qemu > 0 && q_flush(k->link, &k->linkq) == 0) {
+	if (graceful && k->qemu > 0 && q_flush(k->link, &k->linkq) == 0) {
 		while (now_ns() < deadline) {
 			struct pollfd p[2] = {{k->link, POLLIN, 0},
 					      {k->qemu_pidfd, POLLIN, 0}};
@@ -573,6 +576,14 @@ static void from_guest(struct keeper *k, const struct ctl_frame *f)
 {
 	struct client *c = client_by_chan(k, f->chan);
 
+	if (f->chan == 0 && f->type == CTL_HELLO) {
+		/* Its kernel rebooted: a panic's reboot that QEMU did not
+		 * turn into an exit.  The bottle is gone either way. */
+		char tail[300];
+		console_tail(k, tail, sizeof(tail));
+		log_warnx("the guest rebooted: \"%s\"", tail);
+		finish(k, 125, false);
+	}
 	if (f->chan == 0) {
 		log_warnx("the guest: %s %.*s", ctl_type_name(f->type),
 			  (int)f->len, (const char *)f->data);
@@ -592,7 +603,7 @@ static void from_guest(struct keeper *k, const struct ctl_frame *f)
 			fcntl(c->fd, F_SETFL, 0);
 			q_flush(c->fd, &c->q);
 		}
-		finish(k, code);
+		finish(k, code, true);
 	}
 	if (c &&
 	    (f->type == CTL_EXIT || (f->type == CTL_FAIL && f->chan != 0))) {
@@ -648,7 +659,7 @@ static void on_signal(struct keeper *k, int sfd)
 					  WIFEXITED(st) ? WEXITSTATUS(st)
 							: WTERMSIG(st),
 					  tail);
-				finish(k, 125);
+				finish(k, 125, false);
 			}
 			for (size_t i = 0; i < k->n_fsd; i++)
 				if (k->fsd[i].pid == pid) {
@@ -656,7 +667,7 @@ static void on_signal(struct keeper *k, int sfd)
 					log_warnx("a virtiofsd exited (%s); "
 						  "stopping the vm",
 						  k->fsd[i].socket);
-					finish(k, 125);
+					finish(k, 125, false);
 				}
 		}
 	}
@@ -680,7 +691,7 @@ static void __attribute__((noreturn)) link_closed(struct keeper *k)
 	} else {
 		log_warnx("the control link closed");
 	}
-	finish(k, 125);
+	finish(k, 125, false);
 }
 
 static void __attribute__((noreturn))
@@ -744,17 +755,17 @@ serve(struct keeper *k, int sfd, struct ctl_reader *rd)
 				from_guest(k, &f);
 			if (r < 0) {
 				log_warnx("malformed frame from the guest");
-				finish(k, 125);
+				finish(k, 125, false);
 			}
 		}
 		if (k->linkq.len && q_flush(k->link, &k->linkq) < 0) {
 			log_warnx("writing to the guest: %s", strerror(errno));
-			finish(k, 125);
+			finish(k, 125, false);
 		}
 		if (k->linkq.len > QUEUE_MAX) {
 			log_warnx("the guest stopped reading its control "
 				  "channel");
-			finish(k, 125);
+			finish(k, 125, false);
 		}
 	}
 }
