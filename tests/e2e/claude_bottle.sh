@@ -27,9 +27,12 @@ fake_api_start fake_anthropic api.anthropic.com api --expect-token "$REAL" ||
 	{ fail "fake API listens"; finish; }
 
 proj=$(make_project proj)
-claude_manifest "Write hello to /workspace/out.txt." \
+# E2E_BOTTLE_EXTRA: more of bottle b, indented by 4 (claude_vm.sh: the
+# vm backend).
+printf '%s' "${E2E_BOTTLE_EXTRA:-}" |
+	claude_manifest "Write hello to /workspace/out.txt." \
 	'{CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "1", DISABLE_AUTOUPDATER: "1", CLAUDE_CODE_MAX_RETRIES: "1"}' \
-	</dev/null >"$proj/bottle.yaml"
+	>"$proj/bottle.yaml"
 cd "$proj" || exit 1
 t0=$(date +%s%N)
 "$BOTTLE" run --yes </dev/null >"$T_ROOT/out.json" 2>"$T_ROOT/run.err"

@@ -61,8 +61,10 @@ char **vm_qemu_argv(const struct vm_boot *b)
 		? xasprintf("microvm,x-option-roms=off,pic=off,%s", b->machine)
 		: xstrdup("microvm,x-option-roms=off,pic=off"));
 	args(&a, (const char *const[]){"-accel", kvm ? "kvm" : "tcg", NULL});
-	if (kvm)
-		args(&a, (const char *const[]){"-cpu", "host", NULL});
+	/* TCG: every feature it emulates (AVX2 among them since QEMU 7.2);
+	 * the default qemu64 model lacks what today's binaries assume (the
+	 * Claude Code CLI dies of SIGILL on it). */
+	args(&a, (const char *const[]){"-cpu", kvm ? "host" : "max", NULL});
 	arg(&a, xstrdup("-m"));
 	arg(&a, xasprintf("%u", b->mem_mb ? b->mem_mb : 256));
 	arg(&a, xstrdup("-smp"));
