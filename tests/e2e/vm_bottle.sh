@@ -108,14 +108,27 @@ fi
 "$BOTTLE" stop "$id" >/dev/null
 check "stop ends it, leaving nothing running" gone
 
-# 3. SIGKILL of the monitor: its keeper, QEMU and virtiofsds go with it.
+# 3. SIGKILL of the monitor, running and booting: its keeper, QEMU and
+# virtiofsds go with it.
 id=$("$BOTTLE" run -d --yes 2>"$T_ROOT/run3.err")
 mon=$(sed -n 's/.*"monitor_pid": *\([0-9]*\).*/\1/p' "$XDG_STATE_HOME/bottle/$id/meta.json")
 check "the vm runs ($(leftovers | wc -l) processes)" [ -n "$(leftovers)" ]
 [ -n "$mon" ] && kill -9 "$mon"
 check "SIGKILL of the monitor leaves no QEMU, virtiofsd or keeper" gone
+# ...and while the guest is still booting (QEMU up, no agent yet).
+"$BOTTLE" run -d --yes >/dev/null 2>&1 &
+for i in $(seq 200); do
+	leftovers | grep -q qemu-system && break
+	sleep 0.05
+done
+id=$(ls -t "$XDG_STATE_HOME/bottle" | head -1)
+mon=$(sed -n 's/.*"monitor_pid": *\([0-9]*\).*/\1/p' "$XDG_STATE_HOME/bottle/$id/meta.json")
+check "the second vm is booting" [ -n "$mon" ]
+[ -n "$mon" ] && kill -9 "$mon"
+wait
+check "SIGKILL of the monitor during the boot leaves nothing running" gone
 "$BOTTLE" cleanup --yes >/dev/null 2>&1
-check "cleanup then finds the bottle ended" "$BOTTLE" ls >/dev/null
+check "cleanup then finds the bottles ended" sh -c "! '$BOTTLE' ls | grep -q running"
 
 # 4. Bad input: a clear error, exit 1, nothing left.
 mkdir -p "$T_ROOT/badk" && write_manifest "$T_ROOT/badk" "kernel: /nonexistent/vmlinuz"
