@@ -487,7 +487,6 @@ static int start_agent(struct keeper *k, bool tty, struct winsize *ws,
 		       int stdio[3], struct error *err)
 {
 	int sp[2], master = -1, slave = -1, r;
-	struct client *c;
 	pid_t pid;
 
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0)
@@ -510,12 +509,11 @@ static int start_agent(struct keeper *k, bool tty, struct winsize *ws,
 		close(slave);
 	ns_close3(stdio);
 	k->next_chan = CTL_AGENT;
-	c = client_add(k, sp[0]);
+	client_add(k, sp[0]);
 	if ((r = fd_send1(k->sock, "R", 1, master)) < 0)
 		return err_sys(err, -r, "handing the terminal over");
 	if (master >= 0)
 		close(master);
-	(void)c;
 	return 0;
 }
 
@@ -585,8 +583,9 @@ static void from_guest(struct keeper *k, const struct ctl_frame *f)
 		finish(k, 125, false);
 	}
 	if (f->chan == 0) {
-		log_warnx("the guest: %s %.*s", ctl_type_name(f->type),
-			  (int)f->len, (const char *)f->data);
+		char text[512];
+		log_warnx("the guest: %s %s", ctl_type_name(f->type),
+			  vm_guest_text(f->data, f->len, text, sizeof(text)));
 		return;
 	}
 	if (c) {
@@ -804,7 +803,7 @@ int vm_keeper_main(const struct vm_launch_ctx *x)
 	struct ctl_frame f;
 	struct error err = ERROR_INIT;
 	int link[2] = {-1, -1}, stdio[3], sfd, t;
-	char b = 0;
+	char b = 0, text[512];
 	sigset_t set;
 
 	uint64_t t0 = now_ns(), t_qemu = 0;
@@ -852,25 +851,25 @@ int vm_keeper_main(const struct vm_launch_ctx *x)
 	if (t != CTL_HELLO)
 		keeper_fail(&k, &err);
 	log_info("vm: QEMU started at %.0f ms; the guest's HELLO at %.0f ms "
-		 "(%.*s s of its own time)",
+		 "(%s s of its own time)",
 		 (double)(t_qemu - t0) / 1e6, (double)(now_ns() - t0) / 1e6,
-		 (int)f.len, (const char *)f.data);
+		 vm_guest_text(f.data, f.len, text, sizeof(text)));
 	if (setup_fields(&k, &fl, &err) < 0)
 		keeper_fail(&k, &err);
 	ctl_send(k.link, CTL_SETUP, 0, fl.p, fl.len);
 	ctl_fields_release(&fl);
 	t = await(&k, &rd, &f, x->timeout_s, "setting up", &err);
 	if (t == CTL_FAIL)
-		err_set(&err, EIO, "setting the guest up: %.*s", (int)f.len,
-			(const char *)f.data);
+		err_set(&err, EIO, "setting the guest up: %s",
+			vm_guest_text(f.data, f.len, text, sizeof(text)));
 	else if (t > 0 && t != CTL_READY)
 		err_set(&err, EPROTO, "the guest said %s during set-up",
 			ctl_type_name((uint8_t)t));
 	if (t != CTL_READY)
 		keeper_fail(&k, &err);
-	log_info("vm: set up at %.0f ms (the guest: %.*s)",
-		 (double)(now_ns() - t0) / 1e6, (int)f.len,
-		 (const char *)f.data);
+	log_info("vm: set up at %.0f ms (the guest: %s)",
+		 (double)(now_ns() - t0) / 1e6,
+		 vm_guest_text(f.data, f.len, text, sizeof(text)));
 	if (start_agent(&k, x->tty, (struct winsize *)&x->ws, stdio, &err) < 0)
 		keeper_fail(&k, &err);
 	/* From here on the launcher has what it waited for. */

@@ -16,6 +16,16 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+const char *vm_guest_text(const void *p, size_t len, char *buf, size_t n)
+{
+	struct strbuf sb = STRBUF_INIT;
+
+	term_safe(&sb, p, len > 2048 ? 2048 : len, TERM_SAFE_ONE_LINE);
+	snprintf(buf, n, "%s", sb.buf ? sb.buf : "");
+	strbuf_release(&sb);
+	return buf;
+}
+
 int vm_connect(const char *run_dir, struct error *err)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
@@ -84,6 +94,7 @@ static int start(int sock, struct ctl_reader *rd, struct ctl_fields *fl,
 		 struct error *err)
 {
 	struct ctl_frame f;
+	char text[512];
 	int r;
 
 	if ((r = ctl_send(sock, CTL_EXEC, 0, fl->p, fl->len)) < 0)
@@ -93,8 +104,9 @@ static int start(int sock, struct ctl_reader *rd, struct ctl_fields *fl,
 	if (f.type == CTL_STARTED)
 		return 0;
 	if (f.type == CTL_FAIL)
-		return err_set(err, EIO, "%.*s", (int)f.len,
-			       (const char *)f.data);
+		return err_set(
+		    err, EIO, "%s",
+		    vm_guest_text(f.data, f.len, text, sizeof(text)));
 	return err_set(err, EPROTO, "unexpected %s from the vm",
 		       ctl_type_name(f.type));
 }
@@ -137,6 +149,7 @@ static int relay_loop(int sock, const struct relay_req *req, int sfd,
 {
 	int in = req->tty ? req->tty_fd : req->in;
 	int out = req->tty ? req->tty_fd : req->out;
+	char text[512];
 	int errfd = req->tty ? req->tty_fd : req->err;
 	uint8_t buf[16384];
 
@@ -201,8 +214,10 @@ static int relay_loop(int sock, const struct relay_req *req, int sfd,
 						       "malformed EXIT");
 				return (int)(get_u32(f.data) & 0xff);
 			case CTL_FAIL:
-				return err_set(err, EIO, "%.*s", (int)f.len,
-					       (const char *)f.data);
+				return err_set(err, EIO, "%s",
+					       vm_guest_text(f.data, f.len,
+							     text,
+							     sizeof(text)));
 			default:
 				break;
 			}
@@ -286,8 +301,9 @@ int vm_relay_copy(int sock, int fd, const char *path, unsigned mode,
 		if (f.type == CTL_STDERR || f.type == CTL_STDOUT)
 			strbuf_add(&msg, f.data, f.len);
 		if (f.type == CTL_FAIL) {
-			r = err_set(err, EIO, "%.*s", (int)f.len,
-				    (const char *)f.data);
+			r = err_set(err, EIO, "%s",
+				    vm_guest_text(f.data, f.len, (char *)buf,
+						  sizeof(buf)));
 			break;
 		}
 		if (f.type != CTL_EXIT)
@@ -299,7 +315,9 @@ int vm_relay_copy(int sock, int fd, const char *path, unsigned mode,
 		while (msg.len && msg.buf[msg.len - 1] == '\n')
 			msg.buf[--msg.len] = '\0';
 		r = err_set(err, EIO, "in the vm: %s",
-			    msg.len ? msg.buf : "the copy failed");
+			    msg.len ? vm_guest_text(msg.buf, msg.len,
+						    (char *)buf, sizeof(buf))
+				    : "the copy failed");
 		break;
 	}
 out:

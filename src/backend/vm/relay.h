@@ -7,9 +7,15 @@
 #include "lib/err.h"
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <sys/ioctl.h>
 
 #define VM_SOCK_NAME "vm.sock"
+
+/* Text a guest sent (a FAIL's reason, HELLO's uptime), made safe for a
+ * terminal and a log: one line, control bytes escaped, at most n - 1
+ * bytes.  Returns buf. */
+const char *vm_guest_text(const void *p, size_t len, char *buf, size_t n);
 
 /* Connect to the keeper of the vm bottle whose run dir is run_dir. */
 int vm_connect(const char *run_dir, struct error *err);
