@@ -108,6 +108,34 @@ fi
 "$BOTTLE" stop "$id" >/dev/null
 check "stop ends it, leaving nothing running" gone
 
+# The agent on a pty (script(1)): the guest's pty, the window size, the
+# exit code, ^C at the terminal and SIGTERM to `bottle run`.  The agent
+# says it is ready with a marker file in its workspace.
+waitmark() { # waitmark NAME: until some bottle's workspace has NAME
+	for i in $(seq 600); do
+		ls "$XDG_STATE_HOME"/bottle/*/workspace/"$1" >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	return 1
+}
+if command -v script >/dev/null; then
+	out=$(script -qec "stty cols 123 rows 45; \"$BOTTLE\" run --yes -- sh -c 'tty; stty size; exit 5'" /dev/null </dev/null 2>&1); rc=$?
+	printf '%s\n' "$out" | tee "$T_ROOT/pty.out"
+	check "with a terminal the agent gets a pty in the guest" grep -q '/dev/pts/' "$T_ROOT/pty.out"
+	check "the window size reaches the agent" grep -q '45 123' "$T_ROOT/pty.out"
+	check "the exit code comes back through the pty" [ $rc -eq 5 ]
+	(waitmark int-ready; printf '\003'; sleep 2) | script -qec "\"$BOTTLE\" run --yes -- sh -c 'trap \"echo got-int; exit 3\" INT; touch /workspace/int-ready; sleep 60 & wait'" /dev/null >"$T_ROOT/int" 2>&1; rc=$?
+	check "Ctrl-C at the terminal interrupts the agent" sh -c "[ $rc -eq 3 ] && grep -aq got-int '$T_ROOT/int'"
+fi
+"$BOTTLE" run --yes -- sh -c 'trap "echo got-term; exit 9" TERM; touch /workspace/term-ready; while :; do sleep 0.1; done' </dev/null >"$T_ROOT/sig" 2>/dev/null &
+pid=$!
+waitmark term-ready
+kill -TERM $pid
+wait $pid; rc=$?
+check "SIGTERM reaches the agent in the guest" grep -q got-term "$T_ROOT/sig"
+check "and its exit code comes back" [ $rc -eq 9 ]
+check "nothing of them is left running" gone
+
 # 3. SIGKILL of the monitor, running and booting: its keeper, QEMU and
 # virtiofsds go with it.
 id=$("$BOTTLE" run -d --yes 2>"$T_ROOT/run3.err")
