@@ -155,6 +155,9 @@ static int open_pty(unsigned rows, unsigned cols, int *master, int *slave)
 	*slave = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
 	if (*slave < 0)
 		return -1;
+	/* The agent's own terminal, as in ns (tmux, pinentry reopen it). */
+	if (fchown(*slave, AGENT_UID, AGENT_GID) < 0)
+		return -1;
 	if (rows)
 		ioctl(*master, TIOCSWINSZ, &ws);
 	return 0;
@@ -280,6 +283,11 @@ static void do_exec(const struct ctl_frame *f)
 		const char *step = NULL;
 		int r;
 
+		sigset_t none;
+
+		/* init blocks SIGCHLD for its signalfd: not for them. */
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
 		setsid();
 		if (master >= 0) {
 			ioctl(slave, TIOCSCTTY, 0);
@@ -401,6 +409,8 @@ static void on_frame(const struct ctl_frame *f)
 		/* Everything gone and synced, the host needs no more: it
 		 * kills QEMU rather than wait for our kernel's shutdown. */
 		kill(-1, SIGKILL);
+		while (waitpid(-1, NULL, 0) > 0)
+			;
 		sync();
 		send_frame(CTL_SYNCED, 0, NULL, 0);
 		power_off();

@@ -65,6 +65,7 @@ struct outq {
 struct client {
 	int fd; /* -1: free */
 	uint16_t chan;
+	bool closing; /* its process ended: close once the queue is out */
 	struct ctl_reader rd;
 	struct outq q;
 };
@@ -86,7 +87,8 @@ struct keeper {
 	struct client clients[MAX_CLIENTS];
 	uint16_t next_chan;
 	pid_t agent_relay;
-	char *dir; /* run_dir/vm: our tmpfs */
+	struct ctl_reader *rd; /* serve()'s, for finish() */
+	char *dir;	       /* run_dir/vm: our tmpfs */
 };
 
 static void q_push(struct outq *q, uint8_t type, uint16_t chan,
@@ -281,7 +283,14 @@ static int spawn_qemu(struct keeper *k, struct vm_boot *b, int guest_end,
 		goto out;
 	}
 	if (pid == 0) {
+		sigset_t none;
+
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		/* Not the keeper's blocked signals, nor its session: a ^C
+		 * at the user's terminal is for the agent, not for QEMU. */
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		setsid();
 		if (dup2(null, 0) < 0 || dup2(log, 1) < 0 || dup2(log, 2) < 0)
 			_exit(127);
 		/* The two descriptors QEMU is told about by number. */
@@ -469,18 +478,36 @@ static struct client *client_add(struct keeper *k, int fd)
 	return NULL;
 }
 
-static void client_drop(struct keeper *k, struct client *c)
+static void client_close(struct client *c)
 {
-	uint8_t sig[4] = {SIGHUP, 0, 0, 0};
-
-	/* Its process loses its terminal, as on a hang-up. */
-	if (c->chan != CTL_AGENT)
-		q_push(&k->linkq, CTL_SIGNAL, c->chan, sig, 4);
 	close(c->fd);
 	ctl_reader_release(&c->rd);
 	free(c->q.p);
 	memset(c, 0, sizeof(*c));
 	c->fd = -1;
+}
+
+static void __attribute__((noreturn))
+finish(struct keeper *k, int code, bool graceful);
+
+/* A client went away (or is dropped) before its process ended: the
+ * process loses its terminal, as on a hang-up.  Without the agent's
+ * relay the bottle has no one to report to: it ends. */
+static void client_drop(struct keeper *k, struct client *c)
+{
+	uint8_t sig[4] = {SIGHUP, 0, 0, 0};
+
+	if (c->closing) {
+		client_close(c);
+		return;
+	}
+	if (c->chan == CTL_AGENT) {
+		log_warnx("the agent's terminal relay went away");
+		client_close(c);
+		finish(k, 125, true);
+	}
+	q_push(&k->linkq, CTL_SIGNAL, c->chan, sig, 4);
+	client_close(c);
 }
 
 static int start_agent(struct keeper *k, bool tty, struct winsize *ws,
@@ -497,7 +524,11 @@ static int start_agent(struct keeper *k, bool tty, struct winsize *ws,
 	if (pid < 0)
 		return err_sys(err, errno, "fork");
 	if (pid == 0) {
+		sigset_t none;
+
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
 		close(sp[0]);
 		if (master >= 0)
 			close(master);
@@ -528,34 +559,51 @@ static struct client *client_by_chan(struct keeper *k, uint16_t chan)
 }
 
 /* End the vm and exit with code.  graceful: the guest is serving, so it
- * gets to kill its processes and sync first. */
+ * gets to kill its processes and sync first.  Then the agent's relay gets
+ * the rest of the agent's output (its queue here, then its own writes),
+ * bounded: nothing here blocks. */
 static void __attribute__((noreturn))
 finish(struct keeper *k, int code, bool graceful)
 {
 	uint64_t deadline = now_ns() + POWEROFF_WAIT_MS * 1000000ull;
-	struct ctl_reader rd = CTL_READER_INIT;
+	struct ctl_reader own = CTL_READER_INIT;
+	struct ctl_reader *rd = k->rd ? k->rd : &own;
+	struct client *agent = NULL;
 	struct ctl_frame f;
 
-	/* The guest kills everything, syncs and says SYNCED; then its
-	 * kernel's own shutdown is of no use to anyone. */
+	for (int i = 0; i < MAX_CLIENTS; i++)
+		if (k->clients[i].fd >= 0 && k->clients[i].chan == CTL_AGENT)
+			agent = &k->clients[i];
 	q_push(&k->linkq, CTL_POWEROFF, 0, NULL, 0);
-	fcntl(k->link, F_SETFL, 0);
-	if (graceful && k->qemu > 0 && q_flush(k->link, &k->linkq) == 0) {
-		while (now_ns() < deadline) {
-			struct pollfd p[2] = {{k->link, POLLIN, 0},
-					      {k->qemu_pidfd, POLLIN, 0}};
-			int r;
+	fcntl(k->link, F_SETFL, O_NONBLOCK);
+	while (graceful && k->qemu > 0 && now_ns() < deadline) {
+		struct pollfd p[3] = {
+		    {k->link, (short)(POLLIN | (k->linkq.len ? POLLOUT : 0)),
+		     0},
+		    {k->qemu_pidfd, POLLIN, 0},
+		    {agent ? agent->fd : -1,
+		     agent && agent->q.len ? POLLOUT : 0, 0}};
+		bool synced = false;
+		ssize_t n;
+		int r;
 
-			if (poll(p, 2, 50) <= 0 || p[1].revents)
-				continue;
-			if (ctl_reader_fill(&rd, k->link) <= 0)
+		if (poll(p, 3, 50) <= 0)
+			continue;
+		if (p[2].revents && q_flush(agent->fd, &agent->q) < 0)
+			agent = NULL;
+		if ((p[0].revents & POLLOUT) && q_flush(k->link, &k->linkq) < 0)
+			break;
+		if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+			n = ctl_reader_fill(rd, k->link);
+			if (n == 0 || (n < 0 && n != -EAGAIN && n != -EINTR))
 				break;
-			while ((r = ctl_reader_next(&rd, &f)) > 0 &&
-			       f.type != CTL_SYNCED)
-				;
-			if (r > 0 || r < 0)
+			while ((r = ctl_reader_next(rd, &f)) > 0)
+				synced = synced || f.type == CTL_SYNCED;
+			if (synced || r < 0)
 				break;
 		}
+		if (p[1].revents)
+			break; /* QEMU is gone */
 	}
 	if (k->qemu > 0) {
 		kill(k->qemu, SIGKILL);
@@ -566,6 +614,20 @@ finish(struct keeper *k, int code, bool graceful)
 			kill(k->fsd[i].pid, SIGTERM);
 	for (size_t i = 0; i < k->n_fsd; i++)
 		virtiofsd_stop(&k->fsd[i]);
+	/* The agent's last output, then its relay's exit. */
+	deadline = now_ns() + POWEROFF_WAIT_MS * 1000000ull;
+	while (agent && agent->q.len && now_ns() < deadline) {
+		struct pollfd p = {agent->fd, POLLOUT, 0};
+		if (poll(&p, 1, 50) > 0 && q_flush(agent->fd, &agent->q) < 0)
+			break;
+	}
+	if (agent)
+		shutdown(agent->fd, SHUT_WR);
+	while (k->agent_relay > 0 && now_ns() < deadline) {
+		if (waitpid(k->agent_relay, NULL, WNOHANG) != 0)
+			break;
+		nanosleep(&(struct timespec){0, 10 * 1000 * 1000}, NULL);
+	}
 	_exit(code);
 }
 
@@ -596,24 +658,15 @@ static void from_guest(struct keeper *k, const struct ctl_frame *f)
 			c = NULL;
 		}
 	}
-	if (f->type == CTL_EXIT && f->chan == CTL_AGENT) {
-		int code = f->len == 4 ? f->data[0] : 1;
-		if (c) {
-			fcntl(c->fd, F_SETFL, 0);
-			q_flush(c->fd, &c->q);
-		}
-		finish(k, code, true);
+	if (f->chan == CTL_AGENT && f->type == CTL_EXIT)
+		finish(k, f->len == 4 ? f->data[0] : 1, true);
+	if (f->chan == CTL_AGENT && f->type == CTL_FAIL) {
+		log_warnx("the agent could not start in the guest");
+		finish(k, 125, true);
 	}
-	if (c &&
-	    (f->type == CTL_EXIT || (f->type == CTL_FAIL && f->chan != 0))) {
-		fcntl(c->fd, F_SETFL, 0);
-		q_flush(c->fd, &c->q);
-		close(c->fd);
-		ctl_reader_release(&c->rd);
-		free(c->q.p);
-		memset(c, 0, sizeof(*c));
-		c->fd = -1;
-	}
+	/* Its process is done: the client goes once its queue is out. */
+	if (c && (f->type == CTL_EXIT || f->type == CTL_FAIL))
+		c->closing = true;
 }
 
 /* Frames from a client: to the guest on its channel.  False to drop it. */
@@ -660,6 +713,12 @@ static void on_signal(struct keeper *k, int sfd)
 					  tail);
 				finish(k, 125, false);
 			}
+			if (pid == k->agent_relay) {
+				k->agent_relay = -1;
+				log_warnx("the agent's terminal relay exited "
+					  "before the agent");
+				finish(k, 125, true);
+			}
 			for (size_t i = 0; i < k->n_fsd; i++)
 				if (k->fsd[i].pid == pid) {
 					k->fsd[i].pid = -1;
@@ -700,6 +759,7 @@ serve(struct keeper *k, int sfd, struct ctl_reader *rd)
 	struct client *who[3 + MAX_CLIENTS];
 
 	fcntl(k->link, F_SETFL, O_NONBLOCK);
+	k->rd = rd;
 	for (;;) {
 		struct ctl_frame f;
 		nfds_t n = 0;
@@ -714,14 +774,18 @@ serve(struct keeper *k, int sfd, struct ctl_reader *rd)
 			struct client *c = &k->clients[i];
 			if (c->fd < 0)
 				continue;
+			if (c->closing && !c->q.len) {
+				client_close(c);
+				continue;
+			}
 			who[n] = c;
 			/* Back-pressure: while the link's queue is long,
 			 * clients wait. */
-			pfd[n++] =
-			    (struct pollfd){c->fd,
-					    (short)((full ? 0 : POLLIN) |
-						    (c->q.len ? POLLOUT : 0)),
-					    0};
+			pfd[n++] = (struct pollfd){
+			    c->fd,
+			    (short)((full || c->closing ? 0 : POLLIN) |
+				    (c->q.len ? POLLOUT : 0)),
+			    0};
 		}
 		if (poll(pfd, n, -1) < 0 && errno != EINTR)
 			continue;
@@ -746,9 +810,10 @@ serve(struct keeper *k, int sfd, struct ctl_reader *rd)
 			    !from_client(k, c))
 				client_drop(k, c);
 		}
-		if (pfd[0].revents & POLLIN) {
+		if (pfd[0].revents & (POLLIN | POLLHUP | POLLERR)) {
 			ssize_t got = ctl_reader_fill(rd, k->link);
-			if (got == 0)
+			if (got == 0 ||
+			    (got < 0 && got != -EAGAIN && got != -EINTR))
 				link_closed(k);
 			while ((r = ctl_reader_next(rd, &f)) > 0)
 				from_guest(k, &f);

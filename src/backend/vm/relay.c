@@ -287,16 +287,18 @@ int vm_relay_copy(int sock, int fd, const char *path, unsigned mode,
 	}
 	if ((r = start(sock, &rd, &fl, err)) < 0)
 		goto out;
+	/* The guest may refuse early (a read-only path): then the keeper
+	 * closes us, and its reason is in what we read next. */
+	signal(SIGPIPE, SIG_IGN);
 	while ((n = read(fd, buf, sizeof(buf))) > 0)
-		if ((r = ctl_send(sock, CTL_STDIN, 0, buf, (size_t)n)) < 0) {
-			r = err_sys(err, -r, "sending to the vm");
-			goto out;
-		}
+		if ((r = ctl_send(sock, CTL_STDIN, 0, buf, (size_t)n)) < 0)
+			break;
 	if (n < 0) {
 		r = err_sys(err, errno, "reading the file");
 		goto out;
 	}
-	ctl_send(sock, CTL_STDIN, 0, NULL, 0);
+	if (n == 0)
+		ctl_send(sock, CTL_STDIN, 0, NULL, 0);
 	while ((r = next_frame(sock, &rd, &f, err)) > 0) {
 		if (f.type == CTL_STDERR || f.type == CTL_STDOUT)
 			strbuf_add(&msg, f.data, f.len);

@@ -58,7 +58,14 @@ int virtiofsd_spawn(struct virtiofsd *d, const struct virtiofsd_opts *o,
 		return err_sys(err, errno, "starting virtiofsd: fork");
 	if (d->pid == 0) {
 		/* Only async-signal-safe calls from here to exec. */
+		sigset_t none;
+
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		/* Not the caller's blocked signals (SIGTERM stops it), nor
+		 * its session (a terminal's ^C is not for it). */
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		setsid();
 		if (dup2(devnull, 0) < 0 || dup2(devnull, 1) < 0 ||
 		    dup2(d->log, 2) < 0)
 			_exit(127);

@@ -184,8 +184,10 @@ static int vm_launch(const struct plan *p, const struct launch_hooks *hooks,
 			       "virtiofsd maps the agent's uid); use the ns "
 			       "backend");
 	if ((r = vm_prepare(p->vm_kernel, NULL, accel_of(p->vm_accel), &prep,
-			    err)) < 0)
+			    err)) < 0) {
+		vm_prep_release(&prep);
 		return r;
+	}
 	x.boot = prep.boot;
 	x.boot.mem_mb = (unsigned)(p->vm_memory >> 20);
 	/* BOTTLE_TEST_GUEST=silent: a guest that never answers; =panic: one
