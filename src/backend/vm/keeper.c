@@ -722,9 +722,11 @@ static void on_signal(struct keeper *k, int sfd)
 			for (size_t i = 0; i < k->n_fsd; i++)
 				if (k->fsd[i].pid == pid) {
 					k->fsd[i].pid = -1;
+					console_tail(k, tail, sizeof(tail));
 					log_warnx("a virtiofsd exited (%s); "
-						  "stopping the vm",
-						  k->fsd[i].socket);
+						  "stopping the vm; its "
+						  "console: \"%s\"",
+						  k->fsd[i].socket, tail);
 					finish(k, 125, false);
 				}
 		}

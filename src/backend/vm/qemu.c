@@ -103,6 +103,14 @@ char **vm_qemu_argv(const struct vm_boot *b)
 			     "-chardev", "file,id=ctl,path=/dev/fd/3",
 			     "-device", "virtconsole,chardev=ctl", NULL});
 	if (b->ctl) {
+		/* A bottle's QEMU faces a guest kernel the agent may own:
+		 * its own seccomp filter, no setuid, no fork/exec, no
+		 * scheduler or resource changes. */
+		args(&a, (const char *const[]){
+			     "-sandbox",
+			     "on,obsolete=deny,elevateprivileges=deny,"
+			     "spawn=deny,resourcecontrol=deny",
+			     NULL});
 		arg(&a, xstrdup("-chardev"));
 		arg(&a, xasprintf("socket,id=bctl,fd=%d", b->ctl_fd));
 		args(&a, (const char *const[]){
