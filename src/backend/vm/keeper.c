@@ -179,7 +179,7 @@ static int stage_rw(struct keeper *k, const struct vm_share_spec *rw,
 	struct open_how how = {.flags = O_PATH | O_CLOEXEC,
 			       .resolve =
 				   RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS};
-	_cleanup_free_ char *stage = xasprintf("%s/%s", k->dir, rw->tag);
+	_cleanup_free_ char *stage = xasprintf("%s/fs/%s", k->dir, rw->tag);
 	_cleanup_close_ int fd = -1;
 	char proc[64];
 	struct stat st;
@@ -206,12 +206,81 @@ static int stage_rw(struct keeper *k, const struct vm_share_spec *rw,
 	return 0;
 }
 
+/* A listening unix socket at path (virtiofsd gets it by descriptor). */
+static int listen_at(const char *path, struct error *err)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int w = snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	int fd;
+
+	if (w < 0 || (size_t)w >= sizeof(sa.sun_path))
+		return err_set(err, ENAMETOOLONG, "%s: path too long", path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    listen(fd, 1) < 0) {
+		int e = errno;
+		if (fd >= 0)
+			close(fd);
+		return err_sys(err, e, "listening on %s", path);
+	}
+	return fd;
+}
+
+/* The virtiofsds' root: what running virtiofsd takes (the host's /usr,
+ * read-only, and the top-level links or directories into it that the
+ * loader is found by; /proc, which it reads before its sandbox mounts its
+ * own over it), and room for the shares. */
+static int helper_root(const char *fs, struct error *err)
+{
+	static const char *const tops[] = {"bin", "lib", "lib64", "sbin"};
+	struct mount_attr ro = {.attr_set = MOUNT_ATTR_RDONLY |
+					    MOUNT_ATTR_NOSUID |
+					    MOUNT_ATTR_NODEV};
+	_cleanup_free_ char *usr = xasprintf("%s/usr", fs);
+	_cleanup_free_ char *proc = xasprintf("%s/proc", fs);
+
+	/* chmod: whatever the umask, VM_HELPER_UID looks in here. */
+	/* A mount of its own: its sandbox changes the propagation of its
+	 * "/" and pivots out of it. */
+	if (mkdir(fs, 0755) < 0 || chmod(fs, 0755) < 0 ||
+	    mount(fs, fs, NULL, MS_BIND, NULL) < 0 || mkdir(usr, 0755) < 0 ||
+	    mkdir(proc, 0555) < 0 ||
+	    mount("/proc", proc, NULL, MS_BIND | MS_REC, NULL) < 0 ||
+	    mount("/usr", usr, NULL, MS_BIND | MS_REC, NULL) < 0 ||
+	    mount_setattr(AT_FDCWD, usr, AT_RECURSIVE, &ro, sizeof(ro)) < 0)
+		return err_sys(err, errno, "preparing %s", fs);
+	for (size_t i = 0; i < ARRAY_SIZE(tops); i++) {
+		_cleanup_free_ char *host = xasprintf("/%s", tops[i]);
+		_cleanup_free_ char *at = xasprintf("%s/%s", fs, tops[i]);
+		char link[256];
+		ssize_t n = readlink(host, link, sizeof(link) - 1);
+		struct stat st;
+
+		if (n > 0) {
+			link[n] = '\0';
+			if (symlink(link, at) < 0)
+				return err_sys(err, errno, "symlink %s", at);
+		} else if (stat(host, &st) == 0 && S_ISDIR(st.st_mode) &&
+			   (mkdir(at, 0755) < 0 ||
+			    mount(host, at, NULL, MS_BIND | MS_REC, NULL) < 0 ||
+			    mount_setattr(AT_FDCWD, at, AT_RECURSIVE, &ro,
+					  sizeof(ro)) < 0)) {
+			return err_sys(err, errno, "binding %s", host);
+		}
+	}
+	return 0;
+}
+
 /* The read-only root on a tmpfs of our own (it exists in this mount
  * namespace only), and a virtiofsd per share. */
 static int shares(struct keeper *k, struct vm_boot *b, struct vm_share *sh,
 		  struct error *err)
 {
-	_cleanup_free_ char *root = xasprintf("%s/root", k->dir);
+	/* fs/ is the virtiofsds' chroot: the host's /usr (their binary and
+	 * libraries), the shares (root, rw0, ...) and their sockets. */
+	_cleanup_free_ char *fs = xasprintf("%s/fs", k->dir);
+	_cleanup_free_ char *root = xasprintf("%s/root", fs);
+	_cleanup_close_ int fs_fd = -1;
 	int r;
 
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
@@ -219,8 +288,13 @@ static int shares(struct keeper *k, struct vm_boot *b, struct vm_share *sh,
 	if (mount("tmpfs", k->dir, "tmpfs", MS_NOSUID | MS_NODEV,
 		  "mode=0700,size=64m") < 0)
 		return err_sys(err, errno, "mounting a tmpfs on %s", k->dir);
-	if (mkdir(root, 0755) < 0)
+	if ((r = helper_root(fs, err)) < 0)
+		return r;
+	if (mkdir(root, 0755) < 0 || chmod(root, 0755) < 0)
 		return err_sys(err, errno, "mkdir %s", root);
+	fs_fd = open(fs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fs_fd < 0)
+		return err_sys(err, errno, "%s", fs);
 	if ((r = vm_layout_build(k->p, &k->layout, err)) < 0 ||
 	    (r = vm_tree_build(&k->layout, root, err)) < 0)
 		return err_prefix(err, "building the guest's root");
@@ -230,20 +304,26 @@ static int shares(struct keeper *k, struct vm_boot *b, struct vm_share *sh,
 		const struct vm_share_spec *rw =
 		    i ? &k->layout.rw[i - 1] : NULL;
 		const char *tag = rw ? rw->tag : "root";
-		_cleanup_free_ char *path =
-		    xasprintf("%s/%s.sock", k->dir, tag);
+		_cleanup_free_ char *path = xasprintf("%s/%s.sock", fs, tag);
+		_cleanup_free_ char *src = xasprintf("/%s", tag);
 		_cleanup_free_ char *staged = NULL;
-		struct virtiofsd_opts o = {
-		    .source = root, .socket_path = path, .readonly = !rw};
+		/* Not as host root: a guest kernel the agent owns asks
+		 * virtiofsd for whatever uid it likes. */
+		struct virtiofsd_opts o = {.source = src,
+					   .socket_path = path,
+					   .readonly = !rw,
+					   .nest_root = VM_HELPER_UID,
+					   .root_fd = fs_fd};
 
 		if (rw && rw->optional && access(rw->source, F_OK) < 0)
 			continue;
 		if (rw && (r = stage_rw(k, rw, &staged, err)) < 0)
 			return r;
-		if (staged)
-			o.source = staged;
+		if ((o.listen_fd = listen_at(path, err)) < 0)
+			return o.listen_fd;
 		/* All started at once, then waited for. */
 		r = virtiofsd_spawn(&k->fsd[k->n_fsd], &o, err);
+		close(o.listen_fd);
 		if (r < 0) {
 			virtiofsd_stop(&k->fsd[k->n_fsd]);
 			return r;
@@ -320,6 +400,20 @@ static void console_tail(struct keeper *k, char *buf, size_t n)
 	vm_console_tail(con, buf, n);
 }
 
+/* Has a virtiofsd exited?  Its last message then. */
+static bool dead_fsd(struct keeper *k, char *buf, size_t n)
+{
+	for (size_t i = 0; i < k->n_fsd; i++) {
+		if (k->fsd[i].pid <= 0 ||
+		    waitpid(k->fsd[i].pid, NULL, WNOHANG) != k->fsd[i].pid)
+			continue;
+		k->fsd[i].pid = -1;
+		virtiofsd_reason(&k->fsd[i], buf, n);
+		return true;
+	}
+	return false;
+}
+
 /* Wait for one frame on the link, watching QEMU; the frame's type or
  * -errno with err. */
 static int await(struct keeper *k, struct ctl_reader *rd, struct ctl_frame *f,
@@ -355,6 +449,10 @@ static int await(struct keeper *k, struct ctl_reader *rd, struct ctl_frame *f,
 			int st = 0;
 			waitpid(k->qemu, &st, 0);
 			k->qemu = -1;
+			if (dead_fsd(k, tail, sizeof(tail)))
+				return err_set(err, EIO,
+					       "a virtiofsd exited %s: %s",
+					       what, tail);
 			console_tail(k, tail, sizeof(tail));
 			return err_set(
 			    err, EIO, "QEMU exited (%s %d) %s: \"%s\"",
@@ -364,10 +462,20 @@ static int await(struct keeper *k, struct ctl_reader *rd, struct ctl_frame *f,
 		}
 		if (p[0].revents) {
 			n = ctl_reader_fill(rd, k->link);
-			if (n == 0)
+			if (n == 0) {
+				/* QEMU is exiting: say why if we can. */
+				usleep(100 * 1000);
+				if (dead_fsd(k, tail, sizeof(tail)))
+					return err_set(err, EIO,
+						       "a virtiofsd exited "
+						       "%s: %s",
+						       what, tail);
+				console_tail(k, tail, sizeof(tail));
 				return err_set(err, EPIPE,
-					       "the control link closed %s",
-					       what);
+					       "the control link closed %s: "
+					       "\"%s\"",
+					       what, tail);
+			}
 		}
 	}
 }

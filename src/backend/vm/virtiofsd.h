@@ -20,12 +20,13 @@ struct virtiofsd {
 	pid_t pid;    /* -1: not running */
 	char *socket; /* its vhost-user socket (malloc'd) */
 	char *source;
-	int log; /* its stderr (a memfd), for the reason it failed */
+	int log;    /* its stderr (a memfd), for the reason it failed */
+	bool by_fd; /* given its socket: started once it runs */
 };
 
 #define VIRTIOFSD_INIT                                                         \
 	{                                                                      \
-		-1, NULL, NULL, -1                                             \
+		-1, NULL, NULL, -1, false                                      \
 	}
 
 struct virtiofsd_opts {
@@ -35,6 +36,16 @@ struct virtiofsd_opts {
 	/* Nothing changes it behind the guest's back: let the guest cache
 	 * (cache=always); else cache=auto. */
 	bool readonly;
+	/* Not as the caller: in a user namespace of its own whose root is
+	 * this uid/gid of the caller's and whose AGENT_UID is the caller's
+	 * AGENT_UID, chrooted into the directory root_fd (source is a path
+	 * in there), on the listening socket listen_fd (bound at
+	 * socket_path).  It then holds no privilege over files of ids it
+	 * does not map (host root's among them), what the guest creates as
+	 * any uid but the agent's belongs to that unprivileged id, and it
+	 * never walks the caller's paths.  0: as the caller. */
+	uid_t nest_root;
+	int root_fd, listen_fd; /* not taken: the caller closes them */
 };
 
 /* Start a virtiofsd serving o->source on a new socket at o->socket_path,
@@ -51,6 +62,9 @@ int virtiofsd_spawn(struct virtiofsd *d, const struct virtiofsd_opts *o,
 		    struct error *err) __attribute__((warn_unused_result));
 int virtiofsd_wait(struct virtiofsd *d, struct error *err)
     __attribute__((warn_unused_result));
+
+/* Its last message, when it exited (its stderr is kept). */
+void virtiofsd_reason(const struct virtiofsd *d, char *buf, size_t n);
 
 /* Stop it (SIGTERM, then SIGKILL), reap it, remove the socket; safe on a
  * half-started or stopped one. */

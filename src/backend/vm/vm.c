@@ -150,9 +150,10 @@ static int write_maps(pid_t pid, const struct plan *p, struct error *err)
 		_cleanup_close_ int fd = -1;
 		/* Root stays root (the keeper reads root's state dir, opens
 		 * /dev/kvm and /dev/net/tun); the agent's uid inside the
-		 * guest is the agent's host uid on the shares. */
-		snprintf(map, sizeof(map), "0 0 1\n%u %u 1\n", AGENT_UID,
-			 ids[i]);
+		 * guest is the agent's host uid on the shares; the helpers'
+		 * identity is an unprivileged host id. */
+		snprintf(map, sizeof(map), "0 0 1\n%u %u 1\n%u %u 1\n",
+			 AGENT_UID, ids[i], VM_HELPER_UID, VM_HELPER_HOST_ID);
 		snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, files[i]);
 		fd = open(path, O_WRONLY | O_CLOEXEC);
 		if (fd < 0 || write_all(fd, map, strlen(map)) < 0)

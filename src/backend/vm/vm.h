@@ -8,6 +8,12 @@
 
 extern const struct backend_ops vm_backend;
 
+/* In the keeper's user namespace, the unprivileged identity its helpers
+ * (the virtiofsds) run as: host id ROOT_AGENT_HOST_ID + 1, which owns
+ * nothing on the host. */
+#define VM_HELPER_UID	  2000
+#define VM_HELPER_HOST_ID (ROOT_AGENT_HOST_ID + 1)
+
 /* The guest's serial console (kernel messages, QEMU's own errors), in the
  * bottle's log dir. */
 #define VM_CONSOLE_LOG "vm-console.log"
