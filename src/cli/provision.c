@@ -376,8 +376,8 @@ static int codex_config(const struct plan *p, const char *old, char **out,
 	if (sb.len && sb.buf[sb.len - 1] != '\n')
 		strbuf_addch(&sb, '\n');
 	strbuf_addstr(&sb, CODEX_BEGIN "[mcp_servers." MCP_NAME "]\n");
-	strbuf_addf(&sb, "url = \"" SUPERVISE_URL_FMT "\"\n",
-		    p->endpoint_addr, p->ports[ENDPOINT_SUPERVISE]);
+	strbuf_addf(&sb, "url = \"" SUPERVISE_URL_FMT "\"\n", p->endpoint_addr,
+		    p->ports[ENDPOINT_SUPERVISE]);
 	/* The tools reach the human: Codex asking its user first would be a
 	 * second approval, and exec mode ("never") would refuse the call. */
 	strbuf_addstr(&sb, "default_tools_approval_mode = \"approve\"\n");

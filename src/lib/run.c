@@ -15,8 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-/* The last non-empty line of the memfd's first bytes, in buf. */
-static void last_line(int fd, char *buf, size_t bufsz)
+void fd_last_line(int fd, char *buf, size_t bufsz)
 {
 	ssize_t n = pread(fd, buf, bufsz - 1, 0);
 	char *end, *start;
@@ -30,8 +29,7 @@ static void last_line(int fd, char *buf, size_t bufsz)
 		memmove(buf, start + 1, strlen(start + 1) + 1);
 }
 
-/* Wait for pid, SIGKILLing it after RUN_TIMEOUT_S. */
-static int reap(pid_t pid, int *status, bool *killed)
+int wait_killing(pid_t pid, unsigned timeout_s, int *status, bool *killed)
 {
 	int pfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	struct pollfd p = {.fd = pfd, .events = POLLIN};
@@ -40,7 +38,7 @@ static int reap(pid_t pid, int *status, bool *killed)
 	*killed = false;
 	if (pfd >= 0) {
 		do
-			r = poll(&p, 1, RUN_TIMEOUT_S * 1000);
+			r = poll(&p, 1, (int)(timeout_s * 1000));
 		while (r < 0 && errno == EINTR);
 		if (r == 0) {
 			*killed = true;
@@ -96,12 +94,12 @@ int run_capture(const char *const *argv, int in, size_t max, char **out,
 		n = read(pipefd[0], &exec_errno, sizeof(exec_errno));
 	while (n < 0 && errno == EINTR);
 	close(pipefd[0]);
-	if ((r = reap(pid, &status, &killed)) < 0)
+	if ((r = wait_killing(pid, RUN_TIMEOUT_S, &status, &killed)) < 0)
 		return err_sys(err, -r, "waiting for %s", argv[0]);
 	if (n == (ssize_t)sizeof(exec_errno))
 		return err_sys(err, exec_errno, "cannot run %s", argv[0]);
 	if (killed || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		last_line(e, msg, sizeof(msg));
+		fd_last_line(e, msg, sizeof(msg));
 		if (killed)
 			return err_set(err, EIO, "%s: killed after %d s: %s",
 				       argv[0], RUN_TIMEOUT_S, msg);

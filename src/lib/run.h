@@ -5,7 +5,9 @@
 
 #include "err.h"
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 /* Run argv (argv[0] looked up in PATH) with stdin from in (read from its
  * current offset; -1: /dev/null), and wait for
@@ -15,6 +17,14 @@
  * exec's errno) if it cannot be run, -EIO with its last line of stderr if
  * it failed or was killed, -EFBIG if it printed more than max.  *out is
  * NULL on error. */
+/* The last non-empty line of what fd (a memfd, a log) holds from its
+ * start, into buf. */
+void fd_last_line(int fd, char *buf, size_t bufsz);
+
+/* Wait for child pid, SIGKILLing it after timeout_s (*killed then says
+ * so): 0 with its wait status, or -errno. */
+int wait_killing(pid_t pid, unsigned timeout_s, int *status, bool *killed);
+
 int run_capture(const char *const *argv, int in, size_t max, char **out,
 		size_t *len, struct error *err)
     __attribute__((warn_unused_result));

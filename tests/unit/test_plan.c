@@ -270,10 +270,11 @@ static void test_vm_backend(void **state)
 {
 	struct host_facts h;
 	struct error err = ERROR_INIT;
-	struct manifest *m = parse(
-	    "agents:\n  a:\n    command: [sh]\n    bottle: b\nbottles:\n"
-	    "  b:\n    backend: vm\n    vm: {accel: tcg, memory: 512M}\n"
-	    "    git:\n      upstreams:\n        - {name: up, url: /srv/up.git}\n");
+	struct manifest *m =
+	    parse("agents:\n  a:\n    command: [sh]\n    bottle: b\nbottles:\n"
+		  "  b:\n    backend: vm\n    vm: {accel: tcg, memory: 512M}\n"
+		  "    git:\n      upstreams:\n        - {name: up, url: "
+		  "/srv/up.git}\n");
 	struct plan *p, *q = NULL;
 	char dir[] = "/tmp/test-plan-XXXXXX", path[64];
 	const char *gitconfig = NULL;

@@ -1,6 +1,8 @@
 /* The vm control channel's framing.  See ctl.h. */
 #include "backend/vm/ctl.h"
 
+#include "lib/util.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,21 +20,6 @@ void ctl_header(uint8_t out[CTL_HDR], uint8_t type, uint16_t chan, uint32_t len)
 	out[7] = 0;
 }
 
-static int write_full(int fd, const uint8_t *p, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 int ctl_send(int fd, uint8_t type, uint16_t chan, const void *data, size_t len)
 {
 	uint8_t hdr[CTL_HDR];
@@ -41,9 +28,9 @@ int ctl_send(int fd, uint8_t type, uint16_t chan, const void *data, size_t len)
 	if (len > CTL_MAX)
 		return -E2BIG;
 	ctl_header(hdr, type, chan, (uint32_t)len);
-	if ((r = write_full(fd, hdr, sizeof(hdr))) < 0)
+	if ((r = write_all(fd, hdr, sizeof(hdr))) < 0)
 		return r;
-	return len ? write_full(fd, data, len) : 0;
+	return len ? write_all(fd, data, len) : 0;
 }
 
 ssize_t ctl_reader_fill(struct ctl_reader *r, int fd)

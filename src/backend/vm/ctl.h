@@ -1,8 +1,8 @@
 /* The vm control channel (docs/vm-backend.md, "The control channel"): the
  * protocol between the host's keeper and the guest's bottle-init over one
  * virtio-serial port, and between `bottle exec`/`cp` and the keeper over
- * STATE/run/vm.sock.  Shared by the host and the static guest init, so it
- * uses nothing but libc.
+ * STATE/run/vm.sock.  Shared by the host and the static guest init (which
+ * links lib/util.c too).
  *
  * A byte stream of frames: an 8-byte little-endian header (payload length
  * u32, channel u16, type u8, zero u8) and up to CTL_MAX payload bytes.

@@ -46,7 +46,6 @@
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
-#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -539,7 +538,6 @@ static int setup_fields(struct keeper *k, struct ctl_fields *fl,
 static void __attribute__((noreturn))
 agent_relay(struct keeper *k, int fd, bool tty, int slave, int stdio[3])
 {
-	struct error err = ERROR_INIT;
 	struct relay_req req = {
 	    .argv = (const char *const *)k->p->argv,
 	    .env = (const char *const *)k->p->env,
@@ -549,25 +547,9 @@ agent_relay(struct keeper *k, int fd, bool tty, int slave, int stdio[3])
 	    .out = stdio[1],
 	    .err = stdio[2],
 	};
-	int r;
 
 	prctl(PR_SET_NAME, "bottle-vm-relay");
-	if (tty) {
-		struct termios t;
-		setsid();
-		ioctl(slave, TIOCSCTTY, 0);
-		ioctl(slave, TIOCGWINSZ, &req.ws);
-		if (tcgetattr(slave, &t) == 0) {
-			cfmakeraw(&t);
-			tcsetattr(slave, TCSANOW, &t);
-		}
-	}
-	r = vm_relay(fd, &req, &err);
-	if (r < 0) {
-		dprintf(tty ? slave : stdio[2], "bottle: %s\r\n", err.msg);
-		_exit(125);
-	}
-	_exit(r);
+	vm_relay_main(fd, &req, "");
 }
 
 static struct client *client_add(struct keeper *k, int fd)

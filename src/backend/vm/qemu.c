@@ -4,6 +4,7 @@
 #include "backend/vm/ctl.h"
 #include "lib/fsutil.h"
 #include "lib/log.h"
+#include "lib/run.h"
 #include "lib/util.h"
 
 #include <errno.h>
@@ -267,30 +268,6 @@ static char *read_memfd(int fd)
 }
 
 /* Wait for pid, SIGKILLing it after timeout_s. */
-static int wait_timeout(pid_t pid, unsigned timeout_s, int *status,
-			bool *timed_out)
-{
-	int pfd = (int)syscall(SYS_pidfd_open, pid, 0);
-	struct pollfd p = {.fd = pfd, .events = POLLIN};
-
-	*timed_out = false;
-	if (pfd >= 0) {
-		int r;
-		do
-			r = poll(&p, 1, (int)(timeout_s * 1000));
-		while (r < 0 && errno == EINTR);
-		if (r == 0) {
-			*timed_out = true;
-			kill(pid, SIGKILL);
-		}
-		close(pfd);
-	}
-	while (waitpid(pid, status, 0) < 0)
-		if (errno != EINTR)
-			return -errno;
-	return 0;
-}
-
 int vm_run(const struct vm_boot *b, unsigned timeout_s, struct vm_result *res,
 	   struct error *err)
 {
@@ -323,7 +300,7 @@ int vm_run(const struct vm_boot *b, unsigned timeout_s, struct vm_result *res,
 		_exit(127);
 	}
 	strv_free(argv);
-	r = wait_timeout(pid, timeout_s, &res->status, &res->timed_out);
+	r = wait_killing(pid, timeout_s, &res->status, &res->timed_out);
 	res->seconds = (double)(now_ns() - t0) / 1e9;
 	if (r < 0)
 		return err_sys(err, -r, "waiting for QEMU");

@@ -14,6 +14,7 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <termios.h>
 #include <unistd.h>
 
 const char *vm_guest_text(const void *p, size_t len, char *buf, size_t n)
@@ -265,6 +266,31 @@ out:
 	ctl_fields_release(&fl);
 	ctl_reader_release(&rd);
 	return r;
+}
+
+void vm_relay_main(int sock, struct relay_req *req, const char *prefix)
+{
+	struct error err = ERROR_INIT;
+	int r;
+
+	if (req->tty) {
+		struct termios t;
+
+		setsid();
+		ioctl(req->tty_fd, TIOCSCTTY, 0);
+		ioctl(req->tty_fd, TIOCGWINSZ, &req->ws);
+		if (tcgetattr(req->tty_fd, &t) == 0) {
+			cfmakeraw(&t);
+			tcsetattr(req->tty_fd, TCSANOW, &t);
+		}
+	}
+	r = vm_relay(sock, req, &err);
+	if (r < 0) {
+		dprintf(req->tty ? req->tty_fd : req->err, "bottle: %s%s\r\n",
+			prefix, err.msg);
+		_exit(125);
+	}
+	_exit(r);
 }
 
 int vm_relay_copy(int sock, int fd, const char *path, unsigned mode,

@@ -39,6 +39,14 @@ struct relay_req {
  * the caller are forwarded; the caller blocks them first. */
 int vm_relay(int sock, const struct relay_req *req, struct error *err);
 
+/* The body of a relay process (the agent's, or `bottle exec`'s): with a
+ * tty, take req->tty_fd as our controlling terminal (its SIGWINCH is
+ * ours), raw, and its size; run vm_relay(); exit with the process's code,
+ * or 125 after printing "bottle: PREFIX<reason>" where the process's
+ * output goes. */
+void vm_relay_main(int sock, struct relay_req *req, const char *prefix)
+    __attribute__((noreturn));
+
 /* Copy host_path's bytes to path in the guest (as the agent, mode of the
  * host file). */
 int vm_relay_copy(int sock, int fd, const char *path, unsigned mode,

@@ -2,6 +2,7 @@
 #include "backend/vm/virtiofsd.h"
 
 #include "lib/plan.h"
+#include "lib/run.h"
 #include "lib/util.h"
 
 #include <errno.h>
@@ -18,20 +19,6 @@
 #include <unistd.h>
 
 #define START_WAIT_MS 10000
-
-static void last_message(int fd, char *buf, size_t bufsz)
-{
-	ssize_t n = pread(fd, buf, bufsz - 1, 0);
-	char *end, *start;
-
-	buf[n > 0 ? n : 0] = '\0';
-	end = buf + strlen(buf);
-	while (end > buf && (end[-1] == '\n' || end[-1] == '\r'))
-		*--end = '\0';
-	start = strrchr(buf, '\n');
-	if (start)
-		memmove(buf, start + 1, strlen(start + 1) + 1);
-}
 
 static void close_pair(int p[2])
 {
@@ -178,7 +165,7 @@ int virtiofsd_wait(struct virtiofsd *d, struct error *err)
 			return 0;
 		if (w == d->pid) {
 			d->pid = -1;
-			last_message(d->log, msg, sizeof(msg));
+			fd_last_line(d->log, msg, sizeof(msg));
 			err_set(err, EIO,
 				"virtiofsd for %s failed to start (exit %d): "
 				"%s",
@@ -214,7 +201,7 @@ void virtiofsd_reason(const struct virtiofsd *d, char *buf, size_t n)
 {
 	buf[0] = '\0';
 	if (d->log >= 0)
-		last_message(d->log, buf, n);
+		fd_last_line(d->log, buf, n);
 }
 
 void virtiofsd_stop(struct virtiofsd *d)

@@ -30,7 +30,6 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
-#include <termios.h>
 #include <unistd.h>
 
 /* How long the guest may take to boot, and then to set up (each). */
@@ -292,7 +291,6 @@ static int vm_exec(const struct exec_req *req, struct bottle_io *io,
 		goto out;
 	}
 	if (pid == 0) {
-		struct error e = ERROR_INIT;
 		struct relay_req rq = {
 		    .argv = req->argv,
 		    .env = req->env,
@@ -311,22 +309,7 @@ static int vm_exec(const struct exec_req *req, struct bottle_io *io,
 		ns_close3(parent_io);
 		if (master >= 0)
 			close(master);
-		if (io->tty) {
-			struct termios t;
-			setsid();
-			ioctl(slave, TIOCSCTTY, 0);
-			if (tcgetattr(slave, &t) == 0) {
-				cfmakeraw(&t);
-				tcsetattr(slave, TCSANOW, &t);
-			}
-		}
-		r = vm_relay(sock, &rq, &e);
-		if (r < 0) {
-			dprintf(io->tty ? slave : child_io[2],
-				"bottle: exec: %s\r\n", e.msg);
-			_exit(125);
-		}
-		_exit(r);
+		vm_relay_main(sock, &rq, "exec: ");
 	}
 	*pid_out = pid;
 	if (io->tty) {
