@@ -50,6 +50,19 @@ as_user() { # as_user CMD: run a shell command as E2E_USER with our env
 	su "$E2E_USER" -s /bin/sh -c "export BOTTLE='$BOTTLE' XDG_STATE_HOME='$T_ROOT/ustate' XDG_CONFIG_HOME='$T_ROOT/uconfig'; $1"
 }
 
+# need_vm: skip the test unless QEMU and a guest kernel with its modules
+# are here; sets kernel (the newest such /boot/vmlinuz-*).
+need_vm() {
+	command -v qemu-system-x86_64 >/dev/null ||
+		skip_all "qemu-system-x86_64 missing (scripts/deps.sh installs qemu-system-x86)"
+	kernel=""
+	for k in /boot/vmlinuz-*; do
+		[ -r "$k" ] && [ -r "/lib/modules/${k#/boot/vmlinuz-}/modules.dep" ] && kernel=$k
+	done
+	[ -n "$kernel" ] ||
+		skip_all "no guest kernel with modules (scripts/deps.sh installs linux-image-cloud-amd64)"
+}
+
 bottle_ids() { ls "$XDG_STATE_HOME/bottle" 2>/dev/null; }
 
 cleanup_root() {

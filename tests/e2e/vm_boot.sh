@@ -9,14 +9,7 @@
 . "$(dirname "$0")/lib.sh"
 : "${VMBOOT:?VMBOOT must point at the vmboot binary}"
 
-command -v qemu-system-x86_64 >/dev/null ||
-	skip_all "qemu-system-x86_64 missing (scripts/deps.sh installs qemu-system-x86)"
-kernel=""
-for k in /boot/vmlinuz-*; do
-	[ -r "$k" ] && [ -r "/lib/modules/${k#/boot/vmlinuz-}/modules.dep" ] && kernel=$k
-done
-[ -n "$kernel" ] ||
-	skip_all "no guest kernel with modules (scripts/deps.sh installs linux-image-cloud-amd64)"
+need_vm
 export XDG_CACHE_HOME="$T_ROOT/cache"
 out=$T_ROOT/out
 err=$T_ROOT/err

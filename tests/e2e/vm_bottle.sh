@@ -7,14 +7,7 @@
 # a guest that never answers get clear errors and leave nothing running.
 . "$(dirname "$0")/lib.sh"
 
-command -v qemu-system-x86_64 >/dev/null ||
-	skip_all "qemu-system-x86_64 missing (scripts/deps.sh installs qemu-system-x86)"
-kernel=""
-for k in /boot/vmlinuz-*; do
-	[ -r "$k" ] && [ -r "/lib/modules/${k#/boot/vmlinuz-}/modules.dep" ] && kernel=$k
-done
-[ -n "$kernel" ] ||
-	skip_all "no guest kernel with modules (scripts/deps.sh installs linux-image-cloud-amd64)"
+need_vm
 [ "$(id -u)" -eq 0 ] || skip_all "the vm backend needs root"
 export XDG_CACHE_HOME="$T_ROOT/cache"
 release=${kernel#/boot/vmlinuz-}
