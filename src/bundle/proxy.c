@@ -50,6 +50,7 @@
 
 #define MAX_ADDRS      8
 #define AUDIT_PATH_MAX 512
+#define TLS_RECORD_MAX 16384 /* plaintext bytes in one TLS record */
 
 enum conn_state {
 	CS_HEAD,
@@ -346,9 +347,8 @@ static void respond_error(struct conn *c, int status, const char *verdict,
 
 /* ---- relaying with backpressure ---------------------------------------- */
 
-/* Move n bytes of from's input to to's output; stop reading from when to
- * has too much queued (its write callback turns reading back on). */
-/* Stop reading from `from` while out, where its bytes go, is full. */
+/* Stop reading from `from` while out, where its bytes go, is full (its
+ * write callback turns reading back on). */
 static void throttle(struct conn *c, struct bufferevent *from,
 		     struct evbuffer *out)
 {
@@ -361,6 +361,18 @@ static void throttle(struct conn *c, struct bufferevent *from,
 		c->up_throttled = true;
 }
 
+/* TLS writes each piece of an evbuffer as a record of its own, and each
+ * record as a write(2): a response head and its body would cost the agent
+ * two segments and two wake-ups.  Up to one record's worth is made one
+ * piece first. */
+static void coalesce(struct bufferevent *to, struct evbuffer *out)
+{
+	if (evbuffer_get_length(out) <= TLS_RECORD_MAX &&
+	    bufferevent_openssl_get_ssl(to))
+		evbuffer_pullup(out, -1);
+}
+
+/* Move n bytes of from's input to to's output. */
 static void relay(struct conn *c, struct bufferevent *from,
 		  struct bufferevent *to, size_t n)
 {
@@ -368,6 +380,7 @@ static void relay(struct conn *c, struct bufferevent *from,
 
 	c->last_io = now_ns();
 	evbuffer_remove_buffer(bufferevent_get_input(from), out, n);
+	coalesce(to, out);
 	throttle(c, from, out);
 }
 
@@ -836,6 +849,7 @@ static void release_held(struct conn *c, size_t keep)
 	}
 	if (c->req_done && chunked)
 		evbuffer_add(out, "0\r\n\r\n", 5);
+	coalesce(c->up, out);
 	throttle(c, c->cli, out);
 }
 
@@ -1019,7 +1033,7 @@ static void check_sni(struct conn *c)
 	r = sni_parse(evbuffer_pullup(in, (ssize_t)len), len, name, &alpn);
 	switch (r) {
 	case SNI_NEED_MORE:
-		if (len < 16384 + 5)
+		if (len < TLS_RECORD_MAX + 5)
 			return;
 		/* fall through */
 	case SNI_MALFORMED:
