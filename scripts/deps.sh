@@ -21,7 +21,7 @@ libcmocka-dev nginx-light fcgiwrap iproute2 bubblewrap util-linux bsdutils procp
 ca-certificates python3
 qemu-system-x86 linux-image-cloud-amd64 xz-utils zstd gzip"
 if [ "${1:-}" = "--bench" ]; then
-	pkgs="$pkgs docker.io busybox-static time tinyproxy mitmproxy"
+	pkgs="$pkgs docker.io busybox-static time tinyproxy mitmproxy haproxy"
 fi
 
 missing=""
