@@ -33,6 +33,8 @@ static bool is_quote(uint8_t c)
 	return c == '"' || c == '\'';
 }
 
+static bool is_value(uint8_t c);
+
 /* Can a generic secret end before p[to] (a value run ends at to - 1)?
  * b64 is the value mask of the 128 bytes whose last 64 start at p + base
  * (to - base < 64).  False only when the run is too long or what precedes
@@ -49,11 +51,17 @@ static bool secret_may(const uint8_t *p, size_t base, size_t to,
 		run = (size_t)__builtin_clzll(~hi);
 	else
 		run = 64 + (~lo ? (size_t)__builtin_clzll(~lo) : 64);
+	/* A run that fills the window may be longer: count on in p (a line
+	 * of a MIME-wrapped blob, 76 bytes, often does). */
+	if (run >= 64 + to - base)
+		while (run < to && run <= SECRET_MAX &&
+		       is_value(p[to - run - 1]))
+			run++;
 	if (run > SECRET_MAX)
 		return false;
-	/* A run that fills the window may be longer; one that starts in an
-	 * earlier feed follows bytes p does not hold. */
-	if (run >= 64 + to - base || run + 1 > to)
+	/* One that starts in an earlier feed follows bytes p does not
+	 * hold. */
+	if (run + 1 > to)
 		return true;
 	j = to - run - 1;
 	if (is_quote(p[j]) && j-- == 0)
