@@ -292,6 +292,18 @@ static int add_form(struct dlp_db *db, uint8_t *bytes, size_t len,
 {
 	if (!bytes)
 		return -ENOMEM;
+	/* A form that another already is (a secret of unreserved bytes is
+	 * its own %XX-reserved form; a base64 core without '+' or '/' its
+	 * url-safe one) costs the scan without finding more: the first
+	 * one, which names the encoding, stays. */
+	for (size_t i = 0; i < db->n_forms; i++) {
+		if (db->forms[i].len == len &&
+		    memcmp(db->forms[i].bytes, bytes, len) == 0) {
+			secure_zero(bytes, len);
+			free(bytes);
+			return 0;
+		}
+	}
 	if (db->n_forms == db->n_forms_alloc) {
 		size_t na = db->n_forms_alloc ? 2 * db->n_forms_alloc : 16;
 		struct dlp_form *f =
