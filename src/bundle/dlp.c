@@ -13,8 +13,8 @@
  * match that began in an earlier feed.  The built-in rules marked native
  * (payment-card, generic-secret) are left out of main and matched in C on
  * every lane (dlp_native.h); redact has them all.  The raw bytes are
- * classified once per PIECE (dlp_simd.h) for the native rules and the
- * decoders.
+ * classified once per DLP_PIECE (dlp_simd.h) for the native rules and
+ * the decoders.
  */
 #include "bundle/dlp.h"
 
@@ -35,9 +35,6 @@
 #define DLP_MIN_SECRET 8
 #define HIST	       256
 #define SECRET_RULE    "injected-secret"
-/* Raw bytes are scanned this many at a time (classified once, dlp_simd.h,
- * for the native rules and the decoders). */
-#define PIECE (16 * 1024)
 
 struct dlp_rule {
 	char *name;
@@ -74,7 +71,7 @@ struct lane {
 	const uint8_t *cur;
 	size_t cur_n;
 	size_t hist_n;
-	struct dlp_native nat;
+	struct dlp_carry carry; /* classification state (dlp_simd.h) */
 	uint8_t hist[HIST];
 };
 
@@ -84,7 +81,9 @@ struct dlp_stream {
 	struct lane lane[DLP_ENC_COUNT];
 	bool blocked, finished, has_logged;
 	struct dlp_hit hit, logged;
-	struct dlp_masks masks[PIECE / 64]; /* of the raw piece being fed */
+	/* The classification of the raw piece being fed, and of decoded
+	 * bytes (which the raw piece's decoding produces meanwhile). */
+	struct dlp_piece raw, decoded;
 };
 
 /* ---- building ---- */
@@ -293,6 +292,18 @@ static int add_form(struct dlp_db *db, uint8_t *bytes, size_t len,
 {
 	if (!bytes)
 		return -ENOMEM;
+	/* A form that another already is (a secret of unreserved bytes is
+	 * its own %XX-reserved form; a base64 core without '+' or '/' its
+	 * url-safe one) costs the scan without finding more: the first
+	 * one, which names the encoding, stays. */
+	for (size_t i = 0; i < db->n_forms; i++) {
+		if (db->forms[i].len == len &&
+		    memcmp(db->forms[i].bytes, bytes, len) == 0) {
+			secure_zero(bytes, len);
+			free(bytes);
+			return 0;
+		}
+	}
 	if (db->n_forms == db->n_forms_alloc) {
 		size_t na = db->n_forms_alloc ? 2 * db->n_forms_alloc : 16;
 		struct dlp_form *f =
@@ -677,18 +688,29 @@ static void scan_failed(struct dlp_stream *s, hs_error_t rc)
 		       DLP_ENC_PLAIN);
 }
 
-/* Scan the next n bytes p of a lane; masks: dlp_classify_blocks(p, n,
- * l->nat.b64), or NULL. */
+/* Scan the next n bytes p of a lane; pc: dlp_classify_piece(p, n,
+ * &l->carry), or NULL to classify here when the native rules need it. */
 static void lane_scan(struct dlp_stream *s, enum dlp_encoding enc,
-		      const uint8_t *p, size_t n, const struct dlp_masks *masks)
+		      const uint8_t *p, size_t n, const struct dlp_piece *pc)
 {
 	static match_event_handler const cb[2] = {on_main, on_secret};
 	const struct dlp_db *db = s->db;
 	struct lane *l = &s->lane[enc];
 	struct match_ctx m = {s, l, enc};
+	bool card = db->card_id >= 0, secret = db->secret_id >= 0;
 
 	if (s->blocked || n == 0)
 		return;
+	if (!pc && n > DLP_PIECE) {
+		for (size_t i = 0; i < n; i += DLP_PIECE)
+			lane_scan(s, enc, p + i,
+				  n - i < DLP_PIECE ? n - i : DLP_PIECE, NULL);
+		return;
+	}
+	if (!pc && (card || secret)) {
+		dlp_classify_piece(p, n, &l->carry, &s->decoded);
+		pc = &s->decoded;
+	}
 	if (!l->open)
 		lane_open(s, l);
 	l->cur = p;
@@ -699,9 +721,8 @@ static void lane_scan(struct dlp_stream *s, enum dlp_encoding enc,
 				    hs_scan_stream(l->hs[i], (const char *)p,
 						   (unsigned)n, 0,
 						   s->db->scratch, cb[i], &m));
-	if (!s->blocked && (db->card_id >= 0 || db->secret_id >= 0))
-		(void)dlp_native_scan(&l->nat, p, n, masks, db->card_id >= 0,
-				      db->secret_id >= 0, on_native, &m);
+	if (!s->blocked && (card || secret))
+		(void)dlp_native_scan(pc, p, card, secret, on_native, &m);
 	l->off += n;
 	hist_keep(l, p, n);
 }
@@ -714,7 +735,11 @@ static void on_decoded(void *ctx, enum dlp_encoding enc, const uint8_t *p,
 
 struct dlp_stream *dlp_stream_new(const struct dlp_db *db)
 {
-	struct dlp_stream *s = xcalloc(1, sizeof(*s));
+	struct dlp_stream *s = xmalloc(sizeof(*s));
+
+	/* The pieces are written before they are read: only the rest is
+	 * zeroed (a stream per URL and header block). */
+	memset(s, 0, offsetof(struct dlp_stream, raw));
 
 	s->db = db;
 	s->dec = dlp_decoder_new(on_decoded, s);
@@ -739,14 +764,14 @@ int dlp_stream_feed(struct dlp_stream *s, const void *buf, size_t len,
 
 	/* Pieces small enough for their masks to stay in cache. */
 	while (len > 0 && !s->blocked && !s->finished) {
-		size_t n = len > PIECE ? PIECE : len;
+		size_t n = len > DLP_PIECE ? DLP_PIECE : len;
 
-		/* The native scan needs the runs into this piece. */
-		dlp_classify_blocks(p, n, s->lane[DLP_ENC_PLAIN].nat.b64,
-				    s->masks);
-		lane_scan(s, DLP_ENC_PLAIN, p, n, s->masks);
+		/* Classified once: for the native rules and the decoders. */
+		dlp_classify_piece(p, n, &s->lane[DLP_ENC_PLAIN].carry,
+				   &s->raw);
+		lane_scan(s, DLP_ENC_PLAIN, p, n, &s->raw);
 		if (!s->blocked)
-			dlp_decoder_feed_masks(s->dec, p, n, s->masks);
+			dlp_decoder_feed_piece(s->dec, p, &s->raw);
 		p += n;
 		len -= n;
 	}

@@ -2,15 +2,16 @@
  * dlp_decode.h for which runs are decoded).
  *
  * Speed matters: every byte of every request body passes through here.
- * Runs are found 64 bytes at a time in the caller's classification
- * (dlp_simd.h), which also marks where runs of >= MIN_RUN base64 bytes
- * end; a hex run is a base64 run too, so ordinary text costs a few
- * instructions per 64 bytes and only long runs are decoded, one stretch
- * of class bytes at a time.  '%' is found with memchr().
+ * Runs are found in the caller's classification (dlp_simd.h), which
+ * marks where runs of >= MIN_RUN base64 and hex bytes end, and in which
+ * blocks of 64 bytes any do: ordinary text, with none, costs a look at a
+ * bitmap per 4 KiB, and only long runs are decoded, one stretch of class
+ * bytes at a time.  '%' is found with memchr().
  */
 #include "bundle/dlp_decode.h"
 
 #include "bundle/dlp_simd.h"
+#include "lib/util.h"
 
 #include <stdbool.h>
 #include <stdlib.h>
@@ -93,6 +94,10 @@ struct dlp_decoder {
 	uint8_t tail[DLP_DECODE_URL_LOOKBACK];
 
 	struct dlp_out out[DLP_ENC_COUNT];
+
+	/* dlp_decoder_feed()'s own classification. */
+	struct dlp_carry carry;
+	struct dlp_piece *own;
 };
 
 const char *dlp_encoding_name(enum dlp_encoding enc)
@@ -120,6 +125,8 @@ struct dlp_decoder *dlp_decoder_new(dlp_decode_sink_fn sink, void *ctx)
 
 void dlp_decoder_free(struct dlp_decoder *d)
 {
+	if (d)
+		free(d->own);
 	free(d);
 }
 
@@ -343,42 +350,48 @@ static size_t carry_resume(struct dlp_decoder *d, enum run_kind k,
 /* The start of the first run of >= MIN_RUN class-k bytes in b[i..len),
  * given that b[i - 1] (if any) is outside the class; or len, with *tail
  * set to the length of the (shorter) class run that ends at len. */
-static size_t find_long(enum run_kind k, const struct dlp_masks *m, size_t i,
+static size_t find_long(enum run_kind k, const struct dlp_piece *pc, size_t i,
 			size_t len, size_t *tail)
 {
-	uint64_t last = 0, cur, ends, hi; /* masks of a block, the one before */
-	size_t blk = i / 64;
+	const uint64_t *bm = k == RUN_B64 ? pc->runs : pc->hexruns;
+	size_t nb = (len + 63) / 64, blk = i / 64, lb = (len - 1) / 64;
+	unsigned __int128 two;
+	uint64_t hi;
 
-	for (;;) { /* i < len */
-		uint64_t done = blk == i / 64 ? ~0ull << (i % 64) : ~0ull;
+	/* The blocks where runs end (the bitmap skips the others).  No run
+	 * crosses b[i - 1], so those that end at or after i start there. */
+	while (blk < nb) {
+		uint64_t w = bm[blk / 64] >> (blk % 64), ends;
 
-		/* The bytes before i are done; no run crosses b[i - 1], so the
-		 * b64 run ends are those of m[].run, and a hex run is a b64
-		 * run too. */
-		cur = block_mask(m, k, blk, len) & done;
-		ends = m[blk].run & done;
-		if (k == RUN_HEX && ends)
-			ends = dlp_run_ends(dlp_join(cur, last),
-					    DLP_DECODE_MIN_RUN);
+		if (!w) {
+			blk = (blk / 64 + 1) * 64;
+			continue;
+		}
+		blk += (size_t)__builtin_ctzll(w);
+		if (blk >= nb)
+			break;
+		ends = k == RUN_B64 ? pc->m[blk].run : pc->m[blk].hexrun;
+		if (blk == i / 64)
+			ends &= ~0ull << (i % 64);
 		if (ends)
 			return blk * 64 + (size_t)__builtin_ctzll(ends) + 1 -
 			       DLP_DECODE_MIN_RUN;
-		if ((blk + 1) * 64 >= len)
-			break;
-		last = cur;
 		blk++;
 	}
 	/* The run that ends at byte len - 1 (shorter than MIN_RUN, so within
-	 * cur and last): its last bit shifted up to bit 127. */
-	hi = (uint64_t)((dlp_join(cur, last) << (63 - (len - 1) % 64)) >> 64);
+	 * the last two blocks): its last bit shifted up to bit 127. */
+	two = dlp_join(block_mask(pc->m, k, lb, len),
+		       lb ? block_mask(pc->m, k, lb - 1, len) : 0);
+	hi = (uint64_t)((two << (63 - (len - 1) % 64)) >> 64);
 	*tail = ~hi ? (size_t)__builtin_clzll(~hi) : 64;
 	return len;
 }
 
 /* Find the runs of >= MIN_RUN bytes of class k in b and decode them. */
 static void runs_feed(struct dlp_decoder *d, enum run_kind k, const uint8_t *b,
-		      const struct dlp_masks *m, size_t len)
+		      const struct dlp_piece *pc, size_t len)
 {
+	const struct dlp_masks *m = pc->m;
 	struct dlp_runs *r = &d->runs[k];
 	size_t i = 0, t = 0;
 
@@ -388,7 +401,7 @@ static void runs_feed(struct dlp_decoder *d, enum run_kind k, const uint8_t *b,
 		i = carry_resume(d, k, b, m, len);
 	/* Invariant: i == 0 with no open run, or b[i - 1] ends a run. */
 	while (i < len) {
-		i = find_long(k, m, i, len, &t);
+		i = find_long(k, pc, i, len, &t);
 		if (i == len) {
 			memcpy(r->carry, b + len - t, t);
 			r->run = t;
@@ -507,28 +520,28 @@ static void url_feed(struct dlp_decoder *d, const uint8_t *b, size_t len)
 	tail_keep(d, b, len);
 }
 
-void dlp_decoder_feed_masks(struct dlp_decoder *d, const void *buf, size_t len,
-			    const struct dlp_masks *m)
+void dlp_decoder_feed_piece(struct dlp_decoder *d, const void *buf,
+			    const struct dlp_piece *pc)
 {
-	if (len == 0)
+	if (pc->n == 0)
 		return;
-	runs_feed(d, RUN_B64, buf, m, len);
-	runs_feed(d, RUN_HEX, buf, m, len);
-	url_feed(d, buf, len);
+	runs_feed(d, RUN_B64, buf, pc, pc->n);
+	runs_feed(d, RUN_HEX, buf, pc, pc->n);
+	url_feed(d, buf, pc->n);
 	for (int e = DLP_ENC_BASE64; e < DLP_ENC_COUNT; e++)
 		flush(d, (enum dlp_encoding)e);
 }
 
 void dlp_decoder_feed(struct dlp_decoder *d, const void *buf, size_t len)
 {
-	enum { PIECE = 4096 };
-	struct dlp_masks m[PIECE / 64];
 	const uint8_t *b = buf;
 
+	if (!d->own) /* only when the caller does not classify */
+		d->own = xmalloc(sizeof(*d->own));
 	for (size_t i = 0, n; i < len; i += n) {
-		n = len - i < PIECE ? len - i : PIECE;
-		dlp_classify_blocks(b + i, n, 0, m);
-		dlp_decoder_feed_masks(d, b + i, n, m);
+		n = len - i < DLP_PIECE ? len - i : DLP_PIECE;
+		dlp_classify_piece(b + i, n, &d->carry, d->own);
+		dlp_decoder_feed_piece(d, b + i, d->own);
 	}
 }
 
@@ -544,4 +557,5 @@ void dlp_decoder_finish(struct dlp_decoder *d)
 	for (int e = DLP_ENC_BASE64; e < DLP_ENC_COUNT; e++)
 		flush(d, (enum dlp_encoding)e);
 	d->tail_n = 0;
+	memset(&d->carry, 0, sizeof(d->carry));
 }

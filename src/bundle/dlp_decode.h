@@ -14,8 +14,8 @@
  *           DLP_DECODE_URL_LOOKBACK bytes before the first '%' to the run's
  *           end, with every %XX decoded and other bytes copied.
  * Runs may cross dlp_decoder_feed() boundaries; the decoder keeps the state.
- * The cost on ordinary text is a few mask operations per 64 bytes (the
- * caller's byte classification, dlp_simd.h), and memchr() for '%'.
+ * The cost on ordinary text is a look at the caller's byte classification
+ * (dlp_simd.h) per 4 KiB, and memchr() for '%'.
  */
 #ifndef BOTTLE_BUNDLE_DLP_DECODE_H
 #define BOTTLE_BUNDLE_DLP_DECODE_H
@@ -54,11 +54,11 @@ void dlp_decoder_free(struct dlp_decoder *d);
  * shorter than DLP_DECODE_MIN_RUN so far is held back). */
 void dlp_decoder_feed(struct dlp_decoder *d, const void *buf, size_t len);
 
-struct dlp_masks; /* dlp_simd.h */
-/* The same, given the caller's dlp_classify_blocks(buf, len, m): a
- * stream classifies its bytes once for every fast path. */
-void dlp_decoder_feed_masks(struct dlp_decoder *d, const void *buf, size_t len,
-			    const struct dlp_masks *m);
+struct dlp_piece; /* dlp_simd.h */
+/* The same for the bytes pc classified (pc->n of them at buf): a stream
+ * classifies its bytes once for every fast path. */
+void dlp_decoder_feed_piece(struct dlp_decoder *d, const void *buf,
+			    const struct dlp_piece *pc);
 
 /* End of the raw stream: ends open runs (emitting their separators) and
  * resets the decoder to its initial state. */

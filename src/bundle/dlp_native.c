@@ -1,12 +1,13 @@
 /* Built-in rules matched in C (see dlp_native.h).
  *
- * Candidates come from 64-byte masks: a card can only end where a digit is
- * followed by a non-word byte after a chain of >= 13 digits and single
- * separators; a generic secret only where a run of 20 or more base64
- * characters (the value class) ends.  Both are rare in ordinary text, and
- * each is then matched exactly against the rule's regex, read backwards
- * from its end (every repeat in them is bounded and the parts' character
- * classes are disjoint, so the backward reading is deterministic).
+ * Candidates come from the classification pass (dlp_simd.h): a card can
+ * only end where a digit is followed by a non-word byte after a chain of
+ * >= 13 digits and single separators; a generic secret only where a run
+ * of 20 or more base64 characters (the value class) ends.  Both are rare
+ * in ordinary text, and each is then matched exactly against the rule's
+ * regex, read backwards from its end (every repeat in them is bounded and
+ * the parts' character classes are disjoint, so the backward reading is
+ * deterministic).
  */
 #include "bundle/dlp_native.h"
 
@@ -14,25 +15,8 @@
 
 #include <string.h>
 
-/* A chain of digits and separators this long ends every card match
- * ("4 digits, 4, 4, 1" with separators is 16; 13 bare digits). */
-#define CARD_MIN_CHAIN 13
-#define SECRET_MIN     20 /* the value: [A-Za-z0-9/+_\-]{20,80} */
-#define SECRET_MAX     80
-
-_Static_assert(SECRET_MIN >= DLP_RUN && SECRET_MIN - DLP_RUN <= DLP_RUN,
-	       "generic-secret runs come from the DLP_RUN runs");
-
-static inline uint64_t shifted_in(uint64_t cur, uint64_t prev)
-{
-	return cur << 1 | prev >> 63;
-}
-
-/* The masks of the last 64 bytes after n more bytes with masks m. */
-static inline uint64_t keep_last(uint64_t prev, uint64_t m, size_t n)
-{
-	return n >= 64 ? m : prev >> n | m << (64 - n);
-}
+#define SECRET_MIN 20 /* the value: [A-Za-z0-9/+_\-]{20,80} */
+#define SECRET_MAX 80
 
 static bool is_space(uint8_t c) /* \s */
 {
@@ -48,6 +32,8 @@ static bool is_quote(uint8_t c)
 {
 	return c == '"' || c == '\'';
 }
+
+static bool is_value(uint8_t c);
 
 /* Can a generic secret end before p[to] (a value run ends at to - 1)?
  * b64 is the value mask of the 128 bytes whose last 64 start at p + base
@@ -65,11 +51,17 @@ static bool secret_may(const uint8_t *p, size_t base, size_t to,
 		run = (size_t)__builtin_clzll(~hi);
 	else
 		run = 64 + (~lo ? (size_t)__builtin_clzll(~lo) : 64);
+	/* A run that fills the window may be longer: count on in p (a line
+	 * of a MIME-wrapped blob, 76 bytes, often does). */
+	if (run >= 64 + to - base)
+		while (run < to && run <= SECRET_MAX &&
+		       is_value(p[to - run - 1]))
+			run++;
 	if (run > SECRET_MAX)
 		return false;
-	/* A run that fills the window may be longer; one that starts in an
-	 * earlier feed follows bytes p does not hold. */
-	if (run >= 64 + to - base || run + 1 > to)
+	/* One that starts in an earlier feed follows bytes p does not
+	 * hold. */
+	if (run + 1 > to)
 		return true;
 	j = to - run - 1;
 	if (is_quote(p[j]) && j-- == 0)
@@ -80,89 +72,33 @@ static bool secret_may(const uint8_t *p, size_t base, size_t to,
 	return is_assign(p[j]);
 }
 
-/* Card chain bytes: digits, and separators right after a digit (digit:
- * the digit mask of the 64 bytes before). */
-static inline uint64_t chain_of(const struct dlp_masks *m, uint64_t digit)
+int dlp_native_scan(const struct dlp_piece *pc, const uint8_t *p, bool card,
+		    bool secret, dlp_native_fn fn, void *ctx)
 {
-	return m->digit | (m->sep & shifted_in(m->digit, digit));
-}
+	for (size_t w = 0; w < DLP_PIECE_BLOCKS / 64; w++) {
+		for (uint64_t bm = pc->cands[w]; bm; bm &= bm - 1) {
+			size_t blk = 64 * w + (size_t)__builtin_ctzll(bm);
+			const struct dlp_masks *m = &pc->m[blk];
+			size_t base = 64 * blk;
+			uint64_t ec = card ? m->card : 0;
+			uint64_t es = secret ? m->secret : 0;
+			unsigned __int128 b64 =
+			    dlp_join(m->b64, blk ? m[-1].b64 : pc->b64_before);
 
-/* The candidates of one block (its masks m, k bytes at p + base) given
- * the masks of the 64 bytes before it (st); fn for each, in order. */
-static inline __attribute__((always_inline)) int
-block(const struct dlp_native *st, const struct dlp_masks *m, const uint8_t *p,
-      size_t base, size_t k, bool card, bool secret, dlp_native_fn fn,
-      void *ctx)
-{
-	uint64_t valid = k == 64 ? ~0ull : (1ull << k) - 1;
-	uint64_t prevd = shifted_in(m->digit, st->digit);
-	uint64_t chain = chain_of(m, st->digit);
-	uint64_t ec = 0, es = 0, cand = prevd & ~m->word & valid, e;
-	unsigned __int128 b64 = dlp_join(m->b64, st->b64);
+			for (uint64_t e = ec | es; e; e &= e - 1) {
+				size_t i = (size_t)__builtin_ctzll(e);
 
-	/* A card ends at a digit that a non-word byte follows: most blocks
-	 * have none. */
-	if (card && cand)
-		ec = dlp_run_ends(dlp_join(chain, st->chain) << 1,
-				  CARD_MIN_CHAIN) &
-		     cand;
-	if (secret) {
-		/* Runs of >= SECRET_MIN from those of >= DLP_RUN (m->run), and
-		 * the one that may end at the byte before the block. */
-		unsigned d = SECRET_MIN - DLP_RUN;
-		uint64_t e20 = m->run & (m->run << d | st->run >> (64 - d));
-		uint64_t before = st->run >> 63 & st->run >> (63 - d);
-
-		es = (e20 << 1 | before) & ~m->b64 & valid;
-	}
-	for (e = ec | es; e; e &= e - 1) {
-		size_t i = (size_t)__builtin_ctzll(e);
-
-		if ((ec >> i & 1) && fn(ctx, DLP_CHECK_LUHN, base + i))
-			return 1;
-		if ((es >> i & 1) && secret_may(p, base, base + i, b64) &&
-		    fn(ctx, DLP_CHECK_ENTROPY, base + i + 1))
-			return 1;
+				if ((ec >> i & 1) &&
+				    fn(ctx, DLP_CHECK_LUHN, base + i))
+					return 1;
+				if ((es >> i & 1) &&
+				    secret_may(p, base, base + i, b64) &&
+				    fn(ctx, DLP_CHECK_ENTROPY, base + i + 1))
+					return 1;
+			}
+		}
 	}
 	return 0;
-}
-
-/* The scan loop, inlined for constant rule choices. */
-static inline __attribute__((always_inline)) int
-scan(struct dlp_native *st, const uint8_t *p, size_t n,
-     const struct dlp_masks *pm, bool card, bool secret, dlp_native_fn fn,
-     void *ctx)
-{
-	struct dlp_native cur = *st; /* in registers: fn cannot alias it */
-	struct dlp_masks own;
-	int r = 0;
-
-	for (size_t base = 0; base < n && !r; base += 64) {
-		size_t k = n - base < 64 ? n - base : 64;
-		const struct dlp_masks *m = pm ? &pm[base / 64] : &own;
-
-		if (!pm) {
-			dlp_classify(p + base, k, &own);
-			own.run =
-			    dlp_run_ends(dlp_join(own.b64, cur.b64), DLP_RUN);
-		}
-		r = block(&cur, m, p, base, k, card, secret, fn, ctx);
-		cur.chain = keep_last(cur.chain, chain_of(m, cur.digit), k);
-		cur.digit = keep_last(cur.digit, m->digit, k);
-		cur.b64 = keep_last(cur.b64, m->b64, k);
-		cur.run = keep_last(cur.run, m->run, k);
-	}
-	*st = cur;
-	return r;
-}
-
-int dlp_native_scan(struct dlp_native *st, const uint8_t *p, size_t n,
-		    const struct dlp_masks *pm, bool card, bool secret,
-		    dlp_native_fn fn, void *ctx)
-{
-	if (card && secret) /* the built-in set */
-		return scan(st, p, n, pm, true, true, fn, ctx);
-	return scan(st, p, n, pm, card, secret, fn, ctx);
 }
 
 /* ---- exact matching, backwards from the end ---- */

@@ -4,13 +4,58 @@
 #include <stdbool.h>
 #include <string.h>
 
+/* The character classes of 64 bytes. */
+struct cls {
+	uint64_t b64, hex, digit;
+	uint64_t word; /* A-Z a-z 0-9 _ (regex \w) */
+	uint64_t sep;  /* ' ' and '-' */
+};
+
+/* A piece's bitmaps, while it is classified. */
+struct bits {
+	uint64_t runs[DLP_PIECE_BLOCKS / 64], hexruns[DLP_PIECE_BLOCKS / 64],
+	    cands[DLP_PIECE_BLOCKS / 64];
+};
+
+static inline __attribute__((always_inline)) void
+piece_block(const struct cls *r, size_t k, struct dlp_carry *c,
+	    struct dlp_masks *m, struct bits *b, size_t blk);
+
+/* The piece loop, inlined into one function per instruction set so that
+ * the classes and the state stay in registers. */
+#define PIECE_LOOP(classify_full, classify_tail)                               \
+	do {                                                                   \
+		struct dlp_carry st = *c;                                      \
+		struct bits b = {{0}};                                         \
+		size_t i = 0;                                                  \
+                                                                               \
+		for (; i + 64 <= n; i += 64) {                                 \
+			struct cls r;                                          \
+                                                                               \
+			classify_full;                                         \
+			piece_block(&r, 64, &st, &out->m[i / 64], &b, i / 64); \
+		}                                                              \
+		if (i < n) {                                                   \
+			struct cls r;                                          \
+                                                                               \
+			classify_tail;                                         \
+			piece_block(&r, n - i, &st, &out->m[i / 64], &b,       \
+				    i / 64);                                   \
+		}                                                              \
+		*c = st;                                                       \
+		memcpy(out->runs, b.runs, sizeof(b.runs));                     \
+		memcpy(out->hexruns, b.hexruns, sizeof(b.hexruns));            \
+		memcpy(out->cands, b.cands, sizeof(b.cands));                  \
+	} while (0)
+
 #if defined(__x86_64__)
 #include <immintrin.h>
 
 /* x <= k, unsigned, per byte. */
 #define LE(x, k) _mm_cmpeq_epi8(_mm_min_epu8((x), (k)), (x))
 
-static void classify_sse2(const uint8_t *p, struct dlp_masks *m)
+static inline __attribute__((always_inline)) void
+classify_sse2(const uint8_t *p, struct cls *m)
 {
 	const __m128i c20 = _mm_set1_epi8(0x20), ca = _mm_set1_epi8('a'),
 		      c0 = _mm_set1_epi8('0'), k25 = _mm_set1_epi8(25),
@@ -18,7 +63,7 @@ static void classify_sse2(const uint8_t *p, struct dlp_masks *m)
 		      plus = _mm_set1_epi8('+'), slash = _mm_set1_epi8('/'),
 		      dash = _mm_set1_epi8('-'), under = _mm_set1_epi8('_'),
 		      space = _mm_set1_epi8(' ');
-	struct dlp_masks r = {0};
+	struct cls r = {0};
 
 	for (int i = 0; i < 4; i++) {
 		__m128i x = _mm_loadu_si128((const __m128i *)(p + 16 * i));
@@ -50,8 +95,9 @@ static void classify_sse2(const uint8_t *p, struct dlp_masks *m)
 
 #define LE256(x, k) _mm256_cmpeq_epi8(_mm256_min_epu8((x), (k)), (x))
 
-__attribute__((target("avx2"))) static void classify_avx2(const uint8_t *p,
-							  struct dlp_masks *m)
+__attribute__((target("avx2"))) static inline
+    __attribute__((always_inline)) void
+    classify_avx2(const uint8_t *p, struct cls *m)
 {
 	const __m256i c20 = _mm256_set1_epi8(0x20), ca = _mm256_set1_epi8('a'),
 		      c0 = _mm256_set1_epi8('0'), k25 = _mm256_set1_epi8(25),
@@ -61,7 +107,7 @@ __attribute__((target("avx2"))) static void classify_avx2(const uint8_t *p,
 		      dash = _mm256_set1_epi8('-'),
 		      under = _mm256_set1_epi8('_'),
 		      space = _mm256_set1_epi8(' ');
-	struct dlp_masks r = {0};
+	struct cls r = {0};
 
 	for (int i = 0; i < 2; i++) {
 		__m256i x = _mm256_loadu_si256((const __m256i *)(p + 32 * i));
@@ -94,8 +140,9 @@ __attribute__((target("avx2"))) static void classify_avx2(const uint8_t *p,
 
 /* 64 bytes in one register, and compares that give bit masks directly;
  * a short block is a masked load (the bytes past n read as 0). */
-__attribute__((target("avx512bw"))) static void
-classify_avx512(const uint8_t *p, size_t n, struct dlp_masks *m)
+__attribute__((target("avx512bw"))) static inline
+    __attribute__((always_inline)) void
+    classify_avx512(const uint8_t *p, size_t n, struct cls *m)
 {
 	const __m512i c20 = _mm512_set1_epi8(0x20), ca = _mm512_set1_epi8('a'),
 		      c0 = _mm512_set1_epi8('0'), k25 = _mm512_set1_epi8(25),
@@ -117,7 +164,6 @@ classify_avx512(const uint8_t *p, size_t n, struct dlp_masks *m)
 	m->word = letter | digit | under;
 	m->b64 = m->word | dash | plus | slash;
 	m->sep = dash | space;
-	m->run = 0;
 }
 
 /* Base64 (both alphabets) of the 4g characters b[0..4g), g <= 16, into
@@ -195,48 +241,43 @@ static const uint8_t *padded(const uint8_t *p, size_t n, uint8_t *pad)
 	return pad;
 }
 
-void dlp_classify(const uint8_t *p, size_t n, struct dlp_masks *m)
+static void piece_sse2(const uint8_t *p, size_t n, struct dlp_carry *c,
+		       struct dlp_piece *out)
 {
 	uint8_t pad[64];
 
-	if (isa() == ISA_AVX512) {
-		classify_avx512(p, n, m);
-		return;
-	}
-	p = padded(p, n, pad);
-	if (isa() == ISA_AVX2)
-		classify_avx2(p, m);
-	else
-		classify_sse2(p, m);
+	PIECE_LOOP(classify_sse2(p + i, &r),
+		   classify_sse2(padded(p + i, n - i, pad), &r));
 }
 
-__attribute__((target("avx2"))) static void
-blocks_avx2(const uint8_t *p, size_t nb, struct dlp_masks *m)
+__attribute__((target("avx2"))) static void piece_avx2(const uint8_t *p,
+						       size_t n,
+						       struct dlp_carry *c,
+						       struct dlp_piece *out)
 {
-	for (size_t i = 0; i < nb; i++)
-		classify_avx2(p + 64 * i, &m[i]);
+	uint8_t pad[64];
+
+	PIECE_LOOP(classify_avx2(p + i, &r),
+		   classify_avx2(padded(p + i, n - i, pad), &r));
 }
 
 __attribute__((target("avx512bw"))) static void
-blocks_avx512(const uint8_t *p, size_t nb, struct dlp_masks *m)
+piece_avx512(const uint8_t *p, size_t n, struct dlp_carry *c,
+	     struct dlp_piece *out)
 {
-	for (size_t i = 0; i < nb; i++)
-		classify_avx512(p + 64 * i, 64, &m[i]);
+	PIECE_LOOP(classify_avx512(p + i, 64, &r),
+		   classify_avx512(p + i, n - i, &r));
 }
 
-static void classify_blocks(const uint8_t *p, size_t n, struct dlp_masks *m)
+static void classify_piece(const uint8_t *p, size_t n, struct dlp_carry *c,
+			   struct dlp_piece *out)
 {
-	size_t nb = n / 64;
-
 	if (isa() == ISA_AVX512)
-		blocks_avx512(p, nb, m);
+		piece_avx512(p, n, c, out);
 	else if (isa() == ISA_AVX2)
-		blocks_avx2(p, nb, m);
+		piece_avx2(p, n, c, out);
 	else
-		for (size_t i = 0; i < nb; i++)
-			classify_sse2(p + 64 * i, &m[i]);
-	if (n % 64)
-		dlp_classify(p + 64 * nb, n % 64, &m[nb]);
+		piece_sse2(p, n, c, out);
 }
 
 #else /* portable */
@@ -256,9 +297,9 @@ static const uint8_t kinds[256] = {
     [' '] = K_SEP,
 };
 
-void dlp_classify(const uint8_t *p, size_t n, struct dlp_masks *m)
+static void classify(const uint8_t *p, size_t n, struct cls *m)
 {
-	struct dlp_masks r = {0};
+	struct cls r = {0};
 
 	for (size_t i = 0; i < n && i < 64; i++) {
 		uint8_t k = kinds[p[i]];
@@ -272,10 +313,10 @@ void dlp_classify(const uint8_t *p, size_t n, struct dlp_masks *m)
 	*m = r;
 }
 
-static void classify_blocks(const uint8_t *p, size_t n, struct dlp_masks *m)
+static void classify_piece(const uint8_t *p, size_t n, struct dlp_carry *c,
+			   struct dlp_piece *out)
 {
-	for (size_t i = 0; i < n; i += 64)
-		dlp_classify(p + i, n - i < 64 ? n - i : 64, &m[i / 64]);
+	PIECE_LOOP(classify(p + i, 64, &r), classify(p + i, n - i, &r));
 }
 
 size_t dlp_b64_decode(const uint8_t *b, size_t n, uint8_t *o)
@@ -288,12 +329,69 @@ size_t dlp_b64_decode(const uint8_t *b, size_t n, uint8_t *o)
 
 #endif
 
-void dlp_classify_blocks(const uint8_t *p, size_t n, uint64_t b64,
-			 struct dlp_masks *m)
+/* ---- the piece ---- */
+
+/* A chain of digits and separators this long ends every card match
+ * ("4 digits, 4, 4, 1" with separators is 16; 13 bare digits). */
+#define CARD_MIN_CHAIN 13
+#define SECRET_MIN     20 /* generic-secret's value: [A-Za-z0-9/+_\-]{20,80} */
+
+_Static_assert(SECRET_MIN >= DLP_RUN && SECRET_MIN - DLP_RUN <= DLP_RUN,
+	       "generic-secret runs come from the DLP_RUN runs");
+
+/* The masks of the last 64 bytes after k more bytes with masks m. */
+static inline uint64_t keep_last(uint64_t prev, uint64_t m, size_t k)
 {
-	classify_blocks(p, n, m);
-	for (size_t i = 0; i < (n + 63) / 64; i++) {
-		m[i].run = dlp_run_ends(dlp_join(m[i].b64, b64), DLP_RUN);
-		b64 = m[i].b64;
-	}
+	return k >= 64 ? m : prev >> k | m << (64 - k);
+}
+
+/* One block, number blk of its piece: k bytes (1..64) with classes r,
+ * after the stream state c. */
+static inline __attribute__((always_inline)) void
+piece_block(const struct cls *r, size_t k, struct dlp_carry *c,
+	    struct dlp_masks *m, struct bits *b, size_t blk)
+{
+	const unsigned d = SECRET_MIN - DLP_RUN;
+	uint64_t valid = k == 64 ? ~0ull : (1ull << k) - 1;
+	uint64_t run = dlp_run_ends(dlp_join(r->b64, c->b64), DLP_RUN);
+	uint64_t prevd = r->digit << 1 | c->digit >> 63;
+	uint64_t chain = r->digit | (r->sep & prevd);
+	uint64_t cand = prevd & ~r->word & valid, card = 0, hexrun = 0;
+	uint64_t e20 = run & (run << d | c->run >> (64 - d));
+	uint64_t before = c->run >> 63 & c->run >> (63 - d);
+	uint64_t secret = (e20 << 1 | before) & ~r->b64 & valid;
+	uint64_t bit = 1ull << (blk % 64);
+
+	/* A hex run is a b64 run: most blocks have neither. */
+	if (run)
+		hexrun = dlp_run_ends(dlp_join(r->hex, c->hex), DLP_RUN);
+	/* A card ends at a digit that a non-word byte follows. */
+	if (cand)
+		card = dlp_run_ends(dlp_join(chain, c->chain) << 1,
+				    CARD_MIN_CHAIN) &
+		       cand;
+	m->b64 = r->b64;
+	m->hex = r->hex;
+	m->run = run;
+	m->hexrun = hexrun;
+	m->card = card;
+	/* Runs of >= SECRET_MIN from those of >= DLP_RUN, and the one that
+	 * may end at the byte before the block. */
+	m->secret = secret;
+	b->runs[blk / 64] |= run ? bit : 0;
+	b->hexruns[blk / 64] |= hexrun ? bit : 0;
+	b->cands[blk / 64] |= card | secret ? bit : 0;
+	c->chain = keep_last(c->chain, chain, k);
+	c->digit = keep_last(c->digit, r->digit, k);
+	c->b64 = keep_last(c->b64, r->b64, k);
+	c->hex = keep_last(c->hex, r->hex, k);
+	c->run = keep_last(c->run, run, k);
+}
+
+void dlp_classify_piece(const uint8_t *p, size_t n, struct dlp_carry *c,
+			struct dlp_piece *out)
+{
+	out->n = n;
+	out->b64_before = c->b64;
+	classify_piece(p, n, c, out);
 }

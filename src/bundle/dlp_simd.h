@@ -1,7 +1,8 @@
-/* Byte classification for the DLP stage's fast paths: one call turns 64
- * input bytes into bit masks (bit i is byte i), with SSE2, AVX2 or
- * AVX-512BW on x86_64 (picked at run time) and a table elsewhere.
- * Internal to the DLP stage.
+/* Byte classification for the DLP stage's fast paths: one pass turns
+ * each 64 input bytes into bit masks (bit i is byte i) of the character
+ * classes, the runs that the decoders decode and the candidate ends of
+ * the rules matched in C, with SSE2, AVX2 or AVX-512BW on x86_64 (picked
+ * at run time) and a table elsewhere.  Internal to the DLP stage.
  */
 #ifndef BOTTLE_BUNDLE_DLP_SIMD_H
 #define BOTTLE_BUNDLE_DLP_SIMD_H
@@ -10,29 +11,52 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct dlp_masks {
-	uint64_t b64;	/* A-Z a-z 0-9 + / - _ (both base64 alphabets) */
-	uint64_t hex;	/* 0-9 a-f A-F */
-	uint64_t digit; /* 0-9 */
-	uint64_t word;	/* A-Z a-z 0-9 _ (regex \w) */
-	uint64_t sep;	/* ' ' and '-' */
-	/* dlp_classify_blocks() only: a run of >= DLP_RUN b64 bytes ends at
-	 * the byte (counting the 64 bytes before p that the caller gives). */
-	uint64_t run;
-};
-
 /* The shortest run that the base64 and hex decoders decode and that a
  * generic secret's value is made of (both check). */
 #define DLP_RUN 16
 
-/* Classify p[0..n), n <= 64; bits n..63 are 0; no run. */
-void dlp_classify(const uint8_t *p, size_t n, struct dlp_masks *m);
-/* Classify p[0..n) (any n) into m[0..(n + 63) / 64): m[i] is bytes
- * [64i, 64i + 64); the last block's bits past n are 0.  b64 is the b64
- * mask of the 64 bytes before p (for run).  One pass that every fast path
- * over the same bytes shares. */
-void dlp_classify_blocks(const uint8_t *p, size_t n, uint64_t b64,
-			 struct dlp_masks *m);
+/* Bytes classified at a time: small enough for the masks to stay in L1. */
+#define DLP_PIECE	 (16 * 1024)
+#define DLP_PIECE_BLOCKS (DLP_PIECE / 64)
+
+/* What dlp_classify_piece() finds in a block of 64 bytes: bit i is byte i
+ * of the block; bits past the piece's end are 0. */
+struct dlp_masks {
+	uint64_t b64;	 /* A-Z a-z 0-9 + / - _ (both base64 alphabets) */
+	uint64_t hex;	 /* 0-9 a-f A-F */
+	uint64_t run;	 /* a run of >= DLP_RUN b64 bytes ends at the byte */
+	uint64_t hexrun; /* a run of >= DLP_RUN hex digits ends at the byte */
+	/* Candidates of the rules matched in C (dlp_native.h): a payment
+	 * card may end right before the byte (a digit, then a byte that is
+	 * not \w, after a chain of >= 13 digits and single separators); a
+	 * generic secret's value (a run of >= 20 b64 bytes) ends right
+	 * before the byte, which is not b64. */
+	uint64_t card, secret;
+};
+
+/* A stream's classification state: the masks of its last 64 bytes.
+ * Zeroed at the stream start. */
+struct dlp_carry {
+	uint64_t b64, hex, digit, chain, run;
+};
+
+/* The classification of up to DLP_PIECE bytes of a stream. */
+struct dlp_piece {
+	size_t n;
+	uint64_t b64_before; /* b64 mask of the 64 bytes before the piece */
+	/* Blocks (bit i of word i / 64 is m[i]) whose run, hexrun, or card
+	 * or secret mask is not 0: most of ordinary text has none. */
+	uint64_t runs[DLP_PIECE_BLOCKS / 64], hexruns[DLP_PIECE_BLOCKS / 64],
+	    cands[DLP_PIECE_BLOCKS / 64];
+	struct dlp_masks m[DLP_PIECE_BLOCKS];
+};
+
+/* Classify p[0..n), n <= DLP_PIECE, the next bytes of the stream whose
+ * state is *c (updated), into *out: one pass, with SSE2, AVX2 or
+ * AVX-512BW on x86_64 (picked at run time), that every fast path over
+ * the same bytes shares. */
+void dlp_classify_piece(const uint8_t *p, size_t n, struct dlp_carry *c,
+			struct dlp_piece *out);
 
 /* Decode whole groups of 4 base64 characters (both alphabets; all of
  * b[0..n) must be in them) from b into o, at most 64 characters: the
