@@ -2,6 +2,7 @@
 #include "bundle/bundle.h"
 
 #include "bundle/audit.h"
+#include "bundle/ca_child.h"
 #include "bundle/dlp.h"
 #include "bundle/gate.h"
 #include "bundle/inject.h"
@@ -16,11 +17,16 @@
 #include "lib/util.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <event2/dns.h>
+#include <event2/event.h>
 #include <event2/listener.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+/* How long a stopping bundle waits for its CA child to finish a spare. */
+#define CA_CHILD_GRACE_MS 1000
 
 static int init_policy(struct bundle *b, const struct egress *e,
 		       struct error *err)
@@ -85,79 +91,171 @@ static const char **held_secrets(const struct bundle *b,
 	return all;
 }
 
-static int init_dlp(struct bundle *b, const struct bundle_conf *c,
-		    struct error *err)
-{
-	const struct egress *e = &c->egress;
-	_cleanup_free_ const char **secrets = NULL;
-	char **tokens = NULL;
-	size_t n_tokens = 0;
-	_cleanup_free_ struct dlp_rule_src *custom =
-	    xcalloc(e->n_patterns + 1, sizeof(*custom));
-	struct dlp_config dc = {0};
-	_cleanup_free_ char *cache = NULL;
-	const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
-	uint64_t t0 = now_ns();
-	int r;
+/* The DLP's input, from the conf: the patterns and every secret held. */
+struct dlp_input {
+	struct dlp_config dc;
+	struct dlp_rule_src *custom;
+	const char **secrets;
+	char **tokens; /* rendered git tokens, wiped on release */
+	size_t n_tokens;
+	char *cache;
+};
 
-	for (size_t i = 0; i < e->n_patterns; i++)
-		custom[i] = (struct dlp_rule_src){e->patterns[i].name,
-						  e->patterns[i].regex,
-						  e->patterns[i].action};
-	/* Compiled databases are cached per user, keyed by the pattern set
-	 * (never by the secrets: those are compiled apart, uncached). */
+static void dlp_input_release(struct dlp_input *in)
+{
+	for (size_t i = 0; i < in->n_tokens; i++)
+		secret_free(in->tokens[i]);
+	free(in->tokens);
+	free(in->secrets);
+	free(in->custom);
+	free(in->cache);
+}
+
+/* Compiled databases are cached per user, keyed by the pattern set (never
+ * by the secrets: those are compiled apart, uncached). */
+static char *dlp_cache_dir(void)
+{
+	const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+	struct error err = ERROR_INIT;
+	char *cache = NULL;
+
 	if (xdg && xdg[0] == '/')
 		cache = xasprintf("%s/bottle/dlp", xdg);
 	else if (home && home[0] == '/')
 		cache = xasprintf("%s/.cache/bottle/dlp", home);
-	if (cache && mkdir_p(cache, 0700, err) < 0) {
-		log_warnx("dlp cache: %s", err->msg);
-		err_clear(err);
+	if (cache && mkdir_p(cache, 0700, &err) < 0) {
+		log_warnx("dlp cache: %s", err.msg);
 		free(cache);
 		cache = NULL;
 	}
-	dc.builtin = e->dlp_builtin;
-	dc.custom = custom;
-	dc.n_custom = e->n_patterns;
-	secrets = held_secrets(b, c, &tokens, &n_tokens, &dc.n_secrets, err);
-	if (!secrets)
-		r = -EINVAL;
-	dc.secrets = secrets;
-	dc.cache_dir = cache;
-	if (secrets)
-		r = dlp_db_new(&dc, &b->dlp, err);
-	for (size_t i = 0; i < n_tokens; i++)
-		secret_free(tokens[i]);
-	free(tokens);
-	if (r < 0)
+	return cache;
+}
+
+static int dlp_input_make(const struct bundle *b, const struct bundle_conf *c,
+			  bool cache, struct dlp_input *in, struct error *err)
+{
+	const struct egress *e = &c->egress;
+
+	memset(in, 0, sizeof(*in));
+	in->custom = xcalloc(e->n_patterns + 1, sizeof(*in->custom));
+	for (size_t i = 0; i < e->n_patterns; i++)
+		in->custom[i] = (struct dlp_rule_src){e->patterns[i].name,
+						      e->patterns[i].regex,
+						      e->patterns[i].action};
+	in->dc.builtin = e->dlp_builtin;
+	in->dc.custom = in->custom;
+	in->dc.n_custom = e->n_patterns;
+	in->cache = cache ? dlp_cache_dir() : NULL;
+	in->dc.cache_dir = in->cache;
+	in->secrets = held_secrets(b, c, &in->tokens, &in->n_tokens,
+				   &in->dc.n_secrets, err);
+	in->dc.secrets = in->secrets;
+	return in->secrets ? 0 : -EINVAL;
+}
+
+/* At start: what the DLP would refuse, without building it. */
+static int check_dlp(struct bundle *b, const struct bundle_conf *c,
+		     struct error *err)
+{
+	struct dlp_input in;
+	int r = dlp_input_make(b, c, false, &in, err);
+
+	if (r == 0)
+		r = dlp_config_check(&in.dc, err);
+	dlp_input_release(&in);
+	return r;
+}
+
+int bundle_dlp(struct bundle *b, struct error *err)
+{
+	struct dlp_input in;
+	uint64_t t0 = now_ns();
+	int r;
+
+	if (b->dlp_loaded)
+		return 0;
+	if ((r = dlp_input_make(b, b->conf, true, &in, err)) == 0)
+		r = dlp_db_new(&in.dc, &b->dlp, err);
+	dlp_input_release(&in);
+	if (r < 0) {
+		if (strncmp(err->msg, "dlp", 3) != 0)
+			err_prefix(err, "dlp");
+		log_warnx("%s", err->msg);
 		return r;
-	log_info("dlp: %zu rules, %s in %.1f ms", dlp_db_count(b->dlp),
+	}
+	b->dlp_loaded = true;
+	log_info("dlp: %zu rules, %s in %.1f ms (at the first request)",
+		 dlp_db_count(b->dlp),
 		 dlp_db_from_cache(b->dlp) ? "cached" : "compiled",
 		 (double)(now_ns() - t0) / 1e6);
+	bundle_trim();
 	return 0;
 }
 
-static int init_tls(struct bundle *b, const struct egress *e,
-		    const char *state_dir, const char *id, struct error *err)
+/* The CA child exited (it made the spare): reap it. */
+static void on_ca_child(evutil_socket_t fd, short what, void *arg)
 {
+	struct bundle *b = arg;
+
+	(void)fd;
+	(void)what;
+	ca_child_reap(b->ca_child, false, 0);
+}
+
+static int init_tls(struct bundle *b, const struct bundle_conf *c,
+		    const char *state_dir, struct error *err)
+{
+	const struct egress *e = &c->egress;
 	_cleanup_free_ char *dir = xasprintf("%s/ca", state_dir);
+	_cleanup_free_ char *home = xstrdup(state_dir);
+	char *slash = strrchr(home, '/');
 	int r;
 
 	/* The bottle's CA: made on the first start, kept after (a resumed
 	 * bottle keeps trusting it); `bottle run` copies ca.crt into the
-	 * bottle's CA bundle once we say we are ready. */
-	if ((r = mkdir_p(dir, 0700, err)) < 0 ||
-	    (r = ca_ensure(dir, id, err)) < 0)
+	 * bottle's CA bundle once we say we are ready.  A child checks or
+	 * makes it, so that none of that stays resident here. */
+	if (slash)
+		*slash = '\0';
+	if ((r = mkdir_p(dir, 0700, err)) < 0)
 		return r;
-	if ((r = tls_ca_load(dir, &b->ca, err)) < 0)
+	b->ca_child = xmalloc(sizeof(*b->ca_child));
+	*b->ca_child = (struct ca_child)CA_CHILD_INIT;
+	if ((r = ca_child_run(dir, c->id, c->spare_ca && slash ? home : NULL,
+			      b->ca_child, err)) < 0)
 		return r;
-	/* The upstream context (the system's CA store, ~1 MiB) is built at
-	 * the first intercepted connection; an idle bundle does without.
-	 * The extra CA must at least be readable now. */
+	if (b->ca_child->pidfd >= 0) {
+		b->ca_child_ev = event_new(b->base, b->ca_child->pidfd, EV_READ,
+					   on_ca_child, b);
+		if (!b->ca_child_ev || event_add(b->ca_child_ev, NULL) < 0)
+			die("out of memory");
+	}
+	/* The contexts are built at the first intercepted connection; the
+	 * extra CA must at least be readable now. */
 	if (e->ca_file && access(e->ca_file, R_OK) != 0)
 		return err_sys(err, errno, "egress.ca %s", e->ca_file);
 	b->extra_ca = e->ca_file ? xstrdup(e->ca_file) : NULL;
 	return 0;
+}
+
+struct tls_ca *bundle_ca(struct bundle *b, struct error *err)
+{
+	_cleanup_free_ char *dir = NULL;
+	uint64_t t0 = now_ns();
+
+	if (b->ca)
+		return b->ca;
+	dir = xasprintf("%s/ca", b->state_dir);
+	if (tls_ca_load(dir, &b->ca, err) < 0) {
+		err_prefix(err, "the bottle's CA");
+		log_warnx("%s", err->msg);
+		return NULL;
+	}
+	log_info("tls: the bottle's CA loaded in %.1f ms (at the first "
+		 "intercepted connection)",
+		 (double)(now_ns() - t0) / 1e6);
+	bundle_trim();
+	return b->ca;
 }
 
 SSL_CTX *bundle_client_ctx(struct bundle *b, struct error *err)
@@ -165,6 +263,11 @@ SSL_CTX *bundle_client_ctx(struct bundle *b, struct error *err)
 	if (!b->client_ctx)
 		b->client_ctx = tls_client_ctx_new(b->extra_ca, err);
 	return b->client_ctx;
+}
+
+void bundle_trim(void)
+{
+	malloc_trim(0);
 }
 
 /* The host's resolver configuration (/etc/resolv.conf and /etc/hosts), or
@@ -224,8 +327,9 @@ int bundle_init(struct bundle *b, struct event_base *base,
 	env_ms("BOTTLE_IDLE_TIMEOUT_MS", &lim.idle_timeout_ms);
 	env_ms("BOTTLE_CONNECT_TIMEOUT_MS", &lim.connect_timeout_ms);
 	b->limits = lim;
+	b->conf = c;
 	/* The CA first: it is all the bottle waits for. */
-	if ((r = init_tls(b, e, state_dir, bottle_id, err)) < 0)
+	if ((r = init_tls(b, c, state_dir, err)) < 0)
 		return err_prefix(err, "tls");
 	if (on_ca)
 		on_ca(ctx);
@@ -233,7 +337,7 @@ int bundle_init(struct bundle *b, struct event_base *base,
 		return err_prefix(err, "egress policy");
 	if ((r = inject_new(e, &b->inject, err)) < 0)
 		return err_prefix(err, "credential routes");
-	if ((r = init_dlp(b, c, err)) < 0)
+	if ((r = check_dlp(b, c, err)) < 0)
 		return err_prefix(err, "dlp");
 	if ((r = mkdir_p(logs, 0700, err)) < 0 ||
 	    (r = audit_open(audit, bottle_id, &b->audit, err)) < 0)
@@ -255,6 +359,12 @@ void bundle_release(struct bundle *b)
 		SSL_CTX_free(b->client_ctx);
 	free(b->extra_ca);
 	tls_ca_free(b->ca);
+	if (b->ca_child_ev)
+		event_free(b->ca_child_ev);
+	/* A spare half made is for the next maker to remove. */
+	if (b->ca_child)
+		ca_child_reap(b->ca_child, true, CA_CHILD_GRACE_MS);
+	free(b->ca_child);
 	dlp_db_free(b->dlp);
 	inject_free(b->inject);
 	policy_free(b->policy);

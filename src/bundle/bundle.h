@@ -21,6 +21,8 @@
 struct event_base;
 struct evdns_base;
 struct evconnlistener;
+struct event;
+struct ca_child;
 
 /* Limits and timeouts, per connection. */
 struct bundle_limits {
@@ -46,6 +48,7 @@ struct bundle_conf {
 	size_t n_upstreams;
 	bool supervise;
 	unsigned supervise_timeout; /* seconds; 0 = default */
+	bool spare_ca; /* make a CA for the user's next bottle (ca_child.h) */
 };
 
 struct bundle {
@@ -58,9 +61,15 @@ struct bundle {
 	struct dlp_db *dlp;
 	struct inject *inject;
 	struct audit *audit;
+	/* Built at first use, so that an idle bundle pays for neither
+	 * (bundle_dlp(), bundle_ca(), bundle_client_ctx()). */
+	const struct bundle_conf *conf;
+	bool dlp_loaded; /* dlp is built (NULL: no DLP at all) */
 	struct tls_ca *ca;
-	SSL_CTX *client_ctx; /* lazily: bundle_client_ctx() */
+	SSL_CTX *client_ctx;
 	char *extra_ca;
+	struct ca_child *ca_child;    /* checks or makes the CA, the spare */
+	struct event *ca_child_ev;    /* reaps it */
 	struct evconnlistener *proxy; /* NULL until proxy_serve() */
 	struct gate *gate;	      /* NULL unless gate_start() */
 	struct supervise *supervise;  /* NULL until supervise_start() */
@@ -72,18 +81,36 @@ struct bundle {
 
 /* Build the stages from c's egress section (c outlives b).  The DLP also
  * looks for every secret the bundle holds: the routes' and the git
- * upstreams' tokens.  state_dir holds ca/ (the bottle's CA, made here on
- * the first start and kept after) and logs/audit.jsonl; the DLP cache is
- * per user.  The CA comes first, and on_ca(ctx) (may be NULL) is called
- * as soon as it exists.  0 or -errno with err naming the stage. */
+ * upstreams' tokens.  state_dir holds ca/ (the bottle's CA, made on the
+ * first start and kept after) and logs/audit.jsonl; the DLP cache is per
+ * user.  The CA comes first (checked or made in a child: ca_child.h), and
+ * on_ca(ctx) (may be NULL) is called as soon as it exists.
+ *
+ * What an idle bundle does not use is only checked here, where that is
+ * cheap (the CA, the secrets, the custom DLP patterns compile), and built
+ * at first use: the DLP database, the CA's keys, the TLS contexts.  0 or
+ * -errno with err naming the stage. */
 int bundle_init(struct bundle *b, struct event_base *base,
 		const struct bundle_conf *c, const char *state_dir,
 		void (*on_ca)(void *ctx), void *ctx, struct error *err)
     __attribute__((warn_unused_result));
 void bundle_release(struct bundle *b);
 
+/* The DLP database, built at the first request (b->dlp stays NULL when
+ * the egress has no DLP).  0, or -errno with err ("dlp: ..."): the caller
+ * refuses the request, and a later one tries again. */
+int bundle_dlp(struct bundle *b, struct error *err)
+    __attribute__((warn_unused_result));
+
+/* The bottle's CA with its leaf key, loaded at the first intercepted
+ * CONNECT.  NULL with err ("the bottle's CA: ..."). */
+struct tls_ca *bundle_ca(struct bundle *b, struct error *err);
+
 /* The upstream TLS context, built on first use.  NULL with err. */
 SSL_CTX *bundle_client_ctx(struct bundle *b, struct error *err);
+
+/* Start-up is over: give freed memory back to the kernel. */
+void bundle_trim(void);
 
 /* Serve the proxy on an already listening socket (taken; closed by
  * bundle_release()). */

@@ -498,6 +498,42 @@ static int alloc_scratch(struct dlp_db *db, struct error *err)
 	return 0;
 }
 
+/* In a child: every custom pattern compiles and is bounded (the
+ * Hyperscan compiler stays out of the caller). */
+static int check_custom(void *ctx, hs_database_t **dbs, size_t n, size_t *extra,
+			struct error *err)
+{
+	const struct dlp_config *c = ctx;
+	struct dlp_config only = {.custom = c->custom, .n_custom = c->n_custom};
+	struct dlp_db db = {0};
+	struct exprs x = {0};
+	size_t w;
+
+	(void)dbs;
+	(void)n;
+	*extra = 0;
+	if (add_rules(&db, &only, &x) < 0)
+		return err_set(err, ENOMEM, "dlp: out of memory");
+	return max_width(&db, &x, &w, err); /* the child exits: no frees */
+}
+
+int dlp_config_check(const struct dlp_config *c, struct error *err)
+{
+	size_t unused;
+
+	for (size_t i = 0; i < c->n_secrets; i++)
+		if (!c->secrets[i] || strlen(c->secrets[i]) < DLP_MIN_SECRET)
+			return err_set(err, EINVAL,
+				       "dlp: injected secret #%zu is shorter "
+				       "than %d bytes and would match anywhere",
+				       i + 1, DLP_MIN_SECRET);
+	if (c->n_custom == 0)
+		return 0;
+	dlp_hs_allocator_init();
+	return dlp_compile_forked(check_custom, (void *)c, NULL, 0, &unused,
+				  err);
+}
+
 int dlp_db_new(const struct dlp_config *c, struct dlp_db **out,
 	       struct error *err)
 {

@@ -51,6 +51,11 @@ struct dlp_db;
  * recompiled; a warning is logged). */
 int dlp_db_new(const struct dlp_config *c, struct dlp_db **out,
 	       struct error *err) __attribute__((warn_unused_result));
+/* What dlp_db_new(c) would refuse, found without building anything in
+ * the caller: a secret too short, a custom pattern that does not compile
+ * or is unbounded (checked in a child).  Same errors as dlp_db_new(). */
+int dlp_config_check(const struct dlp_config *c, struct error *err)
+    __attribute__((warn_unused_result));
 void dlp_db_free(struct dlp_db *db); /* wipes the secrets; NULL is fine */
 /* Number of rules: built-in + custom + secrets. */
 size_t dlp_db_count(const struct dlp_db *db);

@@ -219,24 +219,9 @@ static void on_flush(evutil_socket_t fd, short what, void *arg)
 	audit_flush(((struct bundle *)arg)->audit);
 }
 
-/* Make a CA ahead of time for this user's next bottle (see
- * ca_make_spare()), so that its launch waits on no key generation: about
- * a millisecond of ours, now that OpenSSL is warm, instead of several of
- * the next launch.  main() holds SIGTERM back until this is done, so that
- * even a bottle whose agent exits at once leaves a spare behind. */
-static void make_spare(const char *state_dir)
-{
-	_cleanup_free_ char *home = xstrdup(state_dir);
-	char *slash = strrchr(home, '/');
-	struct error err = ERROR_INIT;
-
-	if (slash) {
-		*slash = '\0';
-		if (ca_make_spare(home, &err) < 0)
-			log_warnx("making a spare CA: %s", err.msg);
-	}
-}
-
+/* SIGTERM and SIGINT wait until the loop handles them, so that a bottle
+ * whose agent exits at once still stops its bundle the orderly way (which
+ * lets the CA child finish the spare; see bundle_release()). */
 static void hold_signals(bool hold)
 {
 	sigset_t term;
@@ -257,16 +242,13 @@ static void report(int control, const char *msg)
 }
 
 /* The bottle's CA exists: the monitor lets the agent start now, while we
- * load the rest (its connections wait in the listen backlog). */
+ * load the rest (its connections wait in the listen backlog).  A child
+ * makes a CA for the user's next bottle meanwhile (bundle_conf.spare_ca). */
 static void on_ca(void *ctx)
 {
 	const struct opts *o = ctx;
 
 	report(o->control, "C");
-	if (o->control >= 0) {
-		make_spare(o->state);
-		hold_signals(false);
-	}
 }
 
 /* The listeners, from the monitor, once the bottle has them. */
@@ -320,14 +302,15 @@ int main(int argc, char **argv)
 	if (parse_args(argc, argv, &o) < 0)
 		return 2;
 	log_init("bottle-bundle", o.debug ? LOG_DEBUG : LOG_INFO);
-	if (o.control >= 0)
-		hold_signals(true); /* until make_spare() */
+	hold_signals(true);
 	signal(SIGPIPE, SIG_IGN);
 	base = event_base_new();
 	if (!base)
 		die("event_base_new failed");
-	if (load_conf(&o, &conf, &err) < 0 ||
-	    bundle_init(&b, base, &conf, o.state, on_ca, &o, &err) < 0)
+	if (load_conf(&o, &conf, &err) < 0)
+		goto fail;
+	conf.spare_ca = o.control >= 0;
+	if (bundle_init(&b, base, &conf, o.state, on_ca, &o, &err) < 0)
 		goto fail;
 	if ((o.control < 0
 		 ? open_listeners(&o, fds, &err)
@@ -351,7 +334,9 @@ int main(int argc, char **argv)
 	evsignal_add(sig_term, NULL);
 	evsignal_add(sig_int, NULL);
 	evtimer_add(flush, &tv);
+	hold_signals(false);
 	log_info("serving %s (pid %d)", conf.id, (int)getpid());
+	bundle_trim();
 	report(o.control, "R");
 	if (o.control >= 0)
 		close(o.control);

@@ -303,6 +303,8 @@ static const char *status_text(int status)
 		return "Not Implemented";
 	case 502:
 		return "Bad Gateway";
+	case 503:
+		return "Service Unavailable";
 	case 504:
 		return "Gateway Timeout";
 	default:
@@ -569,8 +571,14 @@ static void resolved(struct conn *c)
 		SSL *ssl;
 		struct error err = ERROR_INIT;
 		struct bufferevent *tls;
+		/* Loaded at the first intercepted CONNECT. */
+		struct tls_ca *ca = bundle_ca(c->b, &err);
 
-		ctx = tls_ca_server_ctx(c->b->ca, c->host, &err);
+		if (!ca) {
+			respond_error(c, 502, "error", "%s", err.msg);
+			return;
+		}
+		ctx = tls_ca_server_ctx(ca, c->host, &err);
 		ssl = ctx ? SSL_new(ctx) : NULL;
 		if (!ssl) {
 			respond_error(c, 502, "error",
@@ -676,11 +684,18 @@ static void on_request(struct conn *c)
 	const char *head =
 	    (const char *)evbuffer_pullup(in, (ssize_t)r->head_len);
 	bool inner = c->mode == MODE_INTERCEPT;
+	struct error err = ERROR_INIT;
 
 	reset_request(c);
 	c->req_started = now_ns();
 	snprintf(c->method, sizeof(c->method), "%.*s",
 		 (int)(r->method.n < 15 ? r->method.n : 15), r->method.p);
+	/* Built at the first request: without it nothing leaves (and the
+	 * path cannot be redacted, so the audit line has none). */
+	if (bundle_dlp(c->b, &err) < 0) {
+		respond_error(c, 503, "error", "%s", err.msg);
+		return;
+	}
 	redact_path(c, r->form == TARGET_AUTHORITY ? r->target : r->path);
 	c->req_keep_alive = r->keep_alive && !c->cli_eof;
 

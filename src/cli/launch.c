@@ -371,15 +371,19 @@ static int run_bottle(const struct launch_opts *o, bool foreground,
 				   .console_fd = console_fd,
 				   .bundle = hc.bundle};
 	code = monitor_run(&mo);
+	bundle_sup_stop(hc.bundle);
 	cli_tty_restore();
 	f.code = code;
 	bottle_io_close(&io);
 	if (proc.pidfd >= 0)
 		close(proc.pidfd);
 teardown:
-	bundle_sup_free(hc.bundle);
+	/* The bundle exits while the backend releases the bottle; it is
+	 * reaped (and its artifact cleared) only after that. */
+	bundle_sup_stop(hc.bundle);
 	if (o->backend->release(p, &err) < 0)
 		log_warnx("cleaning up %s: %s", p->id, err.msg);
+	bundle_sup_free(hc.bundle);
 	if (meta_update(p->state_dir, mark_finished, &f, &err) < 0)
 		log_warnx("recording %s: %s", p->id, err.msg);
 	return f.code;

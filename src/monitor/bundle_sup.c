@@ -40,6 +40,7 @@ struct bundle_sup {
 	unsigned restarts;
 	bundle_sup_record_fn record;
 	void *record_ctx;
+	uint64_t stop_ns; /* when bundle_sup_stop() sent SIGTERM, or 0 */
 };
 
 /* Child side of the fork: only async-signal-safe calls from here on
@@ -334,14 +335,27 @@ int bundle_sup_on_exit(struct bundle_sup *s, struct error *err)
 	return 0;
 }
 
+void bundle_sup_stop(struct bundle_sup *s)
+{
+	if (!s || s->pidfd < 0 || s->stop_ns)
+		return;
+	syscall(SYS_pidfd_send_signal, s->pidfd, SIGTERM, NULL, 0);
+	s->stop_ns = now_ns();
+}
+
 void bundle_sup_free(struct bundle_sup *s)
 {
 	if (!s)
 		return;
 	if (s->pidfd >= 0) {
 		struct pollfd p = {s->pidfd, POLLIN, 0};
-		syscall(SYS_pidfd_send_signal, s->pidfd, SIGTERM, NULL, 0);
-		if (poll(&p, 1, STOP_GRACE_MS) == 0)
+		uint64_t waited;
+		int left;
+
+		bundle_sup_stop(s);
+		waited = (now_ns() - s->stop_ns) / 1000000u;
+		left = waited < STOP_GRACE_MS ? STOP_GRACE_MS - (int)waited : 0;
+		if (poll(&p, 1, left) == 0)
 			syscall(SYS_pidfd_send_signal, s->pidfd, SIGKILL, NULL,
 				0);
 		waitpid(s->pid, NULL, 0);

@@ -52,7 +52,12 @@ int bundle_sup_fd(const struct bundle_sup *s);
  * be brought back (it died during start-up, or its restart failed). */
 int bundle_sup_on_exit(struct bundle_sup *s, struct error *err);
 
-/* Stop the bundle (SIGTERM, then SIGKILL after a grace period), close the
+/* Ask the bundle to stop (SIGTERM) and return at once, so that the
+ * caller tears the rest down while it exits.  NULL is fine. */
+void bundle_sup_stop(struct bundle_sup *s);
+
+/* Stop the bundle (SIGTERM unless bundle_sup_stop() sent it, then SIGKILL
+ * once a grace period since the SIGTERM is over) and reap it, close the
  * listeners and free.  NULL is fine. */
 void bundle_sup_free(struct bundle_sup *s);
 
