@@ -65,6 +65,25 @@ need_vm() {
 
 bottle_ids() { ls "$XDG_STATE_HOME/bottle" 2>/dev/null; }
 
+# bundle_stopped_clean STATE: after `bottle stop`, the bundle of the bottle
+# whose state dir is STATE exits, and its log has no sanitizer report.
+# stop returns before the monitor has reaped the bundle (a sanitized one
+# takes its time to exit): waited for, boundedly.
+bundle_stopped_clean() {
+	for _ in $(seq 100); do
+		pgrep -f "bottle-bundle --state $1" >/dev/null || break
+		sleep 0.1
+	done
+	if grep -q 'Sanitizer' "$1/logs/bundle.log" 2>/dev/null; then
+		fail "sanitizer report in bundle.log"
+		grep -A20 Sanitizer "$1/logs/bundle.log" | head -40
+	else
+		ok "the bundle's log has no sanitizer report"
+	fi
+	pgrep -f "bottle-bundle --state $1" >/dev/null && fail "the bundle outlived its bottle" ||
+		ok "the bundle stops with its bottle"
+}
+
 cleanup_root() {
 	# Remove what the test made; stop bottles left running.
 	for fn in $T_CLEANUP; do "$fn"; done

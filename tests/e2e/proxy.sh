@@ -160,12 +160,5 @@ else
 fi
 
 "$BOTTLE" stop "$id" >/dev/null 2>&1
-sleep 0.5
-if grep -q 'Sanitizer' "$XDG_STATE_HOME/bottle/$id/logs/bundle.log" 2>/dev/null; then
-	fail "sanitizer report in bundle.log"; grep -A20 Sanitizer "$XDG_STATE_HOME/bottle/$id/logs/bundle.log" | head -40
-else
-	ok "the bundle's log has no sanitizer report"
-fi
-pgrep -f "bottle-bundle --state $XDG_STATE_HOME/bottle/$id" >/dev/null && fail "the bundle outlived its bottle" ||
-	ok "the bundle stops with its bottle"
+bundle_stopped_clean "$XDG_STATE_HOME/bottle/$id"
 finish

@@ -107,17 +107,5 @@ grep -q 'dlp cache: .*recompiling' "$log" && ok "... and the log says the cache 
 [ "$(code https://echo.test:8443/after)" = 200 ] && ok "... and clean requests go through" || fail "after recompiling"
 
 "$BOTTLE" stop "$id" >/dev/null 2>&1
-# stop returns before the monitor has reaped the bundle (a sanitized one
-# takes its time to exit): wait for it, boundedly.
-for _ in $(seq 100); do
-	pgrep -f "bottle-bundle --state $state" >/dev/null || break
-	sleep 0.1
-done
-if grep -q 'Sanitizer' "$log" 2>/dev/null; then
-	fail "sanitizer report in bundle.log"; grep -A20 Sanitizer "$log" | head -40
-else
-	ok "the bundle's log has no sanitizer report"
-fi
-pgrep -f "bottle-bundle --state $state" >/dev/null && fail "the bundle outlived its bottle" ||
-	ok "the bundle stops with its bottle"
+bundle_stopped_clean "$state"
 finish
