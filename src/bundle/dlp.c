@@ -440,18 +440,29 @@ static int compile_secrets(void *ctx, hs_database_t **dbs, size_t n,
 
 /* Validate the secrets and make their literal forms; *span is the raw
  * span of their longest form. */
-static int add_secrets(struct dlp_db *db, const struct dlp_config *c,
-		       size_t *span, struct error *err)
+/* Every injected secret is long enough to mean something. */
+static int check_secrets(const struct dlp_config *c, struct error *err)
 {
-	*span = 0;
-	for (size_t i = 0; i < c->n_secrets; i++) {
-		size_t n = c->secrets[i] ? strlen(c->secrets[i]) : 0;
-
-		if (n < DLP_MIN_SECRET)
+	for (size_t i = 0; i < c->n_secrets; i++)
+		if (!c->secrets[i] || strlen(c->secrets[i]) < DLP_MIN_SECRET)
 			return err_set(err, EINVAL,
 				       "dlp: injected secret #%zu is shorter "
 				       "than %d bytes and would match anywhere",
 				       i + 1, DLP_MIN_SECRET);
+	return 0;
+}
+
+static int add_secrets(struct dlp_db *db, const struct dlp_config *c,
+		       size_t *span, struct error *err)
+{
+	int r;
+
+	*span = 0;
+	if ((r = check_secrets(c, err)) < 0)
+		return r;
+	for (size_t i = 0; i < c->n_secrets; i++) {
+		size_t n = strlen(c->secrets[i]);
+
 		if (add_secret(db, (const uint8_t *)c->secrets[i], n) < 0)
 			return err_set(err, ENOMEM, "dlp: out of memory");
 		if (3 * n > *span)
@@ -520,13 +531,10 @@ static int check_custom(void *ctx, hs_database_t **dbs, size_t n, size_t *extra,
 int dlp_config_check(const struct dlp_config *c, struct error *err)
 {
 	size_t unused;
+	int r;
 
-	for (size_t i = 0; i < c->n_secrets; i++)
-		if (!c->secrets[i] || strlen(c->secrets[i]) < DLP_MIN_SECRET)
-			return err_set(err, EINVAL,
-				       "dlp: injected secret #%zu is shorter "
-				       "than %d bytes and would match anywhere",
-				       i + 1, DLP_MIN_SECRET);
+	if ((r = check_secrets(c, err)) < 0)
+		return r;
 	if (c->n_custom == 0)
 		return 0;
 	dlp_hs_allocator_init();

@@ -469,6 +469,21 @@ static void bad_regex(void **state)
 	c.n_secrets = 1;
 	assert_int_equal(dlp_db_new(&c, &db, &err), -EINVAL);
 	assert_null(strstr(err.msg, shortsec));
+	assert_true(str_has_prefix(err.msg, "dlp: injected secret #1 is "));
+	/* The check at start refuses the same, with the same words. */
+	err_clear(&err);
+	assert_int_equal(dlp_config_check(&c, &err), -EINVAL);
+	assert_true(str_has_prefix(err.msg, "dlp: injected secret #1 is "));
+	err_clear(&err);
+	c.n_secrets = 0;
+	c.custom = bad;
+	c.n_custom = 1;
+	assert_int_equal(dlp_config_check(&c, &err), -EINVAL);
+	assert_true(str_has_prefix(err.msg, "dlp pattern broken: "));
+	err_clear(&err);
+	c.custom = unb;
+	assert_int_equal(dlp_config_check(&c, &err), -EINVAL);
+	assert_true(str_has_prefix(err.msg, "dlp pattern greedy: "));
 }
 
 static bool file_contains(const char *path, const char *needle)
