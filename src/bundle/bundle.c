@@ -2,11 +2,12 @@
 #include "bundle/bundle.h"
 
 #include "bundle/audit.h"
-#include "bundle/ca_child.h"
 #include "bundle/dlp.h"
 #include "bundle/gate.h"
 #include "bundle/inject.h"
 #include "bundle/policy.h"
+#include "bundle/stage.h"
+#include "bundle/startup_child.h"
 #include "bundle/supervise.h"
 #include "bundle/tls.h"
 
@@ -25,8 +26,9 @@
 #include <string.h>
 #include <unistd.h>
 
-/* How long a stopping bundle waits for its CA child to finish a spare. */
-#define CA_CHILD_GRACE_MS 1000
+/* How long a stopping bundle waits for its start-up child to finish a
+ * spare. */
+#define STARTUP_CHILD_GRACE_MS 1000
 
 static int init_policy(struct bundle *b, const struct egress *e,
 		       struct error *err)
@@ -153,19 +155,6 @@ static int dlp_input_make(const struct bundle *b, const struct bundle_conf *c,
 	return in->secrets ? 0 : -EINVAL;
 }
 
-/* At start: what the DLP would refuse, without building it. */
-static int check_dlp(struct bundle *b, const struct bundle_conf *c,
-		     struct error *err)
-{
-	struct dlp_input in;
-	int r = dlp_input_make(b, c, false, &in, err);
-
-	if (r == 0)
-		r = dlp_config_check(&in.dc, err);
-	dlp_input_release(&in);
-	return r;
-}
-
 int bundle_dlp(struct bundle *b, struct error *err)
 {
 	struct dlp_input in;
@@ -174,6 +163,10 @@ int bundle_dlp(struct bundle *b, struct error *err)
 
 	if (b->dlp_loaded)
 		return 0;
+	if ((r = stage_load(err)) < 0) {
+		log_warnx("%s", err->msg);
+		return r;
+	}
 	if ((r = dlp_input_make(b, b->conf, true, &in, err)) == 0)
 		r = dlp_db_new(&in.dc, &b->dlp, err);
 	dlp_input_release(&in);
@@ -192,49 +185,45 @@ int bundle_dlp(struct bundle *b, struct error *err)
 	return 0;
 }
 
-/* The CA child exited (it made the spare): reap it. */
-static void on_ca_child(evutil_socket_t fd, short what, void *arg)
+/* The start-up child exited (it made the spare): reap it. */
+static void on_startup_child(evutil_socket_t fd, short what, void *arg)
 {
 	struct bundle *b = arg;
 
 	(void)fd;
 	(void)what;
-	ca_child_reap(b->ca_child, false, 0);
+	startup_child_reap(b->startup, false, 0);
 }
 
-static int init_tls(struct bundle *b, const struct bundle_conf *c,
-		    const char *state_dir, struct error *err)
+/* The start-up child: the bottle's CA, made on the first start and kept
+ * after (a resumed bottle keeps trusting it; `bottle run` copies ca.crt
+ * into the bottle's CA bundle once we say it exists), and what the DLP
+ * would refuse, without building it here (dlp in). */
+static int start_checks(struct bundle *b, const struct bundle_conf *c,
+			const char *state_dir, const struct dlp_input *in,
+			struct error *err)
 {
-	const struct egress *e = &c->egress;
 	_cleanup_free_ char *dir = xasprintf("%s/ca", state_dir);
 	_cleanup_free_ char *home = xstrdup(state_dir);
 	char *slash = strrchr(home, '/');
+	struct startup_job job = {dir, c->id, &in->dc, NULL};
 	int r;
 
-	/* The bottle's CA: made on the first start, kept after (a resumed
-	 * bottle keeps trusting it); `bottle run` copies ca.crt into the
-	 * bottle's CA bundle once we say we are ready.  A child checks or
-	 * makes it, so that none of that stays resident here. */
 	if (slash)
 		*slash = '\0';
+	if (c->spare_ca && slash)
+		job.spare_home = home;
 	if ((r = mkdir_p(dir, 0700, err)) < 0)
-		return r;
-	b->ca_child = xmalloc(sizeof(*b->ca_child));
-	*b->ca_child = (struct ca_child)CA_CHILD_INIT;
-	if ((r = ca_child_run(dir, c->id, c->spare_ca && slash ? home : NULL,
-			      b->ca_child, err)) < 0)
-		return r;
-	if (b->ca_child->pidfd >= 0) {
-		b->ca_child_ev = event_new(b->base, b->ca_child->pidfd, EV_READ,
-					   on_ca_child, b);
-		if (!b->ca_child_ev || event_add(b->ca_child_ev, NULL) < 0)
+		return err_prefix(err, "tls");
+	b->startup = xmalloc(sizeof(*b->startup));
+	if ((r = startup_child_run(&job, b->startup, err)) < 0)
+		return err_prefix(err, "tls");
+	if (b->startup->pidfd >= 0) {
+		b->startup_ev = event_new(b->base, b->startup->pidfd, EV_READ,
+					  on_startup_child, b);
+		if (!b->startup_ev || event_add(b->startup_ev, NULL) < 0)
 			die("out of memory");
 	}
-	/* The contexts are built at the first intercepted connection; the
-	 * extra CA must at least be readable now. */
-	if (e->ca_file && access(e->ca_file, R_OK) != 0)
-		return err_sys(err, errno, "egress.ca %s", e->ca_file);
-	b->extra_ca = e->ca_file ? xstrdup(e->ca_file) : NULL;
 	return 0;
 }
 
@@ -245,6 +234,10 @@ struct tls_ca *bundle_ca(struct bundle *b, struct error *err)
 
 	if (b->ca)
 		return b->ca;
+	if (stage_load(err) < 0) {
+		log_warnx("%s", err->msg);
+		return NULL;
+	}
 	dir = xasprintf("%s/ca", b->state_dir);
 	if (tls_ca_load(dir, &b->ca, err) < 0) {
 		err_prefix(err, "the bottle's CA");
@@ -260,7 +253,7 @@ struct tls_ca *bundle_ca(struct bundle *b, struct error *err)
 
 SSL_CTX *bundle_client_ctx(struct bundle *b, struct error *err)
 {
-	if (!b->client_ctx)
+	if (!b->client_ctx && stage_load(err) == 0)
 		b->client_ctx = tls_client_ctx_new(b->extra_ca, err);
 	return b->client_ctx;
 }
@@ -317,6 +310,7 @@ int bundle_init(struct bundle *b, struct event_base *base,
 	struct bundle_limits lim = BUNDLE_LIMITS_DEFAULT;
 	_cleanup_free_ char *logs = xasprintf("%s/logs", state_dir);
 	_cleanup_free_ char *audit = xasprintf("%s/audit.jsonl", logs);
+	struct dlp_input in;
 	int r;
 
 	memset(b, 0, sizeof(*b));
@@ -328,17 +322,28 @@ int bundle_init(struct bundle *b, struct event_base *base,
 	env_ms("BOTTLE_CONNECT_TIMEOUT_MS", &lim.connect_timeout_ms);
 	b->limits = lim;
 	b->conf = c;
-	/* The CA first: it is all the bottle waits for. */
-	if ((r = init_tls(b, c, state_dir, err)) < 0)
-		return err_prefix(err, "tls");
-	if (on_ca)
-		on_ca(ctx);
 	if ((r = init_policy(b, e, err)) < 0)
 		return err_prefix(err, "egress policy");
 	if ((r = inject_new(e, &b->inject, err)) < 0)
 		return err_prefix(err, "credential routes");
-	if ((r = check_dlp(b, c, err)) < 0)
+	/* The contexts are built at the first intercepted connection; the
+	 * extra CA must at least be readable now. */
+	if (e->ca_file && access(e->ca_file, R_OK) != 0)
+		return err_sys(err, errno, "tls: egress.ca %s", e->ca_file);
+	b->extra_ca = e->ca_file ? xstrdup(e->ca_file) : NULL;
+	if ((r = dlp_input_make(b, c, false, &in, err)) < 0) {
+		dlp_input_release(&in);
 		return err_prefix(err, "dlp");
+	}
+	/* The CA first: it is all the bottle waits for. */
+	r = start_checks(b, c, state_dir, &in, err);
+	if (r == 0 && on_ca)
+		on_ca(ctx);
+	if (r == 0 && (r = startup_child_dlp(b->startup, err)) < 0)
+		err_prefix(err, "dlp");
+	dlp_input_release(&in);
+	if (r < 0)
+		return r;
 	if ((r = mkdir_p(logs, 0700, err)) < 0 ||
 	    (r = audit_open(audit, bottle_id, &b->audit, err)) < 0)
 		return err_prefix(err, "audit");
@@ -355,16 +360,15 @@ void bundle_release(struct bundle *b)
 	if (b->dns)
 		evdns_base_free(b->dns, 1);
 	audit_close(b->audit);
-	if (b->client_ctx)
-		SSL_CTX_free(b->client_ctx);
+	tls_client_ctx_free(b->client_ctx);
 	free(b->extra_ca);
 	tls_ca_free(b->ca);
-	if (b->ca_child_ev)
-		event_free(b->ca_child_ev);
+	if (b->startup_ev)
+		event_free(b->startup_ev);
 	/* A spare half made is for the next maker to remove. */
-	if (b->ca_child)
-		ca_child_reap(b->ca_child, true, CA_CHILD_GRACE_MS);
-	free(b->ca_child);
+	if (b->startup)
+		startup_child_reap(b->startup, true, STARTUP_CHILD_GRACE_MS);
+	free(b->startup);
 	dlp_db_free(b->dlp);
 	inject_free(b->inject);
 	policy_free(b->policy);

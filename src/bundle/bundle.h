@@ -22,7 +22,7 @@ struct event_base;
 struct evdns_base;
 struct evconnlistener;
 struct event;
-struct ca_child;
+struct startup_child;
 
 /* Limits and timeouts, per connection. */
 struct bundle_limits {
@@ -48,7 +48,8 @@ struct bundle_conf {
 	size_t n_upstreams;
 	bool supervise;
 	unsigned supervise_timeout; /* seconds; 0 = default */
-	bool spare_ca; /* make a CA for the user's next bottle (ca_child.h) */
+	bool spare_ca;		    /* make a CA for the user's next bottle
+				     * (startup_child.h) */
 };
 
 struct bundle {
@@ -68,12 +69,12 @@ struct bundle {
 	struct tls_ca *ca;
 	SSL_CTX *client_ctx;
 	char *extra_ca;
-	struct ca_child *ca_child;    /* checks or makes the CA, the spare */
-	struct event *ca_child_ev;    /* reaps it */
-	struct evconnlistener *proxy; /* NULL until proxy_serve() */
-	struct gate *gate;	      /* NULL unless gate_start() */
-	struct supervise *supervise;  /* NULL until supervise_start() */
-	struct conn *conns;	      /* live connections, a list */
+	struct startup_child *startup; /* the CA, DLP checks, the spare */
+	struct event *startup_ev;      /* reaps it */
+	struct evconnlistener *proxy;  /* NULL until proxy_serve() */
+	struct gate *gate;	       /* NULL unless gate_start() */
+	struct supervise *supervise;   /* NULL until supervise_start() */
+	struct conn *conns;	       /* live connections, a list */
 	unsigned n_conns;
 	/* Counters for the log line at exit. */
 	uint64_t n_requests, n_denied, n_blocked;
@@ -83,13 +84,15 @@ struct bundle {
  * looks for every secret the bundle holds: the routes' and the git
  * upstreams' tokens.  state_dir holds ca/ (the bottle's CA, made on the
  * first start and kept after) and logs/audit.jsonl; the DLP cache is per
- * user.  The CA comes first (checked or made in a child: ca_child.h), and
- * on_ca(ctx) (may be NULL) is called as soon as it exists.
+ * user.  The CA comes first (checked or made in a child, which also checks
+ * the DLP patterns: startup_child.h), and on_ca(ctx) (may be NULL) is
+ * called as soon as it exists.
  *
- * What an idle bundle does not use is only checked here, where that is
- * cheap (the CA, the secrets, the custom DLP patterns compile), and built
- * at first use: the DLP database, the CA's keys, the TLS contexts.  0 or
- * -errno with err naming the stage. */
+ * What an idle bundle does not use is only checked here, in that child
+ * (the CA, the secrets, the custom DLP patterns compile), and built at
+ * first use, when the stage module is loaded (stage.h): the DLP database,
+ * the CA's keys, the TLS contexts.  0 or -errno with err naming the
+ * stage. */
 int bundle_init(struct bundle *b, struct event_base *base,
 		const struct bundle_conf *c, const char *state_dir,
 		void (*on_ca)(void *ctx), void *ctx, struct error *err)

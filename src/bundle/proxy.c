@@ -27,16 +27,15 @@
 #include "bundle/policy.h"
 #include "bundle/sni.h"
 #include "bundle/tls.h"
+#include "bundle/tls_bev.h"
 
 #include "lib/log.h"
 #include "lib/util.h"
 
 #include <arpa/inet.h>
-#include <openssl/err.h>
 #include <errno.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
-#include <event2/bufferevent_ssl.h>
 #include <event2/dns.h>
 #include <event2/event.h>
 #include <event2/listener.h>
@@ -367,10 +366,12 @@ static void throttle(struct conn *c, struct bufferevent *from,
  * record as a write(2): a response head and its body would cost the agent
  * two segments and two wake-ups.  Up to one record's worth is made one
  * piece first. */
-static void coalesce(struct bufferevent *to, struct evbuffer *out)
+static void coalesce(const struct conn *c, struct bufferevent *to,
+		     struct evbuffer *out)
 {
-	if (evbuffer_get_length(out) <= TLS_RECORD_MAX &&
-	    bufferevent_openssl_get_ssl(to))
+	bool tls = to == c->cli ? c->cli_tls : c->mode == MODE_INTERCEPT;
+
+	if (tls && evbuffer_get_length(out) <= TLS_RECORD_MAX)
 		evbuffer_pullup(out, -1);
 }
 
@@ -382,7 +383,7 @@ static void relay(struct conn *c, struct bufferevent *from,
 
 	c->last_io = now_ns();
 	evbuffer_remove_buffer(bufferevent_get_input(from), out, n);
-	coalesce(to, out);
+	coalesce(c, to, out);
 	throttle(c, from, out);
 }
 
@@ -526,7 +527,7 @@ static void install_cli_callbacks(struct conn *c);
  * Normally the bufferevent is rebuilt on the socket itself (one copy less
  * per byte); if the agent already sent bytes past the CONNECT head, they
  * sit in the plain bufferevent, and a filter over it reads them first. */
-static struct bufferevent *tls_over_cli(struct conn *c, SSL *ssl)
+static struct bufferevent *tls_over_cli(struct conn *c, SSL_CTX *ctx)
 {
 	static const char ok[] = "HTTP/1.1 200 Connection established\r\n\r\n";
 	evutil_socket_t fd = bufferevent_getfd(c->cli);
@@ -537,9 +538,7 @@ static struct bufferevent *tls_over_cli(struct conn *c, SSL *ssl)
 	    send(fd, ok, sizeof(ok) - 1, MSG_NOSIGNAL) != sizeof(ok) - 1) {
 		evbuffer_add(bufferevent_get_output(c->cli), ok,
 			     sizeof(ok) - 1);
-		tls = bufferevent_openssl_filter_new(c->b->base, c->cli, ssl,
-						     BUFFEREVENT_SSL_ACCEPTING,
-						     BEV_OPT_CLOSE_ON_FREE);
+		tls = tls_bev_server(c->b->base, ctx, -1, c->cli);
 		/* The filter encrypts into the plain output as long as that
 		 * is under its high watermark (none by default: an agent that
 		 * does not read would make us buffer the whole download). */
@@ -549,9 +548,7 @@ static struct bufferevent *tls_over_cli(struct conn *c, SSL *ssl)
 						 c->b->limits.buffer_max);
 		return tls;
 	}
-	tls = bufferevent_openssl_socket_new(c->b->base, fd, ssl,
-					     BUFFEREVENT_SSL_ACCEPTING,
-					     BEV_OPT_CLOSE_ON_FREE);
+	tls = tls_bev_server(c->b->base, ctx, fd, NULL);
 	if (tls) {
 		/* The fd now belongs to tls: detach it from the plain one. */
 		bufferevent_setfd(c->cli, -1);
@@ -568,7 +565,6 @@ static void resolved(struct conn *c)
 		/* CONNECT to an intercepted host: answer now, handshake with
 		 * the agent, connect upstream at its first request. */
 		SSL_CTX *ctx;
-		SSL *ssl;
 		struct error err = ERROR_INIT;
 		struct bufferevent *tls;
 		/* Loaded at the first intercepted CONNECT. */
@@ -579,8 +575,7 @@ static void resolved(struct conn *c)
 			return;
 		}
 		ctx = tls_ca_server_ctx(ca, c->host, &err);
-		ssl = ctx ? SSL_new(ctx) : NULL;
-		if (!ssl) {
+		if (!ctx) {
 			respond_error(c, 502, "error",
 				      "minting a certificate "
 				      "for %s: %s",
@@ -588,9 +583,8 @@ static void resolved(struct conn *c)
 			return;
 		}
 		c->status = 200;
-		tls = tls_over_cli(c, ssl);
+		tls = tls_over_cli(c, ctx);
 		if (!tls) {
-			SSL_free(ssl);
 			respond_error(c, 502, "error", "TLS setup failed");
 			return;
 		}
@@ -864,7 +858,7 @@ static void release_held(struct conn *c, size_t keep)
 	}
 	if (c->req_done && chunked)
 		evbuffer_add(out, "0\r\n\r\n", 5);
-	coalesce(c->up, out);
+	coalesce(c, c->up, out);
 	throttle(c, c->cli, out);
 }
 
@@ -1323,17 +1317,16 @@ static void up_event(struct bufferevent *bev, short what, void *arg)
 		up_connected(c);
 	} else if (!c->up_connected) {
 		/* Connect or upstream handshake failed: next address. */
-		char why[200];
-		SSL *ssl = bufferevent_openssl_get_ssl(bev);
+		char why[200], r[160];
 		int e = EVUTIL_SOCKET_ERROR();
-		unsigned long oe = ssl ? bufferevent_get_openssl_error(bev) : 0;
-		const char *r = oe ? ERR_reason_error_string(oe) : NULL;
+		bool tls = c->mode == MODE_INTERCEPT;
+		bool bad_cert = tls && tls_bev_failure(bev, r, sizeof(r));
 
-		if (ssl && SSL_get_verify_result(ssl) != X509_V_OK)
-			tls_upstream_error(ssl, why, sizeof(why));
+		if (bad_cert)
+			snprintf(why, sizeof(why), "%s", r);
 		else if (what & BEV_EVENT_TIMEOUT)
 			snprintf(why, sizeof(why), "connect timed out");
-		else if (r)
+		else if (tls && r[0])
 			snprintf(why, sizeof(why), "TLS handshake failed: %s",
 				 r);
 		else if (e)
@@ -1341,8 +1334,8 @@ static void up_event(struct bufferevent *bev, short what, void *arg)
 				 evutil_socket_error_to_string(e));
 		else
 			snprintf(why, sizeof(why), "connection closed%s",
-				 ssl ? " during the TLS handshake" : "");
-		if (ssl && SSL_get_verify_result(ssl) != X509_V_OK) {
+				 tls ? " during the TLS handshake" : "");
+		if (bad_cert) {
 			respond_error(c, 502, "error", "%s:%u: %s", c->host,
 				      c->port, why);
 		} else if (c->next_addr < c->n_addrs) {
@@ -1403,17 +1396,12 @@ static void start_connect(struct conn *c)
 	if (c->mode == MODE_INTERCEPT) {
 		struct error err = ERROR_INIT;
 		SSL_CTX *ctx = bundle_client_ctx(c->b, &err);
-		SSL *ssl = ctx ? tls_client_ssl_new(ctx, c->host) : NULL;
-		if (!ssl) {
+		if (!ctx) {
 			respond_error(c, 502, "error", "TLS setup failed: %s",
-				      ctx ? "out of memory" : err.msg);
+				      err.msg);
 			return;
 		}
-		c->up = bufferevent_openssl_socket_new(
-		    c->b->base, -1, ssl, BUFFEREVENT_SSL_CONNECTING,
-		    BEV_OPT_CLOSE_ON_FREE);
-		if (!c->up)
-			SSL_free(ssl);
+		c->up = tls_bev_client(c->b->base, ctx, c->host);
 	} else {
 		c->up = bufferevent_socket_new(c->b->base, -1,
 					       BEV_OPT_CLOSE_ON_FREE);

@@ -502,6 +502,11 @@ SSL_CTX *tls_client_ctx_new(const char *extra_ca_file, struct error *err)
 	return ctx;
 }
 
+void tls_client_ctx_free(SSL_CTX *ctx)
+{
+	SSL_CTX_free(ctx);
+}
+
 SSL *tls_client_ssl_new(SSL_CTX *ctx, const char *host)
 {
 	char norm[HOST_MAX + 1];

@@ -49,9 +49,13 @@ size_t tls_ca_cache_size(const struct tls_ca *ca);
 /* The upstream (client) side, one per bundle: verifies against the system
  * store plus, if extra_ca_file != NULL, the certificates in that PEM file;
  * min TLS 1.2; ALPN "http/1.1"; client sessions cached per host name and
- * resumed by tls_client_ssl_new().  The caller owns it (SSL_CTX_free).
+ * resumed by tls_client_ssl_new().  The caller owns it
+ * (tls_client_ctx_free()).
  * NULL with err. */
 SSL_CTX *tls_client_ctx_new(const char *extra_ca_file, struct error *err);
+/* SSL_CTX_free(), for callers that do not call OpenSSL themselves (the
+ * bundle proper; see stage.h).  NULL is fine. */
+void tls_client_ctx_free(SSL_CTX *ctx);
 
 /* A client SSL (caller owns it: SSL_free) for host (a DNS name, or an IP
  * literal, IPv6 with or without brackets): SNI (not for IP literals),

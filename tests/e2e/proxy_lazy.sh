@@ -62,6 +62,14 @@ grep -q 'dlp: .* rules' "$log" && fail "the DLP database was built before any re
 	ok "an idle bundle has not built its DLP database"
 grep -q "the bottle's CA loaded" "$log" && fail "the CA was loaded before any CONNECT" ||
 	ok "an idle bundle has not loaded its CA"
+# The stage module and its libraries are loaded at first use (stage.h).
+# (Hyperscan's libstdc++ too, except under the sanitizers, which link it.)
+heavy='bottle-bundle-stages\.so|libssl|libcrypto|libhs\.'
+[ -n "${BOTTLE_SANITIZED:-}" ] || heavy="$heavy|libstdc\+\+"
+maps="/proc/$(bundle_pid)/maps"
+[ -r "$maps" ] && ! grep -Eq "$heavy" "$maps" &&
+	ok "an idle bundle maps neither OpenSSL nor Hyperscan ($(grep VmRSS "${maps%maps}status" | tr -s ' \t' ' '))" ||
+	fail "an idle bundle maps: $(grep -Eo "$heavy.*" "$maps" | sort -u | tr '\n' ' ')"
 
 # --- the first request works --------------------------------------------------
 [ "$(code https://echo.test:8443/first)" = 200 ] &&
@@ -72,6 +80,8 @@ grep -q "the bottle's CA loaded .*first intercepted" "$log" &&
 	ok "the CA was loaded at the first intercepted CONNECT" || fail "CA at first CONNECT"
 [ "$(code --data "id=ACME-12345678" https://echo.test:8443/leak)" = 403 ] &&
 	ok "the lazily built DLP blocks (a manifest pattern)" || fail "dlp block"
+grep -q "bottle-bundle-stages\.so" "$maps" &&
+	ok "the first request loaded the stage module" || fail "no stage module in $maps"
 
 # --- a CA broken after start: 502 with the reason, then mended ------------------
 restart_bundle && ok "the bundle restarted" || fail "restart"
