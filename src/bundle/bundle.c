@@ -26,10 +26,6 @@
 #include <string.h>
 #include <unistd.h>
 
-/* How long a stopping bundle waits for its start-up child to finish a
- * spare. */
-#define STARTUP_CHILD_GRACE_MS 1000
-
 static int init_policy(struct bundle *b, const struct egress *e,
 		       struct error *err)
 {
@@ -186,13 +182,33 @@ int bundle_dlp(struct bundle *b, struct error *err)
 }
 
 /* The start-up child exited (it made the spare): reap it. */
-static void on_startup_child(evutil_socket_t fd, short what, void *arg)
+static void on_startup_exit(evutil_socket_t fd, short what, void *arg)
 {
 	struct bundle *b = arg;
 
 	(void)fd;
 	(void)what;
-	startup_child_reap(b->startup, false, 0);
+	startup_child_reap(b->startup);
+}
+
+/* The start-up child's reports, passed on; its socket closes after 'D'. */
+static void on_startup_report(evutil_socket_t fd, short what, void *arg)
+{
+	struct bundle *b = arg;
+	struct error err = ERROR_INIT;
+	char c = startup_child_report(b->startup, &err);
+
+	(void)fd;
+	(void)what;
+	if (c == 'W')
+		return;
+	if (c == 0)
+		err_prefix(&err, "start-up checks");
+	if (c != 'C') {
+		event_free(b->startup_msg);
+		b->startup_msg = NULL;
+	}
+	b->on_start(b->on_start_ctx, c, &err);
 }
 
 /* The start-up child: the bottle's CA, made on the first start and kept
@@ -216,11 +232,15 @@ static int start_checks(struct bundle *b, const struct bundle_conf *c,
 	if ((r = mkdir_p(dir, 0700, err)) < 0)
 		return err_prefix(err, "tls");
 	b->startup = xmalloc(sizeof(*b->startup));
-	if ((r = startup_child_run(&job, b->startup, err)) < 0)
-		return err_prefix(err, "tls");
+	if ((r = startup_child_start(&job, b->startup, err)) < 0)
+		return err_prefix(err, "start-up checks");
+	b->startup_msg = event_new(b->base, b->startup->sock,
+				   EV_READ | EV_PERSIST, on_startup_report, b);
+	if (!b->startup_msg || event_add(b->startup_msg, NULL) < 0)
+		die("out of memory");
 	if (b->startup->pidfd >= 0) {
 		b->startup_ev = event_new(b->base, b->startup->pidfd, EV_READ,
-					  on_startup_child, b);
+					  on_startup_exit, b);
 		if (!b->startup_ev || event_add(b->startup_ev, NULL) < 0)
 			die("out of memory");
 	}
@@ -303,7 +323,7 @@ static void env_ms(const char *name, unsigned *v)
 
 int bundle_init(struct bundle *b, struct event_base *base,
 		const struct bundle_conf *c, const char *state_dir,
-		void (*on_ca)(void *ctx), void *ctx, struct error *err)
+		bundle_start_fn on_start, void *ctx, struct error *err)
 {
 	const struct egress *e = &c->egress;
 	const char *bottle_id = c->id;
@@ -322,6 +342,8 @@ int bundle_init(struct bundle *b, struct event_base *base,
 	env_ms("BOTTLE_CONNECT_TIMEOUT_MS", &lim.connect_timeout_ms);
 	b->limits = lim;
 	b->conf = c;
+	b->on_start = on_start;
+	b->on_start_ctx = ctx;
 	if ((r = init_policy(b, e, err)) < 0)
 		return err_prefix(err, "egress policy");
 	if ((r = inject_new(e, &b->inject, err)) < 0)
@@ -335,12 +357,7 @@ int bundle_init(struct bundle *b, struct event_base *base,
 		dlp_input_release(&in);
 		return err_prefix(err, "dlp");
 	}
-	/* The CA first: it is all the bottle waits for. */
 	r = start_checks(b, c, state_dir, &in, err);
-	if (r == 0 && on_ca)
-		on_ca(ctx);
-	if (r == 0 && (r = startup_child_dlp(b->startup, err)) < 0)
-		err_prefix(err, "dlp");
 	dlp_input_release(&in);
 	if (r < 0)
 		return r;
@@ -363,11 +380,12 @@ void bundle_release(struct bundle *b)
 	tls_client_ctx_free(b->client_ctx);
 	free(b->extra_ca);
 	tls_ca_free(b->ca);
+	if (b->startup_msg)
+		event_free(b->startup_msg);
 	if (b->startup_ev)
 		event_free(b->startup_ev);
-	/* A spare half made is for the next maker to remove. */
 	if (b->startup)
-		startup_child_reap(b->startup, true, STARTUP_CHILD_GRACE_MS);
+		startup_child_release(b->startup);
 	free(b->startup);
 	dlp_db_free(b->dlp);
 	inject_free(b->inject);

@@ -52,6 +52,11 @@ struct bundle_conf {
 				     * (startup_child.h) */
 };
 
+/* How the start-up checks went (see bundle_init()): what is 'C' once the
+ * bottle's CA exists, then 'D' once the DLP configuration checked out, or
+ * 0 with the reason in err, after which the bundle must not serve. */
+typedef void (*bundle_start_fn)(void *ctx, char what, const struct error *err);
+
 struct bundle {
 	struct event_base *base;
 	struct evdns_base *dns;
@@ -70,11 +75,14 @@ struct bundle {
 	SSL_CTX *client_ctx;
 	char *extra_ca;
 	struct startup_child *startup; /* the CA, DLP checks, the spare */
+	struct event *startup_msg;     /* its reports */
 	struct event *startup_ev;      /* reaps it */
-	struct evconnlistener *proxy;  /* NULL until proxy_serve() */
-	struct gate *gate;	       /* NULL unless gate_start() */
-	struct supervise *supervise;   /* NULL until supervise_start() */
-	struct conn *conns;	       /* live connections, a list */
+	bundle_start_fn on_start;
+	void *on_start_ctx;
+	struct evconnlistener *proxy; /* NULL until proxy_serve() */
+	struct gate *gate;	      /* NULL unless gate_start() */
+	struct supervise *supervise;  /* NULL until supervise_start() */
+	struct conn *conns;	      /* live connections, a list */
 	unsigned n_conns;
 	/* Counters for the log line at exit. */
 	uint64_t n_requests, n_denied, n_blocked;
@@ -84,18 +92,18 @@ struct bundle {
  * looks for every secret the bundle holds: the routes' and the git
  * upstreams' tokens.  state_dir holds ca/ (the bottle's CA, made on the
  * first start and kept after) and logs/audit.jsonl; the DLP cache is per
- * user.  The CA comes first (checked or made in a child, which also checks
- * the DLP patterns: startup_child.h), and on_ca(ctx) (may be NULL) is
- * called as soon as it exists.
+ * user.
  *
- * What an idle bundle does not use is only checked here, in that child
- * (the CA, the secrets, the custom DLP patterns compile), and built at
- * first use, when the stage module is loaded (stage.h): the DLP database,
- * the CA's keys, the TLS contexts.  0 or -errno with err naming the
- * stage. */
+ * What an idle bundle does not use is only checked at start, in a child
+ * (startup_child.h): the CA (made if need be), the held secrets, that the
+ * custom DLP patterns compile.  The checks run while the caller goes on
+ * to serve; on_start(ctx, ...) says how they went, from the event loop.
+ * The rest is built at first use, when the stage module is loaded
+ * (stage.h): the DLP database, the CA's keys, the TLS contexts.  0 or
+ * -errno with err naming the stage. */
 int bundle_init(struct bundle *b, struct event_base *base,
 		const struct bundle_conf *c, const char *state_dir,
-		void (*on_ca)(void *ctx), void *ctx, struct error *err)
+		bundle_start_fn on_start, void *ctx, struct error *err)
     __attribute__((warn_unused_result));
 void bundle_release(struct bundle *b);
 

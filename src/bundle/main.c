@@ -241,14 +241,36 @@ static void report(int control, const char *msg)
 		log_debug("control socket closed");
 }
 
-/* The bottle's CA exists: the monitor lets the agent start now, while we
- * load the rest (its connections wait in the listen backlog).  A child
- * makes a CA for the user's next bottle meanwhile (bundle_conf.spare_ca). */
-static void on_ca(void *ctx)
-{
-	const struct opts *o = ctx;
+/* The start-up checks (bundle_init()), from the event loop. */
+struct start {
+	struct opts *o;
+	struct event_base *base;
+	int status; /* main's exit code */
+};
 
-	report(o->control, "C");
+static void on_start(void *ctx, char what, const struct error *err)
+{
+	struct start *st = ctx;
+
+	switch (what) {
+	case 'C':
+		/* The bottle's CA exists: the monitor lets the agent start,
+		 * if it waited for that. */
+		report(st->o->control, "C");
+		break;
+	case 'D':
+		/* All checked: the monitor stops watching our start-up. */
+		report(st->o->control, "R");
+		if (st->o->control >= 0)
+			close(st->o->control);
+		st->o->control = -1;
+		break;
+	default:
+		log_warnx("%s", err->msg);
+		report(st->o->control, err->msg);
+		st->status = 1;
+		event_base_loopbreak(st->base);
+	}
 }
 
 /* The listeners, from the monitor, once the bottle has them. */
@@ -295,6 +317,7 @@ int main(int argc, char **argv)
 	struct event *sig_term, *sig_int, *flush;
 	struct timeval tv = {0, AUDIT_FLUSH_MS * 1000};
 	struct opts o;
+	struct start st = {&o, NULL, 0};
 	int fds[ENDPOINT_COUNT];
 
 	if (gate_is_hook(argv[0]))
@@ -310,7 +333,8 @@ int main(int argc, char **argv)
 	if (load_conf(&o, &conf, &err) < 0)
 		goto fail;
 	conf.spare_ca = o.control >= 0;
-	if (bundle_init(&b, base, &conf, o.state, on_ca, &o, &err) < 0)
+	st.base = base;
+	if (bundle_init(&b, base, &conf, o.state, on_start, &st, &err) < 0)
 		goto fail;
 	if ((o.control < 0
 		 ? open_listeners(&o, fds, &err)
@@ -337,9 +361,6 @@ int main(int argc, char **argv)
 	hold_signals(false);
 	log_info("serving %s (pid %d)", conf.id, (int)getpid());
 	bundle_trim();
-	report(o.control, "R");
-	if (o.control >= 0)
-		close(o.control);
 	event_base_dispatch(base);
 	log_info("%llu requests, %llu denied, %llu blocked",
 		 (unsigned long long)b.n_requests,
@@ -351,7 +372,7 @@ int main(int argc, char **argv)
 	bundle_release(&b);
 	conf_release(&conf);
 	event_base_free(base);
-	return 0;
+	return st.status;
 fail:
 	log_warnx("%s", err.msg);
 	report(o.control, err.msg);

@@ -14,7 +14,6 @@
 #include "lib/util.h"
 
 #include <errno.h>
-#include <poll.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -24,9 +23,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-/* Below the bottle's own set-up and the agent, which a spare must never
- * slow down: it is for the next bottle. */
-#define SPARE_NICE 10
+/* Below the bottle's own set-up and the agent: nothing waits for the
+ * checks but the rare bottle that has no CA yet (whose set-up then waits
+ * for it, leaving the CPU to it), and the spare is for the next bottle. */
+#define CHILD_NICE 10
 
 /* Send the verdict r: ok, or err's message.  Exits unless r is 0. */
 static void say(int fd, int r, const char *ok, const struct error *err)
@@ -46,6 +46,8 @@ static __attribute__((noreturn)) void child(const struct startup_job *job,
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (getppid() != parent)
 		_exit(1);
+	if (setpriority(PRIO_PROCESS, 0, CHILD_NICE) < 0)
+		log_debug("setpriority: %s", strerror(errno));
 	if ((r = stage_load(&err)) == 0)
 		r = ca_ensure(job->ca_dir, job->id, &err);
 	say(fd, r, "C", &err);
@@ -53,8 +55,9 @@ static __attribute__((noreturn)) void child(const struct startup_job *job,
 	close(fd);
 	if (!job->spare_home)
 		_exit(0);
-	if (setpriority(PRIO_PROCESS, 0, SPARE_NICE) < 0)
-		log_debug("setpriority: %s", strerror(errno));
+	/* Only the spare is left: a bundle that stops now does not wait for
+	 * it (startup_child_release()), and the spare is not killed with it. */
+	prctl(PR_SET_PDEATHSIG, 0);
 	if (ca_make_spare(job->spare_home, &err) < 0) {
 		log_warnx("making a spare CA: %s", err.msg);
 		_exit(1);
@@ -62,29 +65,38 @@ static __attribute__((noreturn)) void child(const struct startup_job *job,
 	_exit(0);
 }
 
-/* Read the child's next report: want, or its reason. */
-static int read_report(int fd, char want, struct error *err)
+char startup_child_report(struct startup_child *ch, struct error *err)
 {
 	char buf[ERR_MSG_MAX];
 	ssize_t n;
 
 	do
-		n = recv(fd, buf, sizeof(buf) - 1, 0);
+		n = recv(ch->sock, buf, sizeof(buf) - 1, MSG_DONTWAIT);
 	while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return err_sys(err, errno,
-			       "reading the start-up child's "
-			       "report");
-	if (n == 1 && buf[0] == want)
+	if (n < 0 && errno == EAGAIN)
+		return 'W';
+	if (n < 0) {
+		err_sys(err, errno, "reading the start-up child's report");
 		return 0;
-	if (n == 0)
-		return err_set(err, EIO, "the start-up child died");
+	}
+	if (n == 1 && (buf[0] == 'C' || buf[0] == 'D')) {
+		if (buf[0] == 'D') {
+			close(ch->sock);
+			ch->sock = -1;
+		}
+		return buf[0];
+	}
+	if (n == 0) {
+		err_set(err, EIO, "the start-up child died");
+		return 0;
+	}
 	buf[n] = '\0';
-	return err_set(err, EINVAL, "%s", buf);
+	err_set(err, EINVAL, "%s", buf);
+	return 0;
 }
 
-int startup_child_run(const struct startup_job *job, struct startup_child *ch,
-		      struct error *err)
+int startup_child_start(const struct startup_job *job, struct startup_child *ch,
+			struct error *err)
 {
 	int sp[2], r;
 	pid_t pid, parent = getpid();
@@ -108,51 +120,49 @@ int startup_child_run(const struct startup_job *job, struct startup_child *ch,
 	ch->sock = sp[0];
 	/* Ours alone to reap, so the pid cannot have been reused yet. */
 	ch->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-	if ((r = read_report(ch->sock, 'C', err)) < 0)
-		startup_child_reap(ch, true, -1);
-	return r;
+	return 0;
 }
 
-int startup_child_dlp(struct startup_child *ch, struct error *err)
+bool startup_child_reap(struct startup_child *ch)
 {
-	int r;
-
-	if (ch->sock < 0)
-		return err_set(err, EIO, "the start-up child is gone");
-	r = read_report(ch->sock, 'D', err);
-	close(ch->sock);
-	ch->sock = -1;
-	return r;
-}
-
-bool startup_child_reap(struct startup_child *ch, bool wait, int grace_ms)
-{
-	int st = 0;
 	pid_t w;
 
-	if (ch->sock >= 0 && wait) {
-		close(ch->sock);
-		ch->sock = -1;
-	}
 	if (ch->pid <= 0)
 		return true;
-	if (wait && ch->pidfd >= 0 && grace_ms >= 0) {
-		struct pollfd pf = {ch->pidfd, POLLIN, 0};
-		if (poll(&pf, 1, grace_ms) == 0) {
-			log_warnx("the start-up child (pid %d) is still busy: "
-				  "killing it",
-				  (int)ch->pid);
-			kill(ch->pid, SIGKILL);
-		}
-	}
 	do
-		w = waitpid(ch->pid, &st, wait ? 0 : WNOHANG);
+		w = waitpid(ch->pid, NULL, WNOHANG);
 	while (w < 0 && errno == EINTR);
 	if (w == 0)
 		return false;
+	/* Its last reports may still wait in ch->sock. */
 	if (ch->pidfd >= 0)
 		close(ch->pidfd);
 	ch->pid = 0;
 	ch->pidfd = -1;
 	return true;
+}
+
+void startup_child_release(struct startup_child *ch)
+{
+	struct error err = ERROR_INIT;
+
+	while (ch->sock >= 0 && startup_child_report(ch, &err) == 'C')
+		;
+	if (!startup_child_reap(ch)) {
+		if (ch->sock >= 0) {
+			/* Still checking: of no use to anyone now. */
+			kill(ch->pid, SIGKILL);
+			while (waitpid(ch->pid, NULL, 0) < 0 && errno == EINTR)
+				;
+		} else {
+			log_debug("the spare CA is still being made (pid %d): "
+				  "not waiting",
+				  (int)ch->pid);
+		}
+		if (ch->pidfd >= 0)
+			close(ch->pidfd);
+	}
+	if (ch->sock >= 0)
+		close(ch->sock);
+	*ch = (struct startup_child)STARTUP_CHILD_INIT;
 }

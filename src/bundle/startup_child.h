@@ -5,11 +5,12 @@
  * Hyperscan's compiler: the stage module (stage.h), whose libraries and
  * heap, once touched, would stay resident in the long-lived bundle, which
  * needs none of it until the agent's first request.  A forked child loads
- * the module and does both instead, reporting each; then, if asked, it
- * makes a spare CA for the user's next bottle (ca_make_spare()) at a
- * lower priority, and exits.  The child dies with the bundle
- * (PR_SET_PDEATHSIG); a spare it leaves half-made is removed by the next
- * maker.  Internal to the bundle.
+ * the module and does both instead, reporting each, while the bundle goes
+ * on; then, if asked, it makes a spare CA for the user's next bottle
+ * (ca_make_spare()) at a lower priority, and exits.  Until its last
+ * report the child dies with the bundle (PR_SET_PDEATHSIG); the spare it
+ * finishes on its own.  A spare left half-made (the machine stopped) is
+ * removed by the next maker.  Internal to the bundle.
  */
 #ifndef BOTTLE_BUNDLE_STARTUP_CHILD_H
 #define BOTTLE_BUNDLE_STARTUP_CHILD_H
@@ -40,21 +41,25 @@ struct startup_child {
 		0, -1, -1                                                      \
 	}
 
-/* Fork the child for job (which it copies: fork) and wait for its CA
- * report: 0 when job->ca_dir holds a valid CA, or -errno with the
- * child's reason in err (the child is reaped then).  On success the child
- * goes on: read its DLP verdict with startup_child_dlp(), reap it with
- * startup_child_reap(). */
-int startup_child_run(const struct startup_job *job, struct startup_child *ch,
-		      struct error *err) __attribute__((warn_unused_result));
+/* Fork the child for job (which it copies: fork).  Its reports arrive on
+ * ch->sock: read each with startup_child_report() when it is readable.
+ * 0, or -errno with err. */
+int startup_child_start(const struct startup_job *job, struct startup_child *ch,
+			struct error *err) __attribute__((warn_unused_result));
 
-/* Wait for the DLP verdict: 0, or -errno with the reason in err (as
- * dlp_config_check() words it). */
-int startup_child_dlp(struct startup_child *ch, struct error *err)
-    __attribute__((warn_unused_result));
+/* The child's next report: 'C' (the CA is there), then 'D' (the DLP
+ * configuration is good: the child only makes the spare after that, and
+ * ch->sock is closed), 'W' when there is none yet, or 0 with the reason in
+ * err (the child exits then). */
+char startup_child_report(struct startup_child *ch, struct error *err);
 
-/* Reap the child if it exited (wait false), or wait for it at most
- * grace_ms, then kill it (wait true).  True when no child is left. */
-bool startup_child_reap(struct startup_child *ch, bool wait, int grace_ms);
+/* Reap the child if it exited, without waiting.  True when no child is
+ * left. */
+bool startup_child_reap(struct startup_child *ch);
+
+/* The bundle stops: a child still checking is killed and reaped; one
+ * that only makes the spare is left to finish it (it no longer dies with
+ * the bundle), so that stopping never waits for it. */
+void startup_child_release(struct startup_child *ch);
 
 #endif

@@ -85,7 +85,8 @@ bundle_stopped_clean() {
 }
 
 cleanup_root() {
-	# Remove what the test made; stop bottles left running.
+	# Remove what the test made; stop bottles left running.  T_KEEP=1
+	# keeps T_ROOT (logs, state) for a post-mortem.
 	for fn in $T_CLEANUP; do "$fn"; done
 	T_CLEANUP=""
 	for id in $(bottle_ids); do "$BOTTLE" stop "$id" >/dev/null 2>&1; done
@@ -93,7 +94,7 @@ cleanup_root() {
 	if [ -d "$T_ROOT/ustate" ]; then
 		as_user 'for id in $(ls "$XDG_STATE_HOME"); do "$BOTTLE" stop $id; done; "$BOTTLE" cleanup --yes' >/dev/null 2>&1
 	fi
-	rm -rf "$T_ROOT" 2>/dev/null
+	[ -n "${T_KEEP:-}" ] || rm -rf "$T_ROOT" 2>/dev/null
 }
 
 finish() {

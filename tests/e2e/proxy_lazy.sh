@@ -118,4 +118,17 @@ grep -q 'dlp cache: .*recompiling' "$log" && ok "... and the log says the cache 
 
 "$BOTTLE" stop "$id" >/dev/null 2>&1
 bundle_stopped_clean "$state"
+
+# --- checked at start: a pattern that does not compile stops the bottle ------
+# (the start-up child checks it while the agent starts: an agent that has
+# exited by then is not stopped, and its requests would get a 503 anyway)
+[ -d "$XDG_STATE_HOME/bottle/.ca-spare" ] && ok "a spare CA was made for the next bottle" ||
+	fail "no spare CA after a bottle ran"
+sed -i 's/regex: "ACME-\[0-9\]{8}"/regex: "ACME-([0-9]{8}"/' bottle.yaml
+grep -q 'ACME-(\[' bottle.yaml || fail "the test could not break the pattern"
+timeout 60 "$BOTTLE" run --yes -- sleep 50 >/dev/null 2>"$T_ROOT/bad.err"
+rc=$?
+[ "$rc" -eq 1 ] && grep -q "dlp pattern acme-id" "$T_ROOT/bad.err" &&
+	ok "a DLP pattern that does not compile: bottle run fails, saying which" ||
+	fail "bad pattern at start: exit $rc, $(cat "$T_ROOT/bad.err")"
 finish
