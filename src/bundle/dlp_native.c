@@ -168,6 +168,15 @@ static bool keyword_ends_at(const uint8_t *w, size_t j)
 	    "private_key", "privatekey", "credential",
 	};
 
+	uint8_t last;
+
+	/* Most places end in none of the keywords' last letters. */
+	if (j == 0)
+		return false;
+	last = w[j - 1] | 0x20;
+	if (last != 'y' && last != 't' && last != 'n' && last != 'd' &&
+	    last != 'l')
+		return false;
 	for (size_t x = 0; x < sizeof(kw) / sizeof(kw[0]); x++) {
 		size_t l = strlen(kw[x]);
 
