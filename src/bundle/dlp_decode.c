@@ -559,3 +559,21 @@ void dlp_decoder_finish(struct dlp_decoder *d)
 	d->tail_n = 0;
 	memset(&d->carry, 0, sizeof(d->carry));
 }
+
+void dlp_decoder_reset(struct dlp_decoder *d)
+{
+	memset(d->runs, 0, sizeof(d->runs));
+	d->nl = 0;
+	d->nl_lf = false;
+	d->b64_acc = 0;
+	d->b64_bits = 0;
+	d->hex_odd = false;
+	d->hex_hi = 0;
+	d->url_in = false;
+	d->url_state = 0;
+	d->url_hi = 0;
+	d->tail_n = 0;
+	for (int e = 0; e < DLP_ENC_COUNT; e++)
+		d->out[e].n = 0;
+	memset(&d->carry, 0, sizeof(d->carry));
+}
