@@ -351,6 +351,14 @@ __attribute__((target("avx512bw"))) static inline
 	*pe20 = e20;
 }
 
+__attribute__((target("avx512bw"))) static void
+piece_avx512_short(const uint8_t *p, size_t n, struct dlp_carry *c,
+		   struct dlp_piece *out)
+{
+	PIECE_LOOP(classify_avx512(p + i, 64, &r),
+		   classify_avx512(p + i, n - i, &r));
+}
+
 /* Two passes: the classes of every block (masks stored from the mask
  * registers), then the runs and candidates of 8 whole blocks at a time,
  * one per 64-bit lane, instead of one block at a time in 64-bit
@@ -364,6 +372,11 @@ piece_avx512(const uint8_t *p, size_t n, struct dlp_carry *c,
 	struct bits b = {{0}};
 	size_t nb = (n + 63) / 64, g8 = n / 512 * 8, blk;
 	__m512i pb64, phex, pdigit, pchain, prun, pe20;
+
+	if (g8 == 0) { /* a short piece (a request head): one pass */
+		piece_avx512_short(p, n, c, out);
+		return;
+	}
 
 	for (blk = 0; blk < nb; blk++) {
 		struct cls r;
@@ -529,4 +542,16 @@ void dlp_classify_piece(const uint8_t *p, size_t n, struct dlp_carry *c,
 	out->n = n;
 	out->b64_before = c->b64;
 	classify_piece(p, n, c, out);
+}
+
+void dlp_classify_piece_ref(const uint8_t *p, size_t n, struct dlp_carry *c,
+			    struct dlp_piece *out)
+{
+	out->n = n;
+	out->b64_before = c->b64;
+#if defined(__x86_64__)
+	piece_sse2(p, n, c, out);
+#else
+	classify_piece(p, n, c, out);
+#endif
 }

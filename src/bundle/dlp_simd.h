@@ -59,6 +59,11 @@ struct dlp_piece {
 void dlp_classify_piece(const uint8_t *p, size_t n, struct dlp_carry *c,
 			struct dlp_piece *out);
 
+/* The same with the one-pass loop over 64-bit masks that every
+ * instruction set has (SSE2 on x86_64): for tests of the vector passes. */
+void dlp_classify_piece_ref(const uint8_t *p, size_t n, struct dlp_carry *c,
+			    struct dlp_piece *out);
+
 /* Decode whole groups of 4 base64 characters (both alphabets; all of
  * b[0..n) must be in them) from b into o, at most 64 characters: the
  * number of characters decoded (3/4 of them written), 0 when this CPU
