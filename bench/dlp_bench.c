@@ -6,6 +6,12 @@
  * ERE can express.
  *
  *   dlp_bench [--mib N] [--runs R] [--no-grep] [--keep FILE]
+ *   dlp_bench --heads N [--runs R]
+ *
+ * --heads times instead what the proxy does with every request's head
+ * (proxy.c: redact_path(), dlp_head()): dlp_redact() over the path, and
+ * dlp_scan() over the head and over the percent-decoded target, on N
+ * generated heads of about 300 bytes; it prints ns per head.
  */
 #include "bundle/dlp.h"
 #include "bundle/dlp_builtin.h"
@@ -13,6 +19,7 @@
 #include "lib/strbuf.h"
 #include "lib/util.h"
 
+#include <ctype.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <sys/resource.h>
@@ -200,6 +207,144 @@ static int cmp_double(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+/* A request head like an agent's: an API call, a search with %XX in the
+ * query, a page fetch with a session cookie (a base64 run). */
+static void add_head(struct strbuf *sb, unsigned i)
+{
+	switch (i % 3) {
+	case 0:
+		strbuf_addf(sb,
+			    "POST /v1/messages?beta=true HTTP/1.1\r\n"
+			    "Host: api.anthropic.com\r\n"
+			    "User-Agent: claude-cli/1.0.%u (external, cli)\r\n"
+			    "Accept: application/json\r\n"
+			    "Content-Type: application/json\r\n"
+			    "Anthropic-Version: 2023-06-01\r\n"
+			    "X-Api-Key: bottle-placeholder-%08x\r\n"
+			    "Content-Length: %u\r\n"
+			    "Connection: keep-alive\r\n\r\n",
+			    i % 100, (unsigned)next(),
+			    (unsigned)(next() % 90000));
+		break;
+	case 1:
+		strbuf_addf(
+		    sb,
+		    "GET /search?q=%s%%20%s%%2C%%20%s&page=%u HTTP/1.1\r\n"
+		    "Host: search.example.org\r\n"
+		    "User-Agent: Mozilla/5.0 (X11; Linux x86_64)\r\n"
+		    "Accept: text/html,application/xhtml+xml\r\n"
+		    "Accept-Language: en-US,en;q=0.9\r\n"
+		    "Accept-Encoding: gzip, deflate\r\n"
+		    "Connection: keep-alive\r\n\r\n",
+		    words[next() % ARRAY_SIZE(words)],
+		    words[next() % ARRAY_SIZE(words)],
+		    words[next() % ARRAY_SIZE(words)], i % 10);
+		break;
+	default:
+		strbuf_addf(sb,
+			    "GET /docs/%s/%s.html HTTP/1.1\r\n"
+			    "Host: docs.example.com\r\n"
+			    "User-Agent: curl/8.5.0\r\n"
+			    "Accept: */*\r\n"
+			    "Cookie: session=",
+			    words[next() % ARRAY_SIZE(words)],
+			    words[next() % ARRAY_SIZE(words)]);
+		add_b64(sb, 36, false);
+		strbuf_addstr(sb, "; theme=dark\r\n\r\n");
+	}
+}
+
+/* The target of a head: from its first space to the next. */
+static size_t head_target(const char *h, const char **t)
+{
+	const char *a = strchr(h, ' ') + 1;
+
+	*t = a;
+	return (size_t)(strchr(a, ' ') - a);
+}
+
+static size_t pct_decode(const char *s, size_t n, char *out)
+{
+	size_t m = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == '%' && i + 2 < n &&
+		    isxdigit((unsigned char)s[i + 1]) &&
+		    isxdigit((unsigned char)s[i + 2])) {
+			char hx[3] = {s[i + 1], s[i + 2], 0};
+
+			out[m++] = (char)strtoul(hx, NULL, 16);
+			i += 2;
+		} else {
+			out[m++] = s[i];
+		}
+	}
+	return m;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* --heads: per head, what the proxy does before it forwards one (see the
+ * top); best and median of the runs, ns of thread CPU per head. */
+static void bench_heads(const struct dlp_db *db, unsigned n, int runs)
+{
+	struct strbuf *heads = xcalloc(n, sizeof(*heads));
+	uint64_t *t[3];
+	size_t bytes = 0, blocks = 0;
+	char path[512], dec[512];
+	struct dlp_hit hit;
+	static const char *const what[3] = {
+	    "dlp_redact(path)", "dlp_scan(head)", "dlp_scan(target)"};
+
+	for (unsigned i = 0; i < n; i++) {
+		strbuf_init(&heads[i], 0);
+		add_head(&heads[i], i);
+		bytes += heads[i].len;
+	}
+	for (int k = 0; k < 3; k++)
+		t[k] = xcalloc((size_t)runs, sizeof(*t[k]));
+	for (int r = 0; r < runs; r++) {
+		for (int k = 0; k < 3; k++) {
+			uint64_t c = thread_cpu_ns();
+
+			for (unsigned i = 0; i < n; i++) {
+				const char *tg;
+				size_t tn = head_target(heads[i].buf, &tg);
+
+				if (k == 0) {
+					memcpy(path, tg, tn);
+					dlp_redact(db, path, tn);
+				} else if (k == 1) {
+					blocks += dlp_scan(db, heads[i].buf,
+							   heads[i].len, &hit);
+				} else {
+					blocks += dlp_scan(
+					    db, dec, pct_decode(tg, tn, dec),
+					    &hit);
+				}
+			}
+			t[k][r] = thread_cpu_ns() - c;
+		}
+	}
+	printf("heads: %u of %.0f bytes on average, %d runs (%zu blocks)\n", n,
+	       (double)bytes / n, runs, blocks);
+	for (int k = 0; k < 3; k++) {
+		qsort(t[k], (size_t)runs, sizeof(*t[k]), cmp_u64);
+		printf("  %-17s %6.0f ns per head (median %.0f), thread CPU\n",
+		       what[k], (double)t[k][0] / n,
+		       (double)t[k][runs / 2] / n);
+		free(t[k]);
+	}
+	for (unsigned i = 0; i < n; i++)
+		strbuf_release(&heads[i]);
+	free(heads);
+}
+
 /* One scan of the body: wall time, and the CPU time of this thread (the
  * scan runs on it alone). */
 static struct times scan_secs(const struct dlp_db *db,
@@ -249,6 +394,7 @@ int main(int argc, char **argv)
 	_cleanup_free_ double *cpus = NULL;
 	long gcount;
 	uint64_t t;
+	unsigned heads = 0;
 	FILE *pf;
 	int fd;
 
@@ -262,9 +408,12 @@ int main(int argc, char **argv)
 			grep = false;
 		else if (!strcmp(argv[i], "--keep") && i + 1 < argc)
 			keep = argv[++i];
+		else if (!strcmp(argv[i], "--heads") && i + 1 < argc &&
+			 (heads = (unsigned)atoi(argv[i + 1])) > 0)
+			i++;
 		else
 			die("usage: dlp_bench [--mib N] [--runs R (>= 1)] "
-			    "[--no-grep] [--keep FILE]");
+			    "[--no-grep] [--keep FILE] | --heads N [--runs R]");
 	}
 	t = now_ns();
 	if (dlp_db_new(&c, &db, &err) < 0)
@@ -273,6 +422,10 @@ int main(int argc, char **argv)
 	       "compiled in %.0f ms; max span %zu\n",
 	       dlp_db_count(db), dlp_builtin_count, ARRAY_SIZE(custom),
 	       ARRAY_SIZE(secrets), (now_ns() - t) / 1e6, dlp_db_max_span(db));
+	if (heads) {
+		bench_heads(db, heads, runs);
+		goto out;
+	}
 	strbuf_grow(&body, mib << 20);
 	while (body.len < mib << 20)
 		add_segment(&body);

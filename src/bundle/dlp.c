@@ -59,14 +59,18 @@ struct dlp_db {
 	struct dlp_form *forms;
 	size_t n_forms, n_forms_alloc;
 	size_t n_secrets;
+	bool form_nl; /* a form has a '\n' (else none ends in the last one) */
 	size_t max_span;
 	bool from_cache;
 	int card_id, secret_id; /* native rules, or -1 */
+	/* A stream that dlp_stream_free() kept for the next dlp_stream_new()
+	 * (the proxy scans every request head with a stream of its own). */
+	struct dlp_stream **spare;
 };
 
 struct lane {
-	hs_stream_t *hs[2]; /* over db->main, db->sec */
-	bool open;
+	hs_stream_t *hs[2];	/* over db->main, db->sec; kept once opened */
+	bool open;		/* scanned bytes since the stream (re)started */
 	unsigned long long off; /* stream offset of cur[0] */
 	const uint8_t *cur;
 	size_t cur_n;
@@ -80,11 +84,14 @@ struct dlp_stream {
 	struct dlp_decoder *dec;
 	struct lane lane[DLP_ENC_COUNT];
 	bool blocked, finished, has_logged;
+	bool ending; /* scanning the line break that ends each lane */
 	struct dlp_hit hit, logged;
 	/* The classification of the raw piece being fed, and of decoded
 	 * bytes (which the raw piece's decoding produces meanwhile). */
 	struct dlp_piece raw, decoded;
 };
+
+static void stream_destroy(struct dlp_stream *s);
 
 /* ---- building ---- */
 
@@ -318,6 +325,8 @@ static int add_form(struct dlp_db *db, uint8_t *bytes, size_t len,
 		db->n_forms_alloc = na;
 	}
 	db->forms[db->n_forms++] = (struct dlp_form){bytes, len, enc};
+	if (memchr(bytes, '\n', len))
+		db->form_nl = true;
 	return 0;
 }
 
@@ -553,6 +562,11 @@ int dlp_db_new(const struct dlp_config *c, struct dlp_db **out,
 	if (!db)
 		return err_set(err, ENOMEM, "dlp: out of memory");
 	db->card_id = db->secret_id = -1;
+	db->spare = calloc(1, sizeof(*db->spare));
+	if (!db->spare) {
+		free(db);
+		return err_set(err, ENOMEM, "dlp: out of memory");
+	}
 	r = build(db, c, err);
 	if (r == 0)
 		r = alloc_scratch(db, err);
@@ -568,6 +582,9 @@ void dlp_db_free(struct dlp_db *db)
 {
 	if (!db)
 		return;
+	if (*db->spare)
+		stream_destroy(*db->spare);
+	free(db->spare);
 	hs_free_scratch(db->scratch);
 	hs_free_database(db->main);
 	hs_free_database(db->redact);
@@ -703,7 +720,7 @@ static void lane_open(struct dlp_stream *s, struct lane *l)
 	const hs_database_t *dbs[2] = {s->db->main, s->db->sec};
 
 	for (int i = 0; i < 2; i++)
-		if (dbs[i] &&
+		if (dbs[i] && !l->hs[i] &&
 		    hs_open_stream(dbs[i], 0, &l->hs[i]) != HS_SUCCESS)
 			oom();
 	l->open = true;
@@ -760,7 +777,7 @@ static void lane_scan(struct dlp_stream *s, enum dlp_encoding enc,
 	l->cur = p;
 	l->cur_n = n;
 	for (int i = 0; i < 2 && !s->blocked; i++)
-		if (l->hs[i])
+		if (l->hs[i] && !(i == 1 && s->ending && !db->form_nl))
 			scan_failed(s,
 				    hs_scan_stream(l->hs[i], (const char *)p,
 						   (unsigned)n, 0,
@@ -779,7 +796,13 @@ static void on_decoded(void *ctx, enum dlp_encoding enc, const uint8_t *p,
 
 struct dlp_stream *dlp_stream_new(const struct dlp_db *db)
 {
-	struct dlp_stream *s = xmalloc(sizeof(*s));
+	struct dlp_stream *s = *db->spare;
+
+	if (s) { /* reset by dlp_stream_free() */
+		*db->spare = NULL;
+		return s;
+	}
+	s = xmalloc(sizeof(*s));
 
 	/* The pieces are written before they are read: only the rest is
 	 * zeroed (a stream per URL and header block). */
@@ -822,8 +845,11 @@ int dlp_stream_feed(struct dlp_stream *s, const void *buf, size_t len,
 	return verdict(s, hit);
 }
 
-static void lane_close(struct dlp_stream *s, struct lane *l,
-		       enum dlp_encoding enc, bool report_eod)
+/* End a lane's data: its Hyperscan streams report their end-of-data
+ * matches if asked (hs_reset_stream() is hs_close_stream() and
+ * hs_open_stream() in one) and are ready for the stream's next use. */
+static void lane_end(struct dlp_stream *s, struct lane *l,
+		     enum dlp_encoding enc, bool report_eod)
 {
 	static match_event_handler const cb[2] = {on_main, on_secret};
 	struct match_ctx m = {s, l, enc};
@@ -831,13 +857,20 @@ static void lane_close(struct dlp_stream *s, struct lane *l,
 	for (int i = 0; i < 2; i++) {
 		if (!l->hs[i])
 			continue;
-		if (report_eod && !s->blocked)
-			scan_failed(s, hs_close_stream(l->hs[i], s->db->scratch,
-						       cb[i], &m));
+		/* A literal ends where its last byte is: the secrets' end of
+		 * data reports nothing (nor does the line break before it,
+		 * when no form has one: lane_scan()). */
+		if (report_eod && !s->blocked && (i == 0 || s->db->form_nl))
+			scan_failed(s,
+				    hs_reset_stream(l->hs[i], 0, s->db->scratch,
+						    cb[i], &m));
 		else
-			hs_close_stream(l->hs[i], NULL, NULL, NULL);
-		l->hs[i] = NULL;
+			hs_reset_stream(l->hs[i], 0, NULL, NULL, NULL);
 	}
+	l->open = false;
+	l->off = 0;
+	l->hist_n = 0;
+	memset(&l->carry, 0, sizeof(l->carry));
 }
 
 int dlp_stream_finish(struct dlp_stream *s, struct dlp_hit *hit)
@@ -850,10 +883,13 @@ int dlp_stream_finish(struct dlp_stream *s, struct dlp_hit *hit)
 	for (int e = 0; e < DLP_ENC_COUNT; e++) {
 		/* A line break ends patterns that need a delimiter after the
 		 * value (generic-secret) at the end of the data. */
-		if (s->lane[e].open)
-			lane_scan(s, (enum dlp_encoding)e,
-				  (const uint8_t *)"\n", 1, NULL);
-		lane_close(s, &s->lane[e], (enum dlp_encoding)e, true);
+		if (!s->lane[e].open)
+			continue;
+		s->ending = true;
+		lane_scan(s, (enum dlp_encoding)e, (const uint8_t *)"\n", 1,
+			  NULL);
+		s->ending = false;
+		lane_end(s, &s->lane[e], (enum dlp_encoding)e, true);
 	}
 	return verdict(s, hit);
 }
@@ -863,14 +899,33 @@ const struct dlp_hit *dlp_stream_logged(const struct dlp_stream *s)
 	return s->has_logged ? &s->logged : NULL;
 }
 
+static void stream_destroy(struct dlp_stream *s)
+{
+	for (int e = 0; e < DLP_ENC_COUNT; e++)
+		for (int i = 0; i < 2; i++)
+			if (s->lane[e].hs[i])
+				hs_close_stream(s->lane[e].hs[i], NULL, NULL,
+						NULL);
+	dlp_decoder_free(s->dec);
+	free(s);
+}
+
+/* Keep s as the db's spare, as dlp_stream_new() would make it, or free
+ * it when the db has one. */
 void dlp_stream_free(struct dlp_stream *s)
 {
 	if (!s)
 		return;
+	if (*s->db->spare) {
+		stream_destroy(s);
+		return;
+	}
 	for (int e = 0; e < DLP_ENC_COUNT; e++)
-		lane_close(s, &s->lane[e], (enum dlp_encoding)e, false);
-	dlp_decoder_free(s->dec);
-	free(s);
+		if (s->lane[e].open)
+			lane_end(s, &s->lane[e], (enum dlp_encoding)e, false);
+	dlp_decoder_reset(s->dec);
+	s->blocked = s->finished = s->has_logged = s->ending = false;
+	*s->db->spare = s;
 }
 
 int dlp_scan(const struct dlp_db *db, const void *buf, size_t len,

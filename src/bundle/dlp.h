@@ -8,9 +8,11 @@
  * boundaries.
  *
  * Threads: a db owns one Hyperscan scratch, used by every scan over it
- * (stream feed/finish, dlp_scan, dlp_redact).  Scans over one db must not
- * run concurrently; the bundle is single-threaded.  NEEDSWORK: a
- * multi-threaded user needs hs_clone_scratch() per thread.
+ * (stream feed/finish, dlp_scan, dlp_redact), and keeps the last freed
+ * stream for the next dlp_stream_new().  Scans over one db, and making
+ * and freeing its streams, must not run concurrently; the bundle is
+ * single-threaded.  NEEDSWORK: a multi-threaded user needs
+ * hs_clone_scratch() and a spare per thread.
  */
 #ifndef BOTTLE_BUNDLE_DLP_H
 #define BOTTLE_BUNDLE_DLP_H

@@ -39,7 +39,7 @@ static void wipe_free(void *q)
 		return;
 	p -= HDR;
 	memcpy(&n, p, sizeof(n));
-	secure_zero(p, n + HDR);
+	explicit_bzero(p, n + HDR); /* secure_zero(), a word at a time */
 	free(p);
 }
 

@@ -198,16 +198,16 @@ static bool b64_break(struct dlp_decoder *d, uint8_t c)
 }
 
 /* The class-k mask of block blk (0 past the last block of len bytes). */
-static inline uint64_t block_mask(const struct dlp_masks *m, enum run_kind k,
+static inline uint64_t block_mask(const struct dlp_piece *m, enum run_kind k,
 				  size_t blk, size_t len)
 {
 	if (blk * 64 >= len)
 		return 0;
-	return k == RUN_B64 ? m[blk].b64 : m[blk].hex;
+	return k == RUN_B64 ? m->b64[blk] : m->hex[blk];
 }
 
 /* The class-k mask of the 64 bytes from i (bits past len are 0). */
-static inline uint64_t mask_at(const struct dlp_masks *m, enum run_kind k,
+static inline uint64_t mask_at(const struct dlp_piece *m, enum run_kind k,
 			       size_t i, size_t len)
 {
 	unsigned s = i % 64;
@@ -287,7 +287,7 @@ static void hex_stretch(struct dlp_decoder *d, const uint8_t *b, size_t n)
 
 /* Decode b[i..) until the long run ends; the index after its end. */
 static size_t long_span(struct dlp_decoder *d, enum run_kind k,
-			const uint8_t *b, const struct dlp_masks *m, size_t i,
+			const uint8_t *b, const struct dlp_piece *m, size_t i,
 			size_t len)
 {
 	while (i < len) {
@@ -319,7 +319,7 @@ static size_t long_span(struct dlp_decoder *d, enum run_kind k,
 /* Continue a short run left open by the previous feed; returns where the
  * skip scan resumes (a position after a byte outside the class), or len. */
 static size_t carry_resume(struct dlp_decoder *d, enum run_kind k,
-			   const uint8_t *b, const struct dlp_masks *m,
+			   const uint8_t *b, const struct dlp_piece *m,
 			   size_t len)
 {
 	struct dlp_runs *r = &d->runs[k];
@@ -370,7 +370,7 @@ static size_t find_long(enum run_kind k, const struct dlp_piece *pc, size_t i,
 		blk += (size_t)__builtin_ctzll(w);
 		if (blk >= nb)
 			break;
-		ends = k == RUN_B64 ? pc->m[blk].run : pc->m[blk].hexrun;
+		ends = k == RUN_B64 ? pc->run[blk] : pc->hexrun[blk];
 		if (blk == i / 64)
 			ends &= ~0ull << (i % 64);
 		if (ends)
@@ -380,8 +380,8 @@ static size_t find_long(enum run_kind k, const struct dlp_piece *pc, size_t i,
 	}
 	/* The run that ends at byte len - 1 (shorter than MIN_RUN, so within
 	 * the last two blocks): its last bit shifted up to bit 127. */
-	two = dlp_join(block_mask(pc->m, k, lb, len),
-		       lb ? block_mask(pc->m, k, lb - 1, len) : 0);
+	two = dlp_join(block_mask(pc, k, lb, len),
+		       lb ? block_mask(pc, k, lb - 1, len) : 0);
 	hi = (uint64_t)((two << (63 - (len - 1) % 64)) >> 64);
 	*tail = ~hi ? (size_t)__builtin_clzll(~hi) : 64;
 	return len;
@@ -391,7 +391,7 @@ static size_t find_long(enum run_kind k, const struct dlp_piece *pc, size_t i,
 static void runs_feed(struct dlp_decoder *d, enum run_kind k, const uint8_t *b,
 		      const struct dlp_piece *pc, size_t len)
 {
-	const struct dlp_masks *m = pc->m;
+	const struct dlp_piece *m = pc;
 	struct dlp_runs *r = &d->runs[k];
 	size_t i = 0, t = 0;
 
@@ -557,5 +557,23 @@ void dlp_decoder_finish(struct dlp_decoder *d)
 	for (int e = DLP_ENC_BASE64; e < DLP_ENC_COUNT; e++)
 		flush(d, (enum dlp_encoding)e);
 	d->tail_n = 0;
+	memset(&d->carry, 0, sizeof(d->carry));
+}
+
+void dlp_decoder_reset(struct dlp_decoder *d)
+{
+	memset(d->runs, 0, sizeof(d->runs));
+	d->nl = 0;
+	d->nl_lf = false;
+	d->b64_acc = 0;
+	d->b64_bits = 0;
+	d->hex_odd = false;
+	d->hex_hi = 0;
+	d->url_in = false;
+	d->url_state = 0;
+	d->url_hi = 0;
+	d->tail_n = 0;
+	for (int e = 0; e < DLP_ENC_COUNT; e++)
+		d->out[e].n = 0;
 	memset(&d->carry, 0, sizeof(d->carry));
 }

@@ -63,5 +63,8 @@ void dlp_decoder_feed_piece(struct dlp_decoder *d, const void *buf,
 /* End of the raw stream: ends open runs (emitting their separators) and
  * resets the decoder to its initial state. */
 void dlp_decoder_finish(struct dlp_decoder *d);
+/* Back to the initial state without emitting anything (for a new raw
+ * stream after one that was not finished). */
+void dlp_decoder_reset(struct dlp_decoder *d);
 
 #endif

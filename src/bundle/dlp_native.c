@@ -78,12 +78,12 @@ int dlp_native_scan(const struct dlp_piece *pc, const uint8_t *p, bool card,
 	for (size_t w = 0; w < DLP_PIECE_BLOCKS / 64; w++) {
 		for (uint64_t bm = pc->cands[w]; bm; bm &= bm - 1) {
 			size_t blk = 64 * w + (size_t)__builtin_ctzll(bm);
-			const struct dlp_masks *m = &pc->m[blk];
 			size_t base = 64 * blk;
-			uint64_t ec = card ? m->card : 0;
-			uint64_t es = secret ? m->secret : 0;
+			uint64_t ec = card ? pc->card[blk] : 0;
+			uint64_t es = secret ? pc->secret[blk] : 0;
 			unsigned __int128 b64 =
-			    dlp_join(m->b64, blk ? m[-1].b64 : pc->b64_before);
+			    dlp_join(pc->b64[blk],
+				     blk ? pc->b64[blk - 1] : pc->b64_before);
 
 			for (uint64_t e = ec | es; e; e &= e - 1) {
 				size_t i = (size_t)__builtin_ctzll(e);
@@ -168,6 +168,15 @@ static bool keyword_ends_at(const uint8_t *w, size_t j)
 	    "private_key", "privatekey", "credential",
 	};
 
+	uint8_t last;
+
+	/* Most places end in none of the keywords' last letters. */
+	if (j == 0)
+		return false;
+	last = w[j - 1] | 0x20;
+	if (last != 'y' && last != 't' && last != 'n' && last != 'd' &&
+	    last != 'l')
+		return false;
 	for (size_t x = 0; x < sizeof(kw) / sizeof(kw[0]); x++) {
 		size_t l = strlen(kw[x]);
 

@@ -19,7 +19,7 @@ struct bits {
 
 static inline __attribute__((always_inline)) void
 piece_block(const struct cls *r, size_t k, struct dlp_carry *c,
-	    struct dlp_masks *m, struct bits *b, size_t blk);
+	    struct dlp_piece *out, struct bits *b, size_t blk);
 
 /* The piece loop, inlined into one function per instruction set so that
  * the classes and the state stay in registers. */
@@ -33,14 +33,13 @@ piece_block(const struct cls *r, size_t k, struct dlp_carry *c,
 			struct cls r;                                          \
                                                                                \
 			classify_full;                                         \
-			piece_block(&r, 64, &st, &out->m[i / 64], &b, i / 64); \
+			piece_block(&r, 64, &st, out, &b, i / 64);             \
 		}                                                              \
 		if (i < n) {                                                   \
 			struct cls r;                                          \
                                                                                \
 			classify_tail;                                         \
-			piece_block(&r, n - i, &st, &out->m[i / 64], &b,       \
-				    i / 64);                                   \
+			piece_block(&r, n - i, &st, out, &b, i / 64);          \
 		}                                                              \
 		*c = st;                                                       \
 		memcpy(out->runs, b.runs, sizeof(b.runs));                     \
@@ -261,12 +260,161 @@ __attribute__((target("avx2"))) static void piece_avx2(const uint8_t *p,
 		   classify_avx2(padded(p + i, n - i, pad), &r));
 }
 
+/* The classes piece_avx512() keeps besides those the piece holds. */
+struct cls_rest {
+	uint64_t digit[DLP_PIECE_BLOCKS], word[DLP_PIECE_BLOCKS],
+	    sep[DLP_PIECE_BLOCKS];
+};
+
+/* 8 consecutive blocks, one per 64-bit lane: each lane's predecessor
+ * (lane 0's is lane 7 of before, the blocks before these). */
+#define PREV8(x, before) _mm512_alignr_epi64((x), (before), 7)
+/* dlp_run_step() on 8 lanes: x &= x:p << s, where p holds each lane's
+ * predecessor (its low bits are not needed: runs are <= 64). */
+#define RUN_STEP8(x, p, s)                                                     \
+	do {                                                                   \
+		(x) = _mm512_ternarylogic_epi64(                               \
+		    (x), _mm512_slli_epi64((x), s),                            \
+		    _mm512_srli_epi64((p), 64 - s), 0xe0); /* a & (b | c) */   \
+		(p) = _mm512_and_si512((p), _mm512_slli_epi64((p), s));        \
+	} while (0)
+
+__attribute__((target("avx512bw"))) static inline uint64_t lane7(__m512i v)
+{
+	return (uint64_t)_mm_extract_epi64(_mm512_extracti32x4_epi32(v, 3), 1);
+}
+
+/* piece_block() for the 8 whole blocks from blk, after the blocks whose
+ * masks the lanes of the *prev vectors hold (in lane 7). */
+__attribute__((target("avx512bw"))) static inline
+    __attribute__((always_inline)) void
+    piece_8(const struct cls_rest *cl, struct dlp_piece *out, struct bits *b,
+	    size_t blk, __m512i *pb64, __m512i *phex, __m512i *pdigit,
+	    __m512i *pchain, __m512i *prun, __m512i *pe20)
+{
+	__m512i b64 = _mm512_loadu_si512(out->b64 + blk);
+	__m512i hex = _mm512_loadu_si512(out->hex + blk);
+	__m512i digit = _mm512_loadu_si512(cl->digit + blk);
+	__m512i word = _mm512_loadu_si512(cl->word + blk);
+	__m512i sep = _mm512_loadu_si512(cl->sep + blk);
+	__m512i run = b64, p = PREV8(b64, *pb64), hexrun = hex, x, y;
+	__m512i prevd, chain, cand, e20, secret;
+	unsigned sh = blk % 64;
+
+	RUN_STEP8(run, p, 1);
+	RUN_STEP8(run, p, 2);
+	RUN_STEP8(run, p, 4);
+	RUN_STEP8(run, p, 8);
+	p = PREV8(hex, *phex);
+	RUN_STEP8(hexrun, p, 1);
+	RUN_STEP8(hexrun, p, 2);
+	RUN_STEP8(hexrun, p, 4);
+	RUN_STEP8(hexrun, p, 8);
+	p = PREV8(digit, *pdigit);
+	prevd = _mm512_or_si512(_mm512_slli_epi64(digit, 1),
+				_mm512_srli_epi64(p, 63));
+	/* digit | (sep & prevd); ~word & prevd */
+	chain = _mm512_ternarylogic_epi64(digit, sep, prevd, 0xf8);
+	cand = _mm512_andnot_si512(word, prevd);
+	/* The chain shifted up by one, and its run of >= CARD_MIN_CHAIN
+	 * (13 = 8 + 4 + 1, done as 1, 2, 4 and 5). */
+	p = PREV8(chain, *pchain);
+	x = _mm512_or_si512(_mm512_slli_epi64(chain, 1),
+			    _mm512_srli_epi64(p, 63));
+	y = _mm512_slli_epi64(p, 1);
+	RUN_STEP8(x, y, 1);
+	RUN_STEP8(x, y, 2);
+	RUN_STEP8(x, y, 4);
+	RUN_STEP8(x, y, 5);
+	x = _mm512_and_si512(x, cand);
+	p = PREV8(run, *prun);
+	e20 = _mm512_ternarylogic_epi64(run, _mm512_slli_epi64(run, 4),
+					_mm512_srli_epi64(p, 60), 0xe0);
+	p = PREV8(e20, *pe20);
+	secret =
+	    _mm512_andnot_si512(b64, _mm512_or_si512(_mm512_slli_epi64(e20, 1),
+						     _mm512_srli_epi64(p, 63)));
+	_mm512_storeu_si512(out->run + blk, run);
+	_mm512_storeu_si512(out->hexrun + blk, hexrun);
+	_mm512_storeu_si512(out->card + blk, x);
+	_mm512_storeu_si512(out->secret + blk, secret);
+	b->runs[blk / 64] |= (uint64_t)_mm512_test_epi64_mask(run, run) << sh;
+	b->hexruns[blk / 64] |= (uint64_t)_mm512_test_epi64_mask(hexrun, hexrun)
+				<< sh;
+	x = _mm512_or_si512(x, secret);
+	b->cands[blk / 64] |= (uint64_t)_mm512_test_epi64_mask(x, x) << sh;
+	*pb64 = b64;
+	*phex = hex;
+	*pdigit = digit;
+	*pchain = chain;
+	*prun = run;
+	*pe20 = e20;
+}
+
+__attribute__((target("avx512bw"))) static void
+piece_avx512_short(const uint8_t *p, size_t n, struct dlp_carry *c,
+		   struct dlp_piece *out)
+{
+	PIECE_LOOP(classify_avx512(p + i, 64, &r),
+		   classify_avx512(p + i, n - i, &r));
+}
+
+/* Two passes: the classes of every block (masks stored from the mask
+ * registers), then the runs and candidates of 8 whole blocks at a time,
+ * one per 64-bit lane, instead of one block at a time in 64-bit
+ * registers.  What is left (fewer than 8 blocks, a short last block) goes
+ * through piece_block() like the other instruction sets. */
 __attribute__((target("avx512bw"))) static void
 piece_avx512(const uint8_t *p, size_t n, struct dlp_carry *c,
 	     struct dlp_piece *out)
 {
-	PIECE_LOOP(classify_avx512(p + i, 64, &r),
-		   classify_avx512(p + i, n - i, &r));
+	struct cls_rest cl;
+	struct bits b = {{0}};
+	size_t nb = (n + 63) / 64, g8 = n / 512 * 8, blk;
+	__m512i pb64, phex, pdigit, pchain, prun, pe20;
+
+	if (g8 == 0) { /* a short piece (a request head): one pass */
+		piece_avx512_short(p, n, c, out);
+		return;
+	}
+
+	for (blk = 0; blk < nb; blk++) {
+		struct cls r;
+
+		classify_avx512(p + 64 * blk, n - 64 * blk, &r);
+		out->b64[blk] = r.b64;
+		out->hex[blk] = r.hex;
+		cl.digit[blk] = r.digit;
+		cl.word[blk] = r.word;
+		cl.sep[blk] = r.sep;
+	}
+	if (g8) {
+		pb64 = _mm512_set1_epi64((long long)c->b64);
+		phex = _mm512_set1_epi64((long long)c->hex);
+		pdigit = _mm512_set1_epi64((long long)c->digit);
+		pchain = _mm512_set1_epi64((long long)c->chain);
+		prun = _mm512_set1_epi64((long long)c->run);
+		/* the e20 of the block before: only its bit 63 is used */
+		pe20 = _mm512_set1_epi64((long long)(c->run & c->run << 4));
+		for (blk = 0; blk < g8; blk += 8)
+			piece_8(&cl, out, &b, blk, &pb64, &phex, &pdigit,
+				&pchain, &prun, &pe20);
+		c->b64 = lane7(pb64);
+		c->hex = lane7(phex);
+		c->digit = lane7(pdigit);
+		c->chain = lane7(pchain);
+		c->run = lane7(prun);
+	}
+	for (blk = g8; blk < nb; blk++) {
+		struct cls r = {out->b64[blk], out->hex[blk], cl.digit[blk],
+				cl.word[blk], cl.sep[blk]};
+		size_t k = n - 64 * blk < 64 ? n - 64 * blk : 64;
+
+		piece_block(&r, k, c, out, &b, blk);
+	}
+	memcpy(out->runs, b.runs, sizeof(b.runs));
+	memcpy(out->hexruns, b.hexruns, sizeof(b.hexruns));
+	memcpy(out->cands, b.cands, sizeof(b.cands));
 }
 
 static void classify_piece(const uint8_t *p, size_t n, struct dlp_carry *c,
@@ -349,7 +497,7 @@ static inline uint64_t keep_last(uint64_t prev, uint64_t m, size_t k)
  * after the stream state c. */
 static inline __attribute__((always_inline)) void
 piece_block(const struct cls *r, size_t k, struct dlp_carry *c,
-	    struct dlp_masks *m, struct bits *b, size_t blk)
+	    struct dlp_piece *out, struct bits *b, size_t blk)
 {
 	const unsigned d = SECRET_MIN - DLP_RUN;
 	uint64_t valid = k == 64 ? ~0ull : (1ull << k) - 1;
@@ -370,14 +518,14 @@ piece_block(const struct cls *r, size_t k, struct dlp_carry *c,
 		card = dlp_run_ends(dlp_join(chain, c->chain) << 1,
 				    CARD_MIN_CHAIN) &
 		       cand;
-	m->b64 = r->b64;
-	m->hex = r->hex;
-	m->run = run;
-	m->hexrun = hexrun;
-	m->card = card;
+	out->b64[blk] = r->b64;
+	out->hex[blk] = r->hex;
+	out->run[blk] = run;
+	out->hexrun[blk] = hexrun;
+	out->card[blk] = card;
 	/* Runs of >= SECRET_MIN from those of >= DLP_RUN, and the one that
 	 * may end at the byte before the block. */
-	m->secret = secret;
+	out->secret[blk] = secret;
 	b->runs[blk / 64] |= run ? bit : 0;
 	b->hexruns[blk / 64] |= hexrun ? bit : 0;
 	b->cands[blk / 64] |= card | secret ? bit : 0;
@@ -394,4 +542,16 @@ void dlp_classify_piece(const uint8_t *p, size_t n, struct dlp_carry *c,
 	out->n = n;
 	out->b64_before = c->b64;
 	classify_piece(p, n, c, out);
+}
+
+void dlp_classify_piece_ref(const uint8_t *p, size_t n, struct dlp_carry *c,
+			    struct dlp_piece *out)
+{
+	out->n = n;
+	out->b64_before = c->b64;
+#if defined(__x86_64__)
+	piece_sse2(p, n, c, out);
+#else
+	classify_piece(p, n, c, out);
+#endif
 }

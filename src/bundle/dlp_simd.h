@@ -19,21 +19,20 @@
 #define DLP_PIECE	 (16 * 1024)
 #define DLP_PIECE_BLOCKS (DLP_PIECE / 64)
 
-/* What dlp_classify_piece() finds in a block of 64 bytes: bit i is byte i
- * of the block; bits past the piece's end are 0. */
-struct dlp_masks {
-	uint64_t b64;	 /* A-Z a-z 0-9 + / - _ (both base64 alphabets) */
-	uint64_t hex;	 /* 0-9 a-f A-F */
-	uint64_t run;	 /* a run of >= DLP_RUN b64 bytes ends at the byte */
-	uint64_t hexrun; /* a run of >= DLP_RUN hex digits ends at the byte */
-	/* Candidates of the rules matched in C (dlp_native.h): a payment
-	 * card may end right before the byte (a digit, then a byte that is
-	 * not \w, after a chain of >= 13 digits and single separators); a
-	 * generic secret's value (a run of >= 20 b64 bytes) ends right
-	 * before the byte, which is not b64. */
-	uint64_t card, secret;
-};
-
+/* What dlp_classify_piece() finds in the blocks of 64 bytes of a piece,
+ * one array per mask (block blk's mask is X[blk]; bit i is byte i of the
+ * block; bits past the piece's end are 0):
+ *   b64	A-Z a-z 0-9 + / - _ (both base64 alphabets);
+ *   hex	0-9 a-f A-F;
+ *   run	a run of >= DLP_RUN b64 bytes ends at the byte;
+ *   hexrun	a run of >= DLP_RUN hex digits ends at the byte;
+ * and the candidates of the rules matched in C (dlp_native.h):
+ *   card	a payment card may end right before the byte (a digit, then a
+ *		byte that is not \w, after a chain of >= 13 digits and single
+ *		separators);
+ *   secret	a generic secret's value (a run of >= 20 b64 bytes) ends
+ *		right before the byte, which is not b64.
+ */
 /* A stream's classification state: the masks of its last 64 bytes.
  * Zeroed at the stream start. */
 struct dlp_carry {
@@ -44,11 +43,13 @@ struct dlp_carry {
 struct dlp_piece {
 	size_t n;
 	uint64_t b64_before; /* b64 mask of the 64 bytes before the piece */
-	/* Blocks (bit i of word i / 64 is m[i]) whose run, hexrun, or card
+	/* Blocks (bit i of word i / 64 is block i) whose run, hexrun, or card
 	 * or secret mask is not 0: most of ordinary text has none. */
 	uint64_t runs[DLP_PIECE_BLOCKS / 64], hexruns[DLP_PIECE_BLOCKS / 64],
 	    cands[DLP_PIECE_BLOCKS / 64];
-	struct dlp_masks m[DLP_PIECE_BLOCKS];
+	uint64_t b64[DLP_PIECE_BLOCKS], hex[DLP_PIECE_BLOCKS],
+	    run[DLP_PIECE_BLOCKS], hexrun[DLP_PIECE_BLOCKS],
+	    card[DLP_PIECE_BLOCKS], secret[DLP_PIECE_BLOCKS];
 };
 
 /* Classify p[0..n), n <= DLP_PIECE, the next bytes of the stream whose
@@ -57,6 +58,11 @@ struct dlp_piece {
  * the same bytes shares. */
 void dlp_classify_piece(const uint8_t *p, size_t n, struct dlp_carry *c,
 			struct dlp_piece *out);
+
+/* The same with the one-pass loop over 64-bit masks that every
+ * instruction set has (SSE2 on x86_64): for tests of the vector passes. */
+void dlp_classify_piece_ref(const uint8_t *p, size_t n, struct dlp_carry *c,
+			    struct dlp_piece *out);
 
 /* Decode whole groups of 4 base64 characters (both alphabets; all of
  * b[0..n) must be in them) from b into o, at most 64 characters: the

@@ -416,6 +416,69 @@ static void encoded(const char *plain, const char *rule)
 	every_split(db_full, buf, rule, "url");
 }
 
+/* Scan buf whole with a stream dlp_stream_new() makes anew (the db's
+ * spare is taken meanwhile); "rule/encoding" of the block, or "-". */
+static void scan_fresh(const char *buf, size_t n, char *out, size_t size)
+{
+	struct dlp_stream *hold = dlp_stream_new(db_full);
+	struct dlp_stream *s = dlp_stream_new(db_full);
+	struct dlp_hit hit;
+	int r = dlp_stream_feed(s, buf, n, &hit);
+
+	if (!r)
+		r = dlp_stream_finish(s, &hit);
+	snprintf(out, size, "%s/%s", r ? hit.rule : "-",
+		 r ? hit.encoding : "-");
+	dlp_stream_free(s);
+	dlp_stream_free(hold);
+}
+
+/* A stream freed in the middle of a secret (or after a block) leaves
+ * nothing to the next one: dlp_stream_free() keeps it as the db's spare
+ * and dlp_stream_new() hands it out again. */
+static void reused_stream_starts_clean(void **state)
+{
+	_cleanup_free_ char *b = b64("pass=Tr0ub4dor&3-horse-battery;");
+	_cleanup_free_ char *u = hex("Tr0ub4dor&3-horse-battery", true);
+	const char *all[] = {
+	    "token ghp_aB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY3zA5 ok",
+	    "pass=Tr0ub4dor&3-horse-battery;", b, u};
+	struct dlp_hit hit;
+	char got[128], want[128];
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(all); i++) {
+		size_t n = strlen(all[i]);
+		struct dlp_stream *s;
+
+		for (size_t cut = 1; cut < n; cut++) {
+			int r;
+
+			s = dlp_stream_new(db_full);
+			(void)dlp_stream_feed(s, all[i], cut, &hit);
+			dlp_stream_free(s);
+			/* The rest, after the cut-off stream: as if alone. */
+			r = dlp_scan(db_full, all[i] + cut, n - cut, &hit);
+			snprintf(got, sizeof(got), "%s/%s", r ? hit.rule : "-",
+				 r ? hit.encoding : "-");
+			scan_fresh(all[i] + cut, n - cut, want, sizeof(want));
+			if (strcmp(got, want) != 0)
+				fail_msg("%s cut at %zu: the rest gives %s, "
+					 "alone %s",
+					 all[i], cut, got, want);
+		}
+		/* After a block. */
+		s = dlp_stream_new(db_full);
+		assert_int_equal(dlp_stream_feed(s, all[i], n, &hit), 1);
+		dlp_stream_free(s);
+		s = dlp_stream_new(db_full);
+		assert_int_equal(dlp_stream_feed(s, "fine", 4, &hit), 0);
+		assert_int_equal(dlp_stream_finish(s, &hit), 0);
+		assert_null(dlp_stream_logged(s));
+		dlp_stream_free(s);
+	}
+}
+
 static void encoded_forms(void **state)
 {
 	(void)state;
@@ -657,6 +720,7 @@ int main(void)
 	    cmocka_unit_test(luhn),
 	    cmocka_unit_test(log_vs_block),
 	    cmocka_unit_test(split_across_feeds),
+	    cmocka_unit_test(reused_stream_starts_clean),
 	    cmocka_unit_test(encoded_forms),
 	    cmocka_unit_test(bad_regex),
 	    cmocka_unit_test(cache_round_trip),

@@ -347,11 +347,77 @@ static void runs_everywhere(void **state)
 	}
 }
 
+/* ---- classification: this CPU's passes = the one-pass reference ---- */
+
+static void add_class_text(uint8_t *b, size_t n)
+{
+	static const char *const pick[] = {"0123456789", "0123456789abcdef",
+					   "ABCDEFGHIJKLMNOPQRSTUVWXYZ+/_-",
+					   " -", "\n\r\t.,;:=\"'%"};
+
+	for (size_t i = 0; i < n;) {
+		const char *a = pick[next() % ARRAY_SIZE(pick)];
+		size_t run = 1 + next() % (next() % 4 ? 12 : 90), l = strlen(a);
+
+		for (; run > 0 && i < n; run--)
+			b[i++] = next() % 50 ? (uint8_t)a[next() % l]
+					     : (uint8_t)next();
+	}
+}
+
+#define PIECE_CMP(f)                                                           \
+	do {                                                                   \
+		if (memcmp(a->f, b->f, nb * sizeof(a->f[0])))                  \
+			fail_msg("%s differs: piece of %zu at %zu", #f, n,     \
+				 off);                                         \
+	} while (0)
+
+static void classify_same(void **state)
+{
+	static uint8_t buf[4 * DLP_PIECE];
+	struct dlp_piece *a = xmalloc(sizeof(*a)), *b = xmalloc(sizeof(*b));
+
+	(void)state;
+	for (int round = 0; round < 40; round++) {
+		struct dlp_carry ca = {0}, cb = {0};
+
+		add_class_text(buf, sizeof(buf));
+		for (size_t off = 0, n; off < sizeof(buf); off += n) {
+			size_t nb;
+
+			n = round % 2 ? DLP_PIECE : 1 + next() % DLP_PIECE;
+			if (round % 4 == 3)
+				n = 1 + next() % 1200;
+			if (n > sizeof(buf) - off)
+				n = sizeof(buf) - off;
+			nb = (n + 63) / 64;
+			dlp_classify_piece(buf + off, n, &ca, a);
+			dlp_classify_piece_ref(buf + off, n, &cb, b);
+			PIECE_CMP(b64);
+			PIECE_CMP(hex);
+			PIECE_CMP(run);
+			PIECE_CMP(hexrun);
+			PIECE_CMP(card);
+			PIECE_CMP(secret);
+			assert_memory_equal(a->runs, b->runs, sizeof(a->runs));
+			assert_memory_equal(a->hexruns, b->hexruns,
+					    sizeof(a->hexruns));
+			assert_memory_equal(a->cands, b->cands,
+					    sizeof(a->cands));
+			assert_int_equal(a->b64_before, b->b64_before);
+			assert_memory_equal(&ca, &cb, sizeof(ca));
+		}
+	}
+	free(a);
+	free(b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(native_matches_regex),
 	    cmocka_unit_test(runs_everywhere),
+	    cmocka_unit_test(classify_same),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
