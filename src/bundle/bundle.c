@@ -191,7 +191,7 @@ static void on_startup_exit(evutil_socket_t fd, short what, void *arg)
 	startup_child_reap(b->startup);
 }
 
-/* The start-up child's reports, passed on; its socket closes after 'D'. */
+/* The start-up child's reports, passed on, up to 'D' or a failure. */
 static void on_startup_report(evutil_socket_t fd, short what, void *arg)
 {
 	struct bundle *b = arg;

@@ -80,10 +80,7 @@ char startup_child_report(struct startup_child *ch, struct error *err)
 		return 0;
 	}
 	if (n == 1 && (buf[0] == 'C' || buf[0] == 'D')) {
-		if (buf[0] == 'D') {
-			close(ch->sock);
-			ch->sock = -1;
-		}
+		ch->checked = buf[0] == 'D';
 		return buf[0];
 	}
 	if (n == 0) {
@@ -146,10 +143,11 @@ void startup_child_release(struct startup_child *ch)
 {
 	struct error err = ERROR_INIT;
 
-	while (ch->sock >= 0 && startup_child_report(ch, &err) == 'C')
+	while (ch->sock >= 0 && !ch->checked &&
+	       startup_child_report(ch, &err) == 'C')
 		;
 	if (!startup_child_reap(ch)) {
-		if (ch->sock >= 0) {
+		if (!ch->checked) {
 			/* Still checking: of no use to anyone now. */
 			kill(ch->pid, SIGKILL);
 			while (waitpid(ch->pid, NULL, 0) < 0 && errno == EINTR)

@@ -31,14 +31,15 @@ struct startup_job {
 };
 
 struct startup_child {
-	pid_t pid; /* 0: none */
-	int pidfd; /* readable once it exited; -1: none */
-	int sock;  /* its reports, until the last is read; -1: none */
+	pid_t pid;    /* 0: none */
+	int pidfd;    /* readable once it exited; -1: none */
+	int sock;     /* its reports; -1: none */
+	bool checked; /* 'D' read: it only makes the spare now */
 };
 
 #define STARTUP_CHILD_INIT                                                     \
 	{                                                                      \
-		0, -1, -1                                                      \
+		0, -1, -1, false                                               \
 	}
 
 /* Fork the child for job (which it copies: fork).  Its reports arrive on
@@ -48,9 +49,9 @@ int startup_child_start(const struct startup_job *job, struct startup_child *ch,
 			struct error *err) __attribute__((warn_unused_result));
 
 /* The child's next report: 'C' (the CA is there), then 'D' (the DLP
- * configuration is good: the child only makes the spare after that, and
- * ch->sock is closed), 'W' when there is none yet, or 0 with the reason in
- * err (the child exits then). */
+ * configuration is good: the child only makes the spare after that), 'W'
+ * when there is none yet, or 0 with the reason in err (the child exits
+ * then).  Call it no more after 'D' or 0. */
 char startup_child_report(struct startup_child *ch, struct error *err);
 
 /* Reap the child if it exited, without waiting.  True when no child is
