@@ -46,6 +46,11 @@ static __attribute__((noreturn)) void child(const struct startup_job *job,
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (getppid() != parent)
 		_exit(1);
+	/* None of the bundle's descriptors (the monitor's control socket, the
+	 * event loop's) stays open in a child that may outlive it. */
+	if (fd > 3)
+		syscall(SYS_close_range, 3, fd - 1, 0);
+	syscall(SYS_close_range, fd + 1, ~0U, 0);
 	if (setpriority(PRIO_PROCESS, 0, CHILD_NICE) < 0)
 		log_debug("setpriority: %s", strerror(errno));
 	if ((r = stage_load(&err)) == 0)
