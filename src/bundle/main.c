@@ -220,8 +220,8 @@ static void on_flush(evutil_socket_t fd, short what, void *arg)
 }
 
 /* SIGTERM and SIGINT wait until the loop handles them, so that a bottle
- * whose agent exits at once still stops its bundle the orderly way (which
- * lets the CA child finish the spare; see bundle_release()). */
+ * whose agent exits at once still stops its bundle the orderly way (the
+ * audit flushed, the start-up child released; see bundle_release()). */
 static void hold_signals(bool hold)
 {
 	sigset_t term;
