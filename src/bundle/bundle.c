@@ -148,7 +148,16 @@ static int dlp_input_make(const struct bundle *b, const struct bundle_conf *c,
 	in->secrets = held_secrets(b, c, &in->tokens, &in->n_tokens,
 				   &in->dc.n_secrets, err);
 	in->dc.secrets = in->secrets;
-	return in->secrets ? 0 : -EINVAL;
+	if (!in->secrets)
+		return -EINVAL;
+	/* As dlp_db_new() would, but here, without the stage module. */
+	for (size_t i = 0; i < in->dc.n_secrets; i++)
+		if (strlen(in->secrets[i]) < DLP_MIN_SECRET)
+			return err_set(err, EINVAL,
+				       "injected secret #%zu is shorter than "
+				       "%d bytes and would match anywhere",
+				       i + 1, DLP_MIN_SECRET);
+	return 0;
 }
 
 int bundle_dlp(struct bundle *b, struct error *err)
@@ -213,8 +222,9 @@ static void on_startup_report(evutil_socket_t fd, short what, void *arg)
 
 /* The start-up child: the bottle's CA, made on the first start and kept
  * after (a resumed bottle keeps trusting it; `bottle run` copies ca.crt
- * into the bottle's CA bundle once we say it exists), and what the DLP
- * would refuse, without building it here (dlp in). */
+ * into the bottle's CA bundle once we say it exists, or before we start,
+ * when it is there already: c->ca_ready), and what the DLP would refuse,
+ * without building it here (dlp in). */
 static int start_checks(struct bundle *b, const struct bundle_conf *c,
 			const char *state_dir, const struct dlp_input *in,
 			struct error *err)
@@ -229,6 +239,8 @@ static int start_checks(struct bundle *b, const struct bundle_conf *c,
 		*slash = '\0';
 	if (c->spare_ca && slash)
 		job.spare_home = home;
+	if (c->ca_ready)
+		job.ca_dir = NULL;
 	if ((r = mkdir_p(dir, 0700, err)) < 0)
 		return err_prefix(err, "tls");
 	b->startup = xmalloc(sizeof(*b->startup));

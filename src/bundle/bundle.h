@@ -50,6 +50,8 @@ struct bundle_conf {
 	unsigned supervise_timeout; /* seconds; 0 = default */
 	bool spare_ca;		    /* make a CA for the user's next bottle
 				     * (startup_child.h) */
+	bool ca_ready; /* the CA is there, taken as it is: not checked at
+			* start (bundle_sup_start()) */
 };
 
 /* How the start-up checks went (see bundle_init()): what is 'C' once the

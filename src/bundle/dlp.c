@@ -31,10 +31,8 @@
 
 /* A custom pattern's longest match, in bytes. */
 #define DLP_MAX_WIDTH 256
-/* Shortest secret value we accept: shorter ones match everywhere. */
-#define DLP_MIN_SECRET 8
-#define HIST	       256
-#define SECRET_RULE    "injected-secret"
+#define HIST	      256
+#define SECRET_RULE   "injected-secret"
 
 struct dlp_rule {
 	char *name;
@@ -447,8 +445,6 @@ static int compile_secrets(void *ctx, hs_database_t **dbs, size_t n,
 	return 0;
 }
 
-/* Validate the secrets and make their literal forms; *span is the raw
- * span of their longest form. */
 /* Every injected secret is long enough to mean something. */
 static int check_secrets(const struct dlp_config *c, struct error *err)
 {
@@ -461,6 +457,8 @@ static int check_secrets(const struct dlp_config *c, struct error *err)
 	return 0;
 }
 
+/* Validate the secrets and make their literal forms; *span is the raw
+ * span of their longest form. */
 static int add_secrets(struct dlp_db *db, const struct dlp_config *c,
 		       size_t *span, struct error *err)
 {

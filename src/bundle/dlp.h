@@ -30,11 +30,15 @@ struct dlp_rule_src {
 	enum dlp_action action;
 };
 
+/* Shortest secret value we accept: shorter ones match everywhere. */
+#define DLP_MIN_SECRET 8
+
 struct dlp_config {
 	bool builtin; /* include the built-in set */
 	const struct dlp_rule_src *custom;
 	size_t n_custom;
-	/* Literal secret values the bundle injects (each >= 8 bytes): matched
+	/* Literal secret values the bundle injects (each >= DLP_MIN_SECRET
+	 * bytes): matched
 	 * literally and in encoded forms, action block, rule
 	 * "injected-secret".  They are compiled into a database of their own
 	 * that is never written to disk. */

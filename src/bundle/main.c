@@ -47,13 +47,14 @@ struct opts {
 	const char *bottle;
 	const char *listen[ENDPOINT_COUNT]; /* standalone: ADDR:PORT or NULL */
 	int control; /* the monitor's control socket, -1 = standalone */
+	bool ca_ready;
 	bool debug;
 };
 
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: bottle-bundle --state DIR --control FD\n"
+		"usage: bottle-bundle --state DIR --control FD [--ca-ready]\n"
 		"       bottle-bundle --manifest FILE [--bottle NAME] "
 		"--state DIR --listen ADDR:PORT\n"
 		"                     [--listen-git ADDR:PORT] "
@@ -73,6 +74,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	    {"listen-git", required_argument, NULL, 'g'},
 	    {"listen-supervise", required_argument, NULL, 'u'},
 	    {"control", required_argument, NULL, 'c'},
+	    {"ca-ready", no_argument, NULL, 'a'},
 	    {"debug", no_argument, NULL, 'd'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
@@ -103,6 +105,9 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			break;
 		case 'c':
 			o->control = atoi(optarg);
+			break;
+		case 'a':
+			o->ca_ready = true;
 			break;
 		case 'd':
 			o->debug = true;
@@ -333,6 +338,7 @@ int main(int argc, char **argv)
 	if (load_conf(&o, &conf, &err) < 0)
 		goto fail;
 	conf.spare_ca = o.control >= 0;
+	conf.ca_ready = o.ca_ready;
 	st.base = base;
 	if (bundle_init(&b, base, &conf, o.state, on_start, &st, &err) < 0)
 		goto fail;

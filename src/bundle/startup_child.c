@@ -37,6 +37,15 @@ static void say(int fd, int r, const char *ok, const struct error *err)
 		_exit(1);
 }
 
+/* Whether the next bottle's CA is made already (ca_make_spare() makes
+ * sure; this spares loading the stage module for nothing). */
+static bool spare_exists(const char *home)
+{
+	_cleanup_free_ char *spare = xasprintf("%s/" CA_SPARE_DIR, home);
+
+	return access(spare, F_OK) == 0;
+}
+
 static __attribute__((noreturn)) void child(const struct startup_job *job,
 					    int fd, pid_t parent)
 {
@@ -53,17 +62,23 @@ static __attribute__((noreturn)) void child(const struct startup_job *job,
 	syscall(SYS_close_range, fd + 1, ~0U, 0);
 	if (setpriority(PRIO_PROCESS, 0, CHILD_NICE) < 0)
 		log_debug("setpriority: %s", strerror(errno));
-	if ((r = stage_load(&err)) == 0)
+	r = 0;
+	if (job->ca_dir && (r = stage_load(&err)) == 0)
 		r = ca_ensure(job->ca_dir, job->id, &err);
 	say(fd, r, "C", &err);
-	say(fd, dlp_config_check(job->dlp, &err), "D", &err);
+	/* Without patterns of the manifest's nothing needs compiling (the
+	 * secrets' lengths the bundle checked). */
+	r = 0;
+	if (job->dlp->n_custom && (r = stage_load(&err)) == 0)
+		r = dlp_config_check(job->dlp, &err);
+	say(fd, r, "D", &err);
 	close(fd);
-	if (!job->spare_home)
+	if (!job->spare_home || spare_exists(job->spare_home))
 		_exit(0);
 	/* Only the spare is left: a bundle that stops now does not wait for
 	 * it (startup_child_release()), and the spare is not killed with it. */
 	prctl(PR_SET_PDEATHSIG, 0);
-	if (ca_make_spare(job->spare_home, &err) < 0) {
+	if (stage_load(&err) < 0 || ca_make_spare(job->spare_home, &err) < 0) {
 		log_warnx("making a spare CA: %s", err.msg);
 		_exit(1);
 	}

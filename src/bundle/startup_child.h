@@ -7,7 +7,10 @@
  * needs none of it until the agent's first request.  A forked child loads
  * the module and does both instead, reporting each, while the bundle goes
  * on; then, if asked, it makes a spare CA for the user's next bottle
- * (ca_make_spare()) at a lower priority, and exits.  Until its last
+ * (ca_make_spare()) at a lower priority, and exits.  It loads the module
+ * only for work that needs it: a bottle that took its CA from a spare (so
+ * the CA is taken as it is), has no DLP patterns of its own and finds the
+ * next spare made reports at once.  Until its last
  * report the child dies with the bundle (PR_SET_PDEATHSIG); the spare it
  * finishes on its own.  A spare left half-made (the machine stopped) is
  * removed by the next maker.  Internal to the bundle.
@@ -24,7 +27,7 @@
 
 /* What the child does, in this order. */
 struct startup_job {
-	const char *ca_dir; /* ca_ensure(ca_dir, id) */
+	const char *ca_dir; /* ca_ensure(ca_dir, id); NULL: taken as it is */
 	const char *id;
 	const struct dlp_config *dlp; /* dlp_config_check(dlp) */
 	const char *spare_home;	      /* ca_make_spare(spare_home), or NULL */

@@ -342,7 +342,8 @@ static int run_bottle(const struct launch_opts *o, bool foreground,
 	if (hc.ca_ready && prepare_ca_bundle(p, &err) < 0)
 		hc.ca_ready = false; /* the bundle makes or mends it */
 	if (record_artifact(&hc, "process", "bundle", &err) < 0 ||
-	    bundle_sup_start(p, record_bundle, &hc, &hc.bundle, &err) < 0 ||
+	    bundle_sup_start(p, hc.ca_ready, record_bundle, &hc, &hc.bundle,
+			     &err) < 0 ||
 	    o->backend->launch(p, &hooks, &io, &proc, &err) < 0) {
 		fprintf(stderr, "bottle: launching %s: %s\n", p->id, err.msg);
 		if (notify_fd >= 0 &&

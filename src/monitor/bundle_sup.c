@@ -190,8 +190,9 @@ static int hand_over(struct bundle_sup *s, bool full, struct error *err)
 	return 0;
 }
 
-int bundle_sup_start(const struct plan *p, bundle_sup_record_fn record,
-		     void *ctx, struct bundle_sup **out, struct error *err)
+int bundle_sup_start(const struct plan *p, bool ca_ready,
+		     bundle_sup_record_fn record, void *ctx,
+		     struct bundle_sup **out, struct error *err)
 {
 	struct bundle_sup *s;
 	int r;
@@ -205,12 +206,14 @@ int bundle_sup_start(const struct plan *p, bundle_sup_record_fn record,
 		s->fds[i] = -1;
 	s->record = record;
 	s->record_ctx = ctx;
-	s->argv = xcalloc(6, sizeof(char *));
+	s->argv = xcalloc(7, sizeof(char *));
 	s->argv[0] = xstrdup(p->bundle_path);
 	s->argv[1] = xstrdup("--state");
 	s->argv[2] = xstrdup(p->state_dir);
 	s->argv[3] = xstrdup("--control");
 	s->argv[4] = xstrdup("3");
+	if (ca_ready)
+		s->argv[5] = xstrdup("--ca-ready");
 	s->log_path = xasprintf("%s/bundle.log", p->log_dir);
 	if ((r = spawn(s, err)) < 0) {
 		bundle_sup_free(s);

@@ -23,9 +23,13 @@ struct bundle_sup;
 typedef void (*bundle_sup_record_fn)(void *ctx, const char *what);
 
 /* Start the bundle for plan p; it initializes in the background.  *out is
- * new.  Fails only when the bundle cannot be started at all. */
-int bundle_sup_start(const struct plan *p, bundle_sup_record_fn record,
-		     void *ctx, struct bundle_sup **out, struct error *err)
+ * new.  Fails only when the bundle cannot be started at all.  With
+ * ca_ready, the bottle's CA is there and taken as it is (the caller put
+ * its certificate in the bottle's CA bundle): the bundle does not check
+ * it at start, only when it first loads it. */
+int bundle_sup_start(const struct plan *p, bool ca_ready,
+		     bundle_sup_record_fn record, void *ctx,
+		     struct bundle_sup **out, struct error *err)
     __attribute__((warn_unused_result));
 
 /* Hand the bundle the listeners (one per enum endpoint; taken over, closed

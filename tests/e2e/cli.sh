@@ -176,6 +176,10 @@ check "... naming the route and the variable" grep -q 'route api.x.test: ${env:B
 check "... and creates nothing" [ "$(bottle_ids | wc -l)" -eq "$n0" ]
 BOTTLE_E2E_UNSET=x-secret-value-123 "$BOTTLE" run --yes -- sh -c 'echo "$HTTPS_PROXY"' >"$T_ROOT/route.out" 2>/dev/null
 check "with it set, the bottle runs behind the proxy" grep -qx 'http://127.0.0.1:8888' "$T_ROOT/route.out"
+# A secret so short that the DLP would find it everywhere stops the bottle.
+BOTTLE_E2E_UNSET=short timeout 20 "$BOTTLE" run --yes -- sleep 30 >/dev/null 2>"$T_ROOT/short.err"; rc=$?
+check "a 5-byte injected secret fails the run (exit 1)" [ $rc -eq 1 ]
+check "... saying why" grep -q 'injected secret #1 is shorter than 8 bytes' "$T_ROOT/short.err"
 
 # A bundle that cannot start (a broken DLP pattern) stops its bottle with
 # the reason; the agent never gets a bottle without its bundle.
