@@ -38,8 +38,7 @@ struct dlp_config {
 	const struct dlp_rule_src *custom;
 	size_t n_custom;
 	/* Literal secret values the bundle injects (each >= DLP_MIN_SECRET
-	 * bytes): matched
-	 * literally and in encoded forms, action block, rule
+	 * bytes): matched literally and in encoded forms, action block, rule
 	 * "injected-secret".  They are compiled into a database of their own
 	 * that is never written to disk. */
 	const char *const *secrets;

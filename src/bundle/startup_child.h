@@ -8,9 +8,9 @@
  * the module and does both instead, reporting each, while the bundle goes
  * on; then, if asked, it makes a spare CA for the user's next bottle
  * (ca_make_spare()) at a lower priority, and exits.  It loads the module
- * only for work that needs it: a bottle that took its CA from a spare (so
- * the CA is taken as it is), has no DLP patterns of its own and finds the
- * next spare made reports at once.  Until its last
+ * only for work that needs it: for a bottle whose CA was there before the
+ * bundle started (taken as it is), that has no DLP patterns of its own
+ * and finds the next spare made, it reports at once.  Until its last
  * report the child dies with the bundle (PR_SET_PDEATHSIG); the spare it
  * finishes on its own.  A spare left half-made (the machine stopped) is
  * removed by the next maker.  Internal to the bundle.
