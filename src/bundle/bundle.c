@@ -148,16 +148,7 @@ static int dlp_input_make(const struct bundle *b, const struct bundle_conf *c,
 	in->secrets = held_secrets(b, c, &in->tokens, &in->n_tokens,
 				   &in->dc.n_secrets, err);
 	in->dc.secrets = in->secrets;
-	if (!in->secrets)
-		return -EINVAL;
-	/* As dlp_db_new() would, but here, without the stage module. */
-	for (size_t i = 0; i < in->dc.n_secrets; i++)
-		if (strlen(in->secrets[i]) < DLP_MIN_SECRET)
-			return err_set(err, EINVAL,
-				       "injected secret #%zu is shorter than "
-				       "%d bytes and would match anywhere",
-				       i + 1, DLP_MIN_SECRET);
-	return 0;
+	return in->secrets ? 0 : -EINVAL;
 }
 
 int bundle_dlp(struct bundle *b, struct error *err)
@@ -232,15 +223,14 @@ static int start_checks(struct bundle *b, const struct bundle_conf *c,
 	_cleanup_free_ char *dir = xasprintf("%s/ca", state_dir);
 	_cleanup_free_ char *home = xstrdup(state_dir);
 	char *slash = strrchr(home, '/');
-	struct startup_job job = {dir, c->id, &in->dc, NULL};
+	struct startup_job job = {c->ca_ready ? NULL : dir, c->id, &in->dc,
+				  NULL};
 	int r;
 
 	if (slash)
 		*slash = '\0';
 	if (c->spare_ca && slash)
 		job.spare_home = home;
-	if (c->ca_ready)
-		job.ca_dir = NULL;
 	if ((r = mkdir_p(dir, 0700, err)) < 0)
 		return err_prefix(err, "tls");
 	b->startup = xmalloc(sizeof(*b->startup));
@@ -369,7 +359,9 @@ int bundle_init(struct bundle *b, struct event_base *base,
 		dlp_input_release(&in);
 		return err_prefix(err, "dlp");
 	}
-	r = start_checks(b, c, state_dir, &in, err);
+	/* The secrets here: they need no stage module. */
+	if ((r = dlp_secrets_check(&in.dc, err)) == 0)
+		r = start_checks(b, c, state_dir, &in, err);
 	dlp_input_release(&in);
 	if (r < 0)
 		return r;

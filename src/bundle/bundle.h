@@ -96,13 +96,14 @@ struct bundle {
  * first start and kept after) and logs/audit.jsonl; the DLP cache is per
  * user.
  *
- * What an idle bundle does not use is only checked at start, in a child
- * (startup_child.h): the CA (made if need be), the held secrets, that the
- * custom DLP patterns compile.  The checks run while the caller goes on
- * to serve; on_start(ctx, ...) says how they went, from the event loop.
- * The rest is built at first use, when the stage module is loaded
- * (stage.h): the DLP database, the CA's keys, the TLS contexts.  0 or
- * -errno with err naming the stage. */
+ * What an idle bundle does not use is only checked at start: the held
+ * secrets here, and in a child (startup_child.h) the CA (made if need be;
+ * not at all with c->ca_ready) and that the custom DLP patterns compile.
+ * The child's checks run while the caller goes on to serve; on_start(ctx,
+ * ...) says how they went, from the event loop.  The rest is built at
+ * first use, when the stage module is loaded (stage.h): the DLP database,
+ * the CA's keys, the TLS contexts.  0 or -errno with err naming the
+ * stage. */
 int bundle_init(struct bundle *b, struct event_base *base,
 		const struct bundle_conf *c, const char *state_dir,
 		bundle_start_fn on_start, void *ctx, struct error *err)

@@ -445,18 +445,6 @@ static int compile_secrets(void *ctx, hs_database_t **dbs, size_t n,
 	return 0;
 }
 
-/* Every injected secret is long enough to mean something. */
-static int check_secrets(const struct dlp_config *c, struct error *err)
-{
-	for (size_t i = 0; i < c->n_secrets; i++)
-		if (!c->secrets[i] || strlen(c->secrets[i]) < DLP_MIN_SECRET)
-			return err_set(err, EINVAL,
-				       "dlp: injected secret #%zu is shorter "
-				       "than %d bytes and would match anywhere",
-				       i + 1, DLP_MIN_SECRET);
-	return 0;
-}
-
 /* Validate the secrets and make their literal forms; *span is the raw
  * span of their longest form. */
 static int add_secrets(struct dlp_db *db, const struct dlp_config *c,
@@ -465,7 +453,7 @@ static int add_secrets(struct dlp_db *db, const struct dlp_config *c,
 	int r;
 
 	*span = 0;
-	if ((r = check_secrets(c, err)) < 0)
+	if ((r = dlp_secrets_check(c, err)) < 0)
 		return r;
 	for (size_t i = 0; i < c->n_secrets; i++) {
 		size_t n = strlen(c->secrets[i]);
@@ -540,7 +528,7 @@ int dlp_config_check(const struct dlp_config *c, struct error *err)
 	size_t unused;
 	int r;
 
-	if ((r = check_secrets(c, err)) < 0)
+	if ((r = dlp_secrets_check(c, err)) < 0)
 		return r;
 	if (c->n_custom == 0)
 		return 0;

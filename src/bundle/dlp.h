@@ -20,8 +20,10 @@
 #include "lib/err.h"
 #include "lib/manifest.h" /* enum dlp_action */
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <string.h>
 
 /* One user pattern (from the manifest).  Hyperscan syntax; every repeat
  * must be bounded (the longest match must be finite). */
@@ -56,6 +58,22 @@ struct dlp_db;
  * recompiled; a warning is logged). */
 int dlp_db_new(const struct dlp_config *c, struct dlp_db **out,
 	       struct error *err) __attribute__((warn_unused_result));
+/* Every secret of c's is long enough to mean something (shorter ones
+ * would match anywhere): 0, or -EINVAL with "dlp: injected secret #N is
+ * shorter ...".  Part of dlp_db_new() and dlp_config_check(), inline so
+ * that the bundle checks it without loading the stage module. */
+static inline int dlp_secrets_check(const struct dlp_config *c,
+				    struct error *err)
+{
+	for (size_t i = 0; i < c->n_secrets; i++)
+		if (!c->secrets[i] || strlen(c->secrets[i]) < DLP_MIN_SECRET)
+			return err_set(err, EINVAL,
+				       "dlp: injected secret #%zu is shorter "
+				       "than %d bytes and would match anywhere",
+				       i + 1, DLP_MIN_SECRET);
+	return 0;
+}
+
 /* What dlp_db_new(c) would refuse, found without building anything in
  * the caller: a secret too short, a custom pattern that does not compile
  * or is unbounded (checked in a child).  Same errors as dlp_db_new(). */
