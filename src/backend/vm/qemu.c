@@ -378,7 +378,6 @@ static char *kvm_cache_path(const struct vm_boot *b, const char *cache_dir)
 	unsigned mdlen = 0;
 	char hex[17];
 	struct utsname u;
-	_cleanup_free_ char *qemu = NULL;
 
 	if (!ctx || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL))
 		BUG("sha256 unavailable");
