@@ -15,7 +15,7 @@
  * (STYLE rule 18): callbacks hold a reference, and conn_close() only
  * marks it when one does.
  *
- * Backpressure (STYLE rule 17): each bufferevent reads at most
+ * Backpressure (STYLE rule 17): each stream reads at most
  * limits.buffer_max into its input, and relaying into an output that holds
  * more than that stops reading on the other side until it drains.
  */
@@ -27,7 +27,7 @@
 #include "bundle/policy.h"
 #include "bundle/sni.h"
 #include "bundle/tls.h"
-#include "bundle/tls_bev.h"
+#include "bundle/stream.h"
 
 #include "lib/log.h"
 #include "lib/util.h"
@@ -35,7 +35,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
 #include <event2/dns.h>
 #include <event2/event.h>
 #include <event2/listener.h>
@@ -72,8 +71,8 @@ static const char *const mode_names[] = {"http", "tunnel", "intercept"};
 struct conn {
 	struct bundle *b;
 	struct conn *next, *prev; /* b->conns */
-	struct bufferevent *cli;  /* the agent's side */
-	struct bufferevent *up;	  /* upstream, or NULL */
+	struct stream *cli;  /* the agent's side */
+	struct stream *up;	  /* upstream, or NULL */
 	enum conn_state state;
 	enum conn_mode mode;
 	int refs;     /* callbacks on the stack */
@@ -186,7 +185,7 @@ static void audit_request(struct conn *c)
 static void drop_up(struct conn *c)
 {
 	if (c->up)
-		bufferevent_free(c->up);
+		stream_free(c->up);
 	c->up = NULL;
 	c->up_connected = false;
 	c->up_host[0] = '\0';
@@ -219,7 +218,7 @@ static void conn_free(struct conn *c)
 		event_free(c->timer);
 	drop_up(c);
 	if (c->cli)
-		bufferevent_free(c->cli);
+		stream_free(c->cli);
 	if (c->dlp)
 		dlp_stream_free(c->dlp);
 	if (c->out_head)
@@ -248,27 +247,16 @@ static void linger_or_close(struct conn *c)
 {
 	struct timeval tv = {LINGER_MS / 1000, (LINGER_MS % 1000) * 1000};
 
-	struct bufferevent *under = bufferevent_get_underlying(c->cli);
-
-	if (under && evbuffer_get_length(bufferevent_get_output(under)) &&
-	    c->drained++ < LINGER_MS / 50) {
-		/* A TLS filter: its output is flushed when the plain
-		 * bufferevent under it is; check again shortly. */
-		struct timeval poll = {0, 50000};
-		c->lingering = true;
-		evtimer_add(c->timer, &poll);
-		return;
-	}
 	/* NEEDSWORK: a TLS server end closes without lingering, so unread
 	 * input (a body after a 403 block) may reset the connection before
 	 * the agent has read the answer. */
-	if (c->cli_tls || (c->lingering && !under)) {
+	if (c->cli_tls || c->lingering) {
 		conn_close(c);
 		return;
 	}
 	c->lingering = true;
-	shutdown(bufferevent_getfd(c->cli), SHUT_WR);
-	bufferevent_enable(c->cli, EV_READ);
+	shutdown(stream_fd(c->cli), SHUT_WR);
+	stream_enable(c->cli, EV_READ);
 	evtimer_add(c->timer, &tv);
 }
 
@@ -277,7 +265,7 @@ static void close_after_flush(struct conn *c)
 {
 	drop_up(c);
 	set_state(c, CS_CLOSING);
-	if (evbuffer_get_length(bufferevent_get_output(c->cli)) == 0)
+	if (evbuffer_get_length(stream_output(c->cli)) == 0)
 		linger_or_close(c);
 }
 
@@ -333,7 +321,7 @@ static void respond_error(struct conn *c, int status, const char *verdict,
 	/* Only a connection still in HTTP can carry an answer. */
 	if (c->state != CS_TUNNEL && c->state != CS_SNI && c->state != CS_TLS &&
 	    !c->resp_head) {
-		evbuffer_add_printf(bufferevent_get_output(c->cli),
+		evbuffer_add_printf(stream_output(c->cli),
 				    "HTTP/1.1 %d %s\r\n"
 				    "Content-Type: text/plain\r\n"
 				    "Content-Length: %zu\r\n"
@@ -350,12 +338,12 @@ static void respond_error(struct conn *c, int status, const char *verdict,
 
 /* Stop reading from `from` while out, where its bytes go, is full (its
  * write callback turns reading back on). */
-static void throttle(struct conn *c, struct bufferevent *from,
+static void throttle(struct conn *c, struct stream *from,
 		     struct evbuffer *out)
 {
 	if (evbuffer_get_length(out) < c->b->limits.buffer_max)
 		return;
-	bufferevent_disable(from, EV_READ);
+	stream_disable(from, EV_READ);
 	if (from == c->cli)
 		c->cli_throttled = true;
 	else
@@ -366,7 +354,7 @@ static void throttle(struct conn *c, struct bufferevent *from,
  * record as a write(2): a response head and its body would cost the agent
  * two segments and two wake-ups.  Up to one record's worth is made one
  * piece first. */
-static void coalesce(const struct conn *c, struct bufferevent *to,
+static void coalesce(const struct conn *c, struct stream *to,
 		     struct evbuffer *out)
 {
 	bool tls = to == c->cli ? c->cli_tls : c->mode == MODE_INTERCEPT;
@@ -376,29 +364,29 @@ static void coalesce(const struct conn *c, struct bufferevent *to,
 }
 
 /* Move n bytes of from's input to to's output. */
-static void relay(struct conn *c, struct bufferevent *from,
-		  struct bufferevent *to, size_t n)
+static void relay(struct conn *c, struct stream *from,
+		  struct stream *to, size_t n)
 {
-	struct evbuffer *out = bufferevent_get_output(to);
+	struct evbuffer *out = stream_output(to);
 
 	c->last_io = now_ns();
-	evbuffer_remove_buffer(bufferevent_get_input(from), out, n);
+	evbuffer_remove_buffer(stream_input(from), out, n);
 	coalesce(c, to, out);
 	throttle(c, from, out);
 }
 
-static void unthrottle(struct conn *c, struct bufferevent *drained)
+static void unthrottle(struct conn *c, struct stream *drained)
 {
-	if (evbuffer_get_length(bufferevent_get_output(drained)) >=
+	if (evbuffer_get_length(stream_output(drained)) >=
 	    c->b->limits.buffer_max)
 		return;
 	if (drained == c->up && c->cli_throttled) {
 		c->cli_throttled = false;
-		bufferevent_enable(c->cli, EV_READ);
+		stream_enable(c->cli, EV_READ);
 		handle_cli(c);
 	} else if (drained == c->cli && c->up_throttled && c->up) {
 		c->up_throttled = false;
-		bufferevent_enable(c->up, EV_READ);
+		stream_enable(c->up, EV_READ);
 		handle_up(c);
 	}
 }
@@ -523,40 +511,6 @@ static void add_addr(struct conn *c, const struct sockaddr *sa, socklen_t len,
 
 static void install_cli_callbacks(struct conn *c);
 
-/* Answer the CONNECT and put our TLS server end on the agent's socket.
- * Normally the bufferevent is rebuilt on the socket itself (one copy less
- * per byte); if the agent already sent bytes past the CONNECT head, they
- * sit in the plain bufferevent, and a filter over it reads them first. */
-static struct bufferevent *tls_over_cli(struct conn *c, SSL_CTX *ctx)
-{
-	static const char ok[] = "HTTP/1.1 200 Connection established\r\n\r\n";
-	evutil_socket_t fd = bufferevent_getfd(c->cli);
-	struct bufferevent *tls;
-
-	if (evbuffer_get_length(bufferevent_get_input(c->cli)) ||
-	    evbuffer_get_length(bufferevent_get_output(c->cli)) ||
-	    send(fd, ok, sizeof(ok) - 1, MSG_NOSIGNAL) != sizeof(ok) - 1) {
-		evbuffer_add(bufferevent_get_output(c->cli), ok,
-			     sizeof(ok) - 1);
-		tls = tls_bev_server(c->b->base, ctx, -1, c->cli);
-		/* The filter encrypts into the plain output as long as that
-		 * is under its high watermark (none by default: an agent that
-		 * does not read would make us buffer the whole download). */
-		if (tls)
-			bufferevent_setwatermark(c->cli, EV_WRITE,
-						 c->b->limits.buffer_max / 2,
-						 c->b->limits.buffer_max);
-		return tls;
-	}
-	tls = tls_bev_server(c->b->base, ctx, fd, NULL);
-	if (tls) {
-		/* The fd now belongs to tls: detach it from the plain one. */
-		bufferevent_setfd(c->cli, -1);
-		bufferevent_free(c->cli);
-	}
-	return tls;
-}
-
 static void resolved(struct conn *c)
 {
 	set_state(c, CS_CONNECT);
@@ -564,9 +518,10 @@ static void resolved(struct conn *c)
 	if (c->mode == MODE_INTERCEPT && c->req.form == TARGET_AUTHORITY) {
 		/* CONNECT to an intercepted host: answer now, handshake with
 		 * the agent, connect upstream at its first request. */
+		static const char ok[] =
+		    "HTTP/1.1 200 Connection established\r\n\r\n";
 		SSL_CTX *ctx;
 		struct error err = ERROR_INIT;
-		struct bufferevent *tls;
 		/* Loaded at the first intercepted CONNECT. */
 		struct tls_ca *ca = bundle_ca(c->b, &err);
 
@@ -582,13 +537,15 @@ static void resolved(struct conn *c)
 				      c->host, err.msg);
 			return;
 		}
-		c->status = 200;
-		tls = tls_over_cli(c, ctx);
-		if (!tls) {
+		/* The answer goes out in the clear, then the stream turns
+		 * TLS server end, over whatever the agent sent past the
+		 * CONNECT head already. */
+		evbuffer_add(stream_output(c->cli), ok, sizeof(ok) - 1);
+		if (stream_tls_server(c->cli, ctx) < 0) {
 			respond_error(c, 502, "error", "TLS setup failed");
 			return;
 		}
-		c->cli = tls;
+		c->status = 200;
 		c->cli_tls = true;
 		set_state(c, CS_TLS);
 		install_cli_callbacks(c);
@@ -674,7 +631,7 @@ static void resolve(struct conn *c)
 static void on_request(struct conn *c)
 {
 	struct http_request *r = &c->req;
-	struct evbuffer *in = bufferevent_get_input(c->cli);
+	struct evbuffer *in = stream_input(c->cli);
 	const char *head =
 	    (const char *)evbuffer_pullup(in, (ssize_t)r->head_len);
 	bool inner = c->mode == MODE_INTERCEPT;
@@ -766,7 +723,7 @@ static void on_request(struct conn *c)
 	/* Reuse the upstream connection when it goes to the same place. */
 	if (c->up && c->up_connected && strcmp(c->up_host, c->host) == 0 &&
 	    c->up_port == c->port) {
-		bufferevent_write_buffer(c->up, c->out_head);
+		evbuffer_add_buffer(stream_output(c->up), c->out_head);
 		handle_cli(c);
 		return;
 	}
@@ -779,7 +736,7 @@ static void on_request(struct conn *c)
 
 static void read_head(struct conn *c)
 {
-	struct evbuffer *in = bufferevent_get_input(c->cli);
+	struct evbuffer *in = stream_input(c->cli);
 	size_t len = evbuffer_get_length(in);
 	struct evbuffer_ptr end;
 	enum http_parse r;
@@ -844,7 +801,7 @@ static void feed_dlp(void *ctx, const char *p, size_t n)
  * never sees, are not forwarded. */
 static void release_held(struct conn *c, size_t keep)
 {
-	struct evbuffer *out = bufferevent_get_output(c->up);
+	struct evbuffer *out = stream_output(c->up);
 	size_t n = evbuffer_get_length(c->held);
 	bool chunked = c->req_body == BODY_CHUNKED;
 
@@ -867,7 +824,7 @@ static void release_held(struct conn *c, size_t keep)
  * so a secret split across reads never leaves even in part. */
 static void forward_body(struct conn *c)
 {
-	struct evbuffer *in = bufferevent_get_input(c->cli);
+	struct evbuffer *in = stream_input(c->cli);
 	size_t avail = evbuffer_get_length(in), n = 0;
 	const char *p;
 
@@ -925,7 +882,7 @@ static void response_done(struct conn *c)
 	audit_request(c);
 	/* An upstream that sent more than its response is not reusable. */
 	if (!c->resp_keep_alive || !c->req_done ||
-	    (c->up && evbuffer_get_length(bufferevent_get_input(c->up))))
+	    (c->up && evbuffer_get_length(stream_input(c->up))))
 		drop_up(c);
 	if (!again) {
 		close_after_flush(c);
@@ -937,7 +894,7 @@ static void response_done(struct conn *c)
 
 static bool read_resp_head(struct conn *c)
 {
-	struct evbuffer *in = bufferevent_get_input(c->up);
+	struct evbuffer *in = stream_input(c->up);
 	struct http_response resp;
 	struct evbuffer_ptr end = evbuffer_search(in, "\r\n\r\n", 4, NULL);
 	struct slice m = {c->method, strlen(c->method)};
@@ -977,7 +934,7 @@ static bool read_resp_head(struct conn *c)
 
 static void forward_response(struct conn *c)
 {
-	struct evbuffer *in = bufferevent_get_input(c->up);
+	struct evbuffer *in = stream_input(c->up);
 	size_t avail;
 
 	while (!c->resp_head) {
@@ -1031,7 +988,7 @@ static void forward_response(struct conn *c)
  * non-TLS stream would carry plain HTTP past DLP. */
 static void check_sni(struct conn *c)
 {
-	struct evbuffer *in = bufferevent_get_input(c->cli);
+	struct evbuffer *in = stream_input(c->cli);
 	size_t len = evbuffer_get_length(in);
 	char name[256];
 	unsigned alpn = 0;
@@ -1066,10 +1023,10 @@ static void check_sni(struct conn *c)
 	set_state(c, CS_TUNNEL);
 }
 
-static void pump_tunnel(struct conn *c, struct bufferevent *from)
+static void pump_tunnel(struct conn *c, struct stream *from)
 {
-	struct bufferevent *to = from == c->cli ? c->up : c->cli;
-	size_t n = evbuffer_get_length(bufferevent_get_input(from));
+	struct stream *to = from == c->cli ? c->up : c->cli;
+	size_t n = evbuffer_get_length(stream_input(from));
 
 	if (!n || !to)
 		return;
@@ -1100,7 +1057,7 @@ static void handle_cli(struct conn *c)
 		forward_body(c);
 		break;
 	case CS_CLOSING: {
-		struct evbuffer *in = bufferevent_get_input(c->cli);
+		struct evbuffer *in = stream_input(c->cli);
 		c->drained += evbuffer_get_length(in);
 		evbuffer_drain(in, evbuffer_get_length(in));
 		if (c->drained > LINGER_MAX)
@@ -1129,47 +1086,47 @@ static void handle_up(struct conn *c)
 	}
 }
 
-static void cli_read(struct bufferevent *bev, void *arg)
+static void cli_read(struct stream *st, void *arg)
 {
 	struct conn *c = arg;
 
-	(void)bev;
+	(void)st;
 	conn_hold(c);
 	handle_cli(c);
 	conn_unhold(c);
 }
 
-static void cli_write(struct bufferevent *bev, void *arg)
+static void cli_write(struct stream *st, void *arg)
 {
 	struct conn *c = arg;
 
 	conn_hold(c);
 	c->last_io = now_ns(); /* the agent is reading */
 	if (c->state == CS_CLOSING &&
-	    evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+	    evbuffer_get_length(stream_output(st)) == 0)
 		linger_or_close(c);
 	else
-		unthrottle(c, bev);
+		unthrottle(c, st);
 	conn_unhold(c);
 }
 
-/* A bufferevent timeout fires per direction; the connection is idle only
+/* A stream timeout fires per direction; the connection is idle only
  * when no byte moved either way.  True when it was not idle (the timed-out
  * direction is re-armed).
  * NEEDSWORK: last_io moves when we relay or a write leaves the output
  * under buffer_max; an agent reading slower than about buffer_max per
  * idle timeout (~1 KiB/s by default) is cut although bytes still move. */
-static bool still_busy(struct conn *c, struct bufferevent *bev, short what)
+static bool still_busy(struct conn *c, struct stream *st, short what)
 {
 	uint64_t idle = (uint64_t)c->b->limits.idle_timeout_ms * 1000000ull;
 
 	if (now_ns() - c->last_io >= idle)
 		return false;
-	if (what & BEV_EVENT_WRITING)
-		bufferevent_enable(bev, EV_WRITE);
-	if ((what & BEV_EVENT_READING) &&
-	    !(bev == c->cli ? c->cli_throttled : c->up_throttled))
-		bufferevent_enable(bev, EV_READ);
+	if (what & STREAM_WRITING)
+		stream_enable(st, EV_WRITE);
+	if ((what & STREAM_READING) &&
+	    !(st == c->cli ? c->cli_throttled : c->up_throttled))
+		stream_enable(st, EV_READ);
 	return true;
 }
 
@@ -1182,8 +1139,8 @@ static void cli_eof(struct conn *c)
 	c->req_keep_alive = false;
 	if (c->state == CS_TUNNEL && c->up) {
 		pump_tunnel(c, c->cli);
-		if (!evbuffer_get_length(bufferevent_get_output(c->up)))
-			shutdown(bufferevent_getfd(c->up), SHUT_WR);
+		if (!evbuffer_get_length(stream_output(c->up)))
+			shutdown(stream_fd(c->up), SHUT_WR);
 		return;
 	}
 	if ((c->state == CS_RESOLVE || c->state == CS_CONNECT ||
@@ -1201,22 +1158,22 @@ static void cli_eof(struct conn *c)
 	conn_close(c);
 }
 
-static void cli_event(struct bufferevent *bev, short what, void *arg)
+static void cli_event(struct stream *st, short what, void *arg)
 {
 	struct conn *c = arg;
 
 	conn_hold(c);
-	if (what & BEV_EVENT_CONNECTED) {
+	if (what & STREAM_CONNECTED) {
 		/* The agent finished our TLS handshake (intercept). */
 		audit_request(c);
 		set_state(c, CS_HEAD);
 		reset_request(c);
 		read_head(c);
-	} else if (what & BEV_EVENT_TIMEOUT) {
-		if (still_busy(c, bev, what))
+	} else if (what & STREAM_TIMEOUT) {
+		if (still_busy(c, st, what))
 			; /* the other direction is moving */
 		else if (c->state == CS_HEAD &&
-			 !evbuffer_get_length(bufferevent_get_input(c->cli)))
+			 !evbuffer_get_length(stream_input(c->cli)))
 			conn_close(c); /* an idle keep-alive: just close */
 		else if (c->state == CS_HEAD)
 			respond_error(c, 408, "error", "idle timeout");
@@ -1232,8 +1189,8 @@ static void cli_event(struct bufferevent *bev, short what, void *arg)
 		snprintf(c->reason, sizeof(c->reason),
 			 "TLS handshake with the agent failed");
 		conn_close(c);
-	} else if (what & BEV_EVENT_EOF) {
-		bufferevent_disable(bev, EV_READ);
+	} else if (what & STREAM_EOF) {
+		stream_disable(st, EV_READ);
 		cli_eof(c);
 	} else {
 		conn_close(c);
@@ -1246,36 +1203,36 @@ static void install_cli_callbacks(struct conn *c)
 	struct timeval idle = {c->b->limits.idle_timeout_ms / 1000,
 			       (c->b->limits.idle_timeout_ms % 1000) * 1000};
 
-	bufferevent_setcb(c->cli, cli_read, cli_write, cli_event, c);
-	bufferevent_setwatermark(c->cli, EV_READ, 0, c->b->limits.buffer_max);
+	stream_setcb(c->cli, cli_read, cli_write, cli_event, c);
 	/* The write callback after every write under the limit: progress
 	 * of a slow reader is I/O (still_busy), and relaying resumes before
 	 * the output has run dry. */
-	bufferevent_setwatermark(c->cli, EV_WRITE, c->b->limits.buffer_max, 0);
-	bufferevent_set_timeouts(c->cli, &idle, &idle);
-	bufferevent_enable(c->cli, EV_READ | EV_WRITE);
+	stream_set_marks(c->cli, c->b->limits.buffer_max,
+			 c->b->limits.buffer_max);
+	stream_set_timeouts(c->cli, &idle, &idle);
+	stream_enable(c->cli, EV_READ | EV_WRITE);
 }
 
-static void up_read(struct bufferevent *bev, void *arg)
+static void up_read(struct stream *st, void *arg)
 {
 	struct conn *c = arg;
 
-	(void)bev;
+	(void)st;
 	conn_hold(c);
 	handle_up(c);
 	conn_unhold(c);
 }
 
-static void up_write(struct bufferevent *bev, void *arg)
+static void up_write(struct stream *st, void *arg)
 {
 	struct conn *c = arg;
 
 	conn_hold(c);
 	c->last_io = now_ns();
 	if (c->cli_eof && c->state == CS_TUNNEL &&
-	    !evbuffer_get_length(bufferevent_get_output(bev)))
-		shutdown(bufferevent_getfd(bev), SHUT_WR);
-	unthrottle(c, bev);
+	    !evbuffer_get_length(stream_output(st)))
+		shutdown(stream_fd(st), SHUT_WR);
+	unthrottle(c, st);
 	conn_unhold(c);
 }
 
@@ -1287,14 +1244,14 @@ static void up_connected(struct conn *c)
 	c->up_connected = true;
 	{
 		int one = 1;
-		setsockopt(bufferevent_getfd(c->up), IPPROTO_TCP, TCP_NODELAY,
+		setsockopt(stream_fd(c->up), IPPROTO_TCP, TCP_NODELAY,
 			   &one, sizeof(one));
 	}
 	snprintf(c->up_host, sizeof(c->up_host), "%s", c->host);
 	c->up_port = c->port;
-	bufferevent_set_timeouts(c->up, &idle, &idle);
+	stream_set_timeouts(c->up, &idle, &idle);
 	if (c->mode == MODE_TUNNEL) {
-		evbuffer_add(bufferevent_get_output(c->cli),
+		evbuffer_add(stream_output(c->cli),
 			     "HTTP/1.1 200 Connection established\r\n\r\n", 39);
 		c->status = 200;
 		set_state(c, CS_SNI);
@@ -1304,27 +1261,27 @@ static void up_connected(struct conn *c)
 		return;
 	}
 	set_state(c, CS_EXCHANGE);
-	bufferevent_write_buffer(c->up, c->out_head);
+	evbuffer_add_buffer(stream_output(c->up), c->out_head);
 	forward_body(c);
 }
 
-static void up_event(struct bufferevent *bev, short what, void *arg)
+static void up_event(struct stream *st, short what, void *arg)
 {
 	struct conn *c = arg;
 
 	conn_hold(c);
-	if (what & BEV_EVENT_CONNECTED) {
+	if (what & STREAM_CONNECTED) {
 		up_connected(c);
 	} else if (!c->up_connected) {
 		/* Connect or upstream handshake failed: next address. */
 		char why[200], r[160];
 		int e = EVUTIL_SOCKET_ERROR();
 		bool tls = c->mode == MODE_INTERCEPT;
-		bool bad_cert = tls && tls_bev_failure(bev, r, sizeof(r));
+		bool bad_cert = tls && stream_tls_failure(st, r, sizeof(r));
 
 		if (bad_cert)
 			snprintf(why, sizeof(why), "%s", r);
-		else if (what & BEV_EVENT_TIMEOUT)
+		else if (what & STREAM_TIMEOUT)
 			snprintf(why, sizeof(why), "connect timed out");
 		else if (tls && r[0])
 			snprintf(why, sizeof(why), "TLS handshake failed: %s",
@@ -1342,14 +1299,14 @@ static void up_event(struct bufferevent *bev, short what, void *arg)
 			drop_up(c);
 			start_connect(c);
 		} else {
-			respond_error(c, (what & BEV_EVENT_TIMEOUT) ? 504 : 502,
+			respond_error(c, (what & STREAM_TIMEOUT) ? 504 : 502,
 				      "error", "%s:%u: %s", c->host, c->port,
 				      why);
 		}
-	} else if ((what & BEV_EVENT_TIMEOUT) && still_busy(c, bev, what)) {
+	} else if ((what & STREAM_TIMEOUT) && still_busy(c, st, what)) {
 		; /* the agent's direction is moving */
 	} else if (what &
-		   (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)) {
+		   (STREAM_EOF | STREAM_ERROR | STREAM_TIMEOUT)) {
 		if (c->state == CS_TUNNEL || c->state == CS_SNI) {
 			pump_tunnel(c, c->up);
 			drop_up(c);
@@ -1401,27 +1358,27 @@ static void start_connect(struct conn *c)
 				      err.msg);
 			return;
 		}
-		c->up = tls_bev_client(c->b->base, ctx, c->host);
+		c->up = stream_new(c->b->base, -1);
+		if (c->up && stream_tls_client(c->up, ctx, c->host) < 0) {
+			stream_free(c->up);
+			c->up = NULL;
+		}
 	} else {
-		c->up = bufferevent_socket_new(c->b->base, -1,
-					       BEV_OPT_CLOSE_ON_FREE);
+		c->up = stream_new(c->b->base, -1);
 	}
 	if (!c->up) {
 		respond_error(c, 502, "error", "out of memory");
 		return;
 	}
 	set_state(c, CS_CONNECT);
-	bufferevent_setcb(c->up, up_read, up_write, up_event, c);
-	bufferevent_setwatermark(c->up, EV_READ, 0, c->b->limits.buffer_max);
-	bufferevent_setwatermark(c->up, EV_WRITE, c->b->limits.buffer_max, 0);
-	bufferevent_set_timeouts(c->up, &tv, &tv);
-	bufferevent_enable(c->up, EV_READ | EV_WRITE);
-	conn_hold(c);
-	if (bufferevent_socket_connect(c->up, sa, (int)len) < 0 && c->up) {
-		/* up_event already ran for an immediate failure. */
-		log_debug("connect %s failed at once", c->host);
-	}
-	conn_unhold(c);
+	stream_setcb(c->up, up_read, up_write, up_event, c);
+	stream_set_marks(c->up, c->b->limits.buffer_max,
+			 c->b->limits.buffer_max);
+	stream_set_timeouts(c->up, &tv, &tv);
+	stream_enable(c->up, EV_READ | EV_WRITE);
+	if (stream_connect(c->up, sa, len) < 0)
+		respond_error(c, 502, "error", "%s:%u: %s", c->host, c->port,
+			      strerror(errno));
 }
 
 /* ---- accepting --------------------------------------------------------- */
@@ -1437,10 +1394,7 @@ static void on_total_timeout(evutil_socket_t fd, short what, void *arg)
 		/* The answer is queued and the agent does not read it. */
 		conn_close(c);
 	} else if (c->lingering) {
-		if (bufferevent_get_underlying(c->cli))
-			linger_or_close(c);
-		else
-			conn_close(c);
+		conn_close(c);
 	} else if (c->timer_is_head) {
 		c->req_started = now_ns();
 		respond_error(c, 408, "error",
@@ -1484,11 +1438,9 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd,
 	c->started = now_ns();
 	c->out_head = evbuffer_new();
 	c->held = evbuffer_new();
-	c->cli = bufferevent_socket_new(b->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	c->cli = stream_new(b->base, fd); /* closes fd on failure */
 	c->timer = evtimer_new(b->base, on_total_timeout, c);
 	if (!c->cli || !c->out_head || !c->held || !c->timer) {
-		if (!c->cli)
-			evutil_closesocket(fd);
 		conn_free(c);
 		return;
 	}

@@ -1,7 +1,7 @@
 /* Loading the stage module, and the bundle's calls into it.  See stage.h.
  *
  * Everything below stage_load() is a trampoline: the function of that
- * name in dlp.h, tls.h, tls_bev.h or ca.h, forwarding to the module's
+ * name in dlp.h, tls.h, tls_io.h or ca.h, forwarding to the module's
  * copy.  The compiler checks each against its header. */
 #include "bundle/stage.h"
 
@@ -185,20 +185,49 @@ void tls_client_ctx_free(SSL_CTX *ctx)
 		ops()->tls_client_ctx_free(ctx);
 }
 
-struct bufferevent *tls_bev_server(struct event_base *base, SSL_CTX *ctx,
-				   evutil_socket_t fd,
-				   struct bufferevent *under)
+struct tls_io *tls_io_server(SSL_CTX *ctx, int fd, const void *held, size_t n)
 {
-	return ops()->tls_bev_server(base, ctx, fd, under);
+	return ops()->tls_io_server(ctx, fd, held, n);
 }
 
-struct bufferevent *tls_bev_client(struct event_base *base, SSL_CTX *ctx,
-				   const char *host)
+struct tls_io *tls_io_client(SSL_CTX *ctx, const char *host)
 {
-	return ops()->tls_bev_client(base, ctx, host);
+	return ops()->tls_io_client(ctx, host);
 }
 
-bool tls_bev_failure(struct bufferevent *bev, char *buf, size_t len)
+void tls_io_set_fd(struct tls_io *t, int fd)
 {
-	return ops()->tls_bev_failure(bev, buf, len);
+	ops()->tls_io_set_fd(t, fd);
+}
+
+void tls_io_free(struct tls_io *t)
+{
+	if (t)
+		ops()->tls_io_free(t);
+}
+
+enum tls_io_result tls_io_handshake(struct tls_io *t)
+{
+	return ops()->tls_io_handshake(t);
+}
+
+enum tls_io_result tls_io_read(struct tls_io *t, void *buf, size_t len,
+			       size_t *got)
+{
+	return ops()->tls_io_read(t, buf, len, got);
+}
+
+bool tls_io_pending(const struct tls_io *t)
+{
+	return ops()->tls_io_pending(t);
+}
+
+enum tls_io_result tls_io_write(struct tls_io *t, const void *buf, size_t len)
+{
+	return ops()->tls_io_write(t, buf, len);
+}
+
+bool tls_io_failure(const struct tls_io *t, char *buf, size_t len)
+{
+	return ops()->tls_io_failure(t, buf, len);
 }

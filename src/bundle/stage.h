@@ -10,7 +10,7 @@
  * bundle's first request (bundle_dlp(), bundle_ca(), bundle_client_ctx())
  * and in the start-up child (startup_child.h).
  *
- * The rest of the bundle calls dlp.h, tls.h, tls_bev.h and ca.h as
+ * The rest of the bundle calls dlp.h, tls.h, tls_io.h and ca.h as
  * everywhere else: in bottle-bundle, stage.c defines those functions as
  * trampolines into the module's table below.  Unit tests, fuzzers and
  * benchmarks link the stages directly and never see this file.
@@ -21,7 +21,7 @@
 
 #include "bundle/dlp.h"
 #include "bundle/tls.h"
-#include "bundle/tls_bev.h"
+#include "bundle/tls_io.h"
 
 #include "lib/err.h"
 #include "lib/log.h"
@@ -64,12 +64,18 @@ struct stage_ops {
 	SSL_CTX *(*tls_client_ctx_new)(const char *extra_ca_file,
 				       struct error *err);
 	void (*tls_client_ctx_free)(SSL_CTX *ctx);
-	struct bufferevent *(*tls_bev_server)(struct event_base *base,
-					      SSL_CTX *ctx, evutil_socket_t fd,
-					      struct bufferevent *under);
-	struct bufferevent *(*tls_bev_client)(struct event_base *base,
-					      SSL_CTX *ctx, const char *host);
-	bool (*tls_bev_failure)(struct bufferevent *bev, char *buf, size_t len);
+	struct tls_io *(*tls_io_server)(SSL_CTX *ctx, int fd, const void *held,
+					size_t n);
+	struct tls_io *(*tls_io_client)(SSL_CTX *ctx, const char *host);
+	void (*tls_io_set_fd)(struct tls_io *t, int fd);
+	void (*tls_io_free)(struct tls_io *t);
+	enum tls_io_result (*tls_io_handshake)(struct tls_io *t);
+	enum tls_io_result (*tls_io_read)(struct tls_io *t, void *buf,
+					  size_t len, size_t *got);
+	bool (*tls_io_pending)(const struct tls_io *t);
+	enum tls_io_result (*tls_io_write)(struct tls_io *t, const void *buf,
+					   size_t len);
+	bool (*tls_io_failure)(const struct tls_io *t, char *buf, size_t len);
 };
 
 /* Load the module (once; later calls return 0 at once): 0, or -errno
