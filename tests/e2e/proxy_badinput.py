@@ -100,6 +100,62 @@ if status(head) == 200:
 else:
     check("CONNECT mismatch.test", status(head), {200})
 
+
+# The ClientHello in the same segment as the CONNECT head: the bundle has
+# read it with the head, and must take it as the start of the handshake.
+def tls_step(obj, s, inb, outb, op):
+    while True:
+        try:
+            r = op()
+        except ssl.SSLWantReadError:
+            if outb.pending:
+                s.sendall(outb.read())
+            d = s.recv(65536)
+            if not d:
+                raise ConnectionError("closed during TLS")
+            inb.write(d)
+            continue
+        if outb.pending:
+            s.sendall(outb.read())
+        return r
+
+
+inb, outb = ssl.MemoryBIO(), ssl.MemoryBIO()
+o = ctx.wrap_bio(inb, outb, server_hostname="echo.test")
+try:
+    o.do_handshake()
+except ssl.SSLWantReadError:
+    pass
+s = conn()
+s.sendall(b"CONNECT echo.test:8443 HTTP/1.1\r\nHost: echo.test:8443\r\n\r\n" +
+          outb.read())
+buf = b""
+while b"\r\n\r\n" not in buf:
+    d = s.recv(4096)
+    if not d:
+        break
+    buf += d
+head, _, rest = buf.partition(b"\r\n\r\n")
+inb.write(rest)
+try:
+    tls_step(o, s, inb, outb, o.do_handshake)
+    o.write(b"GET /pipelined HTTP/1.1\r\nHost: echo.test:8443\r\n"
+            b"Connection: close\r\n\r\n")
+    s.sendall(outb.read())
+    body = b""
+    while True:
+        try:
+            d = tls_step(o, s, inb, outb, lambda: o.read(65536))
+        except (ConnectionError, ssl.SSLError):
+            break
+        if not d:
+            break
+        body += d
+    check("ClientHello in the CONNECT's segment", status(body), {200})
+except (ConnectionError, ssl.SSLError) as e:
+    check("ClientHello in the CONNECT's segment", str(e), {"200"})
+s.close()
+
 send_case("DNS failure", b"GET http://nxdomain.wild.test:8443/ HTTP/1.1\r\n\r\n", {502})
 
 # Slowloris: a head that never ends gets a 408 after the head timeout.
