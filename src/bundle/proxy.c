@@ -71,7 +71,7 @@ static const char *const mode_names[] = {"http", "tunnel", "intercept"};
 struct conn {
 	struct bundle *b;
 	struct conn *next, *prev; /* b->conns */
-	struct stream *cli;  /* the agent's side */
+	struct stream *cli;	  /* the agent's side */
 	struct stream *up;	  /* upstream, or NULL */
 	enum conn_state state;
 	enum conn_mode mode;
@@ -338,8 +338,7 @@ static void respond_error(struct conn *c, int status, const char *verdict,
 
 /* Stop reading from `from` while out, where its bytes go, is full (its
  * write callback turns reading back on). */
-static void throttle(struct conn *c, struct stream *from,
-		     struct evbuffer *out)
+static void throttle(struct conn *c, struct stream *from, struct evbuffer *out)
 {
 	if (evbuffer_get_length(out) < c->b->limits.buffer_max)
 		return;
@@ -350,28 +349,14 @@ static void throttle(struct conn *c, struct stream *from,
 		c->up_throttled = true;
 }
 
-/* TLS writes each piece of an evbuffer as a record of its own, and each
- * record as a write(2): a response head and its body would cost the agent
- * two segments and two wake-ups.  Up to one record's worth is made one
- * piece first. */
-static void coalesce(const struct conn *c, struct stream *to,
-		     struct evbuffer *out)
-{
-	bool tls = to == c->cli ? c->cli_tls : c->mode == MODE_INTERCEPT;
-
-	if (tls && evbuffer_get_length(out) <= TLS_RECORD_MAX)
-		evbuffer_pullup(out, -1);
-}
-
 /* Move n bytes of from's input to to's output. */
-static void relay(struct conn *c, struct stream *from,
-		  struct stream *to, size_t n)
+static void relay(struct conn *c, struct stream *from, struct stream *to,
+		  size_t n)
 {
 	struct evbuffer *out = stream_output(to);
 
 	c->last_io = now_ns();
 	evbuffer_remove_buffer(stream_input(from), out, n);
-	coalesce(c, to, out);
 	throttle(c, from, out);
 }
 
@@ -815,7 +800,6 @@ static void release_held(struct conn *c, size_t keep)
 	}
 	if (c->req_done && chunked)
 		evbuffer_add(out, "0\r\n\r\n", 5);
-	coalesce(c, c->up, out);
 	throttle(c, c->cli, out);
 }
 
@@ -1244,8 +1228,8 @@ static void up_connected(struct conn *c)
 	c->up_connected = true;
 	{
 		int one = 1;
-		setsockopt(stream_fd(c->up), IPPROTO_TCP, TCP_NODELAY,
-			   &one, sizeof(one));
+		setsockopt(stream_fd(c->up), IPPROTO_TCP, TCP_NODELAY, &one,
+			   sizeof(one));
 	}
 	snprintf(c->up_host, sizeof(c->up_host), "%s", c->host);
 	c->up_port = c->port;
@@ -1305,8 +1289,7 @@ static void up_event(struct stream *st, short what, void *arg)
 		}
 	} else if ((what & STREAM_TIMEOUT) && still_busy(c, st, what)) {
 		; /* the agent's direction is moving */
-	} else if (what &
-		   (STREAM_EOF | STREAM_ERROR | STREAM_TIMEOUT)) {
+	} else if (what & (STREAM_EOF | STREAM_ERROR | STREAM_TIMEOUT)) {
 		if (c->state == CS_TUNNEL || c->state == CS_SNI) {
 			pump_tunnel(c, c->up);
 			drop_up(c);

@@ -46,10 +46,10 @@ struct stream {
 	int later_errno;
 	bool connecting;
 	bool handshaking;
-	bool hs_write;	     /* the handshake waits for writable */
-	bool read_closed;    /* EOF or an error: nothing more to read */
-	bool read_full;	     /* reading stopped at the high mark */
-	bool write_blocked;  /* the output waits for writable */
+	bool hs_write;	    /* the handshake waits for writable */
+	bool read_closed;   /* EOF or an error: nothing more to read */
+	bool read_full;	    /* reading stopped at the high mark */
+	bool write_blocked; /* the output waits for writable */
 	bool read_wants_write, write_wants_read; /* TLS, rarely */
 	size_t wlen; /* a TLS write of this many bytes is to be retried */
 	int busy;    /* handlers on the stack */
@@ -87,8 +87,8 @@ static void update(struct stream *s)
 	if (s->connecting) {
 		w = s->enabled & EV_WRITE;
 	} else if (s->handshaking) {
-		bool hw = s->hs_write ||
-			  (s->clear && evbuffer_get_length(s->clear));
+		bool hw =
+		    s->hs_write || (s->clear && evbuffer_get_length(s->clear));
 		w = hw && (s->enabled & EV_WRITE);
 		r = !hw && (s->enabled & EV_READ);
 	} else {
@@ -167,8 +167,7 @@ static size_t room(const struct stream *s)
 		return READ_MAX;
 	if (have >= s->read_high)
 		return 0;
-	return s->read_high - have < READ_MAX ? s->read_high - have
-					      : READ_MAX;
+	return s->read_high - have < READ_MAX ? s->read_high - have : READ_MAX;
 }
 
 /* Plain: one readv(2) into the input.  1 read, 0 EOF, -1 error (errno),
@@ -191,7 +190,9 @@ static int read_plain(struct stream *s, size_t max)
 	}
 	n = readv(s->fd, iov, nv);
 	if (n <= 0)
-		return n == 0 ? 0 : (errno == EAGAIN || errno == EINTR) ? 2 : -1;
+		return n == 0				     ? 0
+		       : (errno == EAGAIN || errno == EINTR) ? 2
+							     : -1;
 	left = (size_t)n;
 	for (int i = 0; i < nv; i++) {
 		if (v[i].iov_len > left)
@@ -291,6 +292,9 @@ static void do_write(struct stream *s)
 			const void *p;
 			enum tls_io_result r;
 
+			/* Up to a record's worth made one piece: a response
+			 * head and its body go as one record, one segment and
+			 * one wake-up of the reader. */
 			if (!n) {
 				n = evbuffer_get_length(s->out);
 				if (n > RECORD_MAX)
@@ -339,8 +343,7 @@ static void do_write(struct stream *s)
 		return;
 	}
 	update(s);
-	if (wrote && evbuffer_get_length(s->out) <= s->write_low &&
-	    s->writecb)
+	if (wrote && evbuffer_get_length(s->out) <= s->write_low && s->writecb)
 		s->writecb(s, s->arg);
 }
 
@@ -638,11 +641,6 @@ int stream_fd(const struct stream *s)
 	return s->fd;
 }
 
-bool stream_is_tls(const struct stream *s)
-{
-	return s->tls != NULL;
-}
-
 int stream_tls_server(struct stream *s, SSL_CTX *ctx)
 {
 	size_t n = evbuffer_get_length(s->in);
@@ -677,12 +675,11 @@ int stream_tls_client(struct stream *s, SSL_CTX *ctx, const char *host)
 	return 0;
 }
 
-int stream_connect(struct stream *s, const struct sockaddr *sa,
-		   socklen_t len)
+int stream_connect(struct stream *s, const struct sockaddr *sa, socklen_t len)
 {
-	int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK |
-					   SOCK_CLOEXEC,
-			IPPROTO_TCP);
+	int fd =
+	    socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+		   IPPROTO_TCP);
 
 	if (fd < 0)
 		return -1;

@@ -30,12 +30,12 @@ struct evbuffer;
 struct stream;
 
 enum {
-	STREAM_READING = 0x01,	  /* with EOF, ERROR, TIMEOUT: which way */
-	STREAM_WRITING = 0x02,	  /* (none for connect errors) */
-	STREAM_EOF = 0x10,	  /* the peer closed its sending side */
-	STREAM_ERROR = 0x20,	  /* errno, or stream_tls_failure() */
-	STREAM_TIMEOUT = 0x40,	  /* no progress that way for the timeout */
-	STREAM_CONNECTED = 0x80,  /* connected, TLS handshake done */
+	STREAM_READING = 0x01,	 /* with EOF, ERROR, TIMEOUT: which way */
+	STREAM_WRITING = 0x02,	 /* (none for connect errors) */
+	STREAM_EOF = 0x10,	 /* the peer closed its sending side */
+	STREAM_ERROR = 0x20,	 /* errno, or stream_tls_failure() */
+	STREAM_TIMEOUT = 0x40,	 /* no progress that way for the timeout */
+	STREAM_CONNECTED = 0x80, /* connected, TLS handshake done */
 };
 
 typedef void (*stream_data_cb)(struct stream *s, void *arg);
@@ -69,7 +69,6 @@ void stream_disable(struct stream *s, short what);
 struct evbuffer *stream_input(struct stream *s);
 struct evbuffer *stream_output(struct stream *s);
 int stream_fd(const struct stream *s);
-bool stream_is_tls(const struct stream *s);
 
 /* Become the TLS server end, with a leaf context from tls_ca_server_ctx():
  * what the output holds goes out first in the clear, and what the input
@@ -83,8 +82,7 @@ int stream_tls_client(struct stream *s, SSL_CTX *ctx, const char *host);
 
 /* Connect to sa; STREAM_CONNECTED or STREAM_ERROR follow, never from
  * inside this call.  -1 with errno when no socket could be made. */
-int stream_connect(struct stream *s, const struct sockaddr *sa,
-		   socklen_t len);
+int stream_connect(struct stream *s, const struct sockaddr *sa, socklen_t len);
 
 /* After STREAM_ERROR on a TLS stream: see tls_io_failure().  false with
  * buf "" for a plain one. */

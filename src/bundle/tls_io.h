@@ -26,8 +26,7 @@ enum tls_io_result {
 /* The agent-facing server end on fd, with a leaf context from
  * tls_ca_server_ctx(); held (n bytes, copied) is what was read off fd
  * before TLS began, read first.  NULL when out of memory. */
-struct tls_io *tls_io_server(SSL_CTX *ctx, int fd, const void *held,
-			     size_t n);
+struct tls_io *tls_io_server(SSL_CTX *ctx, int fd, const void *held, size_t n);
 
 /* An upstream client end for host (tls_client_ssl_new()); its fd is set
  * once connected (tls_io_set_fd()).  NULL when out of memory or for a
@@ -51,8 +50,7 @@ bool tls_io_pending(const struct tls_io *t);
 
 /* len bytes (one record at most: <= 16384) from buf, whole on TLS_IO_OK.
  * After TLS_IO_WANT_*, retry with the same bytes (they may move). */
-enum tls_io_result tls_io_write(struct tls_io *t, const void *buf,
-				size_t len);
+enum tls_io_result tls_io_write(struct tls_io *t, const void *buf, size_t len);
 
 /* After TLS_IO_ERROR: true when the peer's certificate did not verify,
  * with the reason in buf (tls_upstream_error()); else false, with
