@@ -109,15 +109,19 @@ static void later(struct stream *s, unsigned what)
 	s->later_what |= what;
 }
 
+/* Also for a stream half made (stream_new()). */
 static void destroy(struct stream *s)
 {
 	if (s->rev)
 		event_free(s->rev);
 	if (s->wev)
 		event_free(s->wev);
-	event_free(s->later);
-	evbuffer_free(s->in);
-	evbuffer_free(s->out);
+	if (s->later)
+		event_free(s->later);
+	if (s->in)
+		evbuffer_free(s->in);
+	if (s->out)
+		evbuffer_free(s->out);
 	if (s->clear)
 		evbuffer_free(s->clear);
 	tls_io_free(s->tls);
@@ -170,9 +174,11 @@ static size_t room(const struct stream *s)
 	return s->read_high - have < READ_MAX ? s->read_high - have : READ_MAX;
 }
 
-/* Plain: one readv(2) into the input.  1 read, 0 EOF, -1 error (errno),
- * 2 nothing there. */
-static int read_plain(struct stream *s, size_t max)
+/* How a read ended; what it added is in the input. */
+enum read_end { READ_AGAIN, READ_EOF, READ_ERROR /* errno */ };
+
+/* Plain: one readv(2) into the input. */
+static enum read_end read_plain(struct stream *s, size_t max)
 {
 	struct evbuffer_iovec v[2];
 	struct iovec iov[2];
@@ -182,17 +188,18 @@ static int read_plain(struct stream *s, size_t max)
 
 	if (nv < 1) {
 		errno = ENOMEM;
-		return -1;
+		return READ_ERROR;
 	}
 	for (int i = 0; i < nv; i++) {
 		iov[i].iov_base = v[i].iov_base;
 		iov[i].iov_len = v[i].iov_len;
 	}
 	n = readv(s->fd, iov, nv);
-	if (n <= 0)
-		return n == 0				     ? 0
-		       : (errno == EAGAIN || errno == EINTR) ? 2
-							     : -1;
+	if (n == 0)
+		return READ_EOF;
+	if (n < 0)
+		return errno == EAGAIN || errno == EINTR ? READ_AGAIN
+							 : READ_ERROR;
 	left = (size_t)n;
 	for (int i = 0; i < nv; i++) {
 		if (v[i].iov_len > left)
@@ -200,14 +207,12 @@ static int read_plain(struct stream *s, size_t max)
 		left -= v[i].iov_len;
 	}
 	evbuffer_commit_space(s->in, v, v[nv - 1].iov_len ? nv : 1);
-	return 1;
+	return READ_AGAIN;
 }
 
-/* TLS: records until nothing is buffered, or the input is full.  Same
- * results as read_plain(). */
-static int read_tls(struct stream *s)
+/* TLS: records until nothing is buffered, or the input is full. */
+static enum read_end read_tls(struct stream *s)
 {
-	int ret = 2;
 	size_t max;
 
 	while ((max = room(s))) {
@@ -219,14 +224,13 @@ static int read_tls(struct stream *s)
 			max = RECORD_MAX;
 		if (evbuffer_reserve_space(s->in, (ssize_t)max, &v, 1) < 1) {
 			errno = ENOMEM;
-			return -1;
+			return READ_ERROR;
 		}
 		r = tls_io_read(s->tls, v.iov_base,
 				v.iov_len < max ? v.iov_len : max, &got);
 		if (r == TLS_IO_OK) {
 			v.iov_len = got;
 			evbuffer_commit_space(s->in, &v, 1);
-			ret = 1;
 			if (!tls_io_pending(s->tls))
 				break;
 			continue;
@@ -234,44 +238,42 @@ static int read_tls(struct stream *s)
 		if (r == TLS_IO_WANT_WRITE)
 			s->read_wants_write = true;
 		else if (r == TLS_IO_EOF)
-			return ret == 1 ? 3 : 0;
+			return READ_EOF;
 		else if (r == TLS_IO_ERROR)
-			return ret == 1 ? 4 : -1;
+			return READ_ERROR;
 		break;
 	}
-	return ret;
+	return READ_AGAIN;
 }
 
 static void do_read(struct stream *s)
 {
 	size_t before = evbuffer_get_length(s->in);
 	size_t max = room(s);
-	int r, err = 0;
+	enum read_end r = READ_AGAIN;
+	int err = 0;
 
 	if (!(s->enabled & EV_READ) || s->read_closed || s->handshaking ||
 	    s->connecting)
 		return;
-	if (!max)
-		r = 2;
-	else if (s->tls)
-		r = read_tls(s);
-	else
-		r = read_plain(s, max);
-	if (r < 0 || r == 4)
+	if (max)
+		r = s->tls ? read_tls(s) : read_plain(s, max);
+	if (r == READ_ERROR)
 		err = errno;
 	s->read_full = input_full(s);
 	update(s);
+	/* What came before an end is the owner's first. */
 	if (evbuffer_get_length(s->in) > before && s->readcb) {
 		s->readcb(s, s->arg);
 		if (s->dead)
 			return;
 	}
-	if (r == 0 || r == 3) {
+	if (r == READ_EOF) {
 		s->read_closed = true;
 		s->enabled &= ~EV_READ;
 		update(s);
 		report(s, STREAM_READING | STREAM_EOF, 0);
-	} else if (r < 0 || r == 4) {
+	} else if (r == READ_ERROR) {
 		fail(s, STREAM_READING, err);
 	}
 }
@@ -537,19 +539,7 @@ struct stream *stream_new(struct event_base *base, int fd)
 	if (!s->in || !s->out || !s->later || (fd >= 0 && make_events(s)) ||
 	    !evbuffer_add_cb(s->in, in_cb, s) ||
 	    !evbuffer_add_cb(s->out, out_cb, s)) {
-		if (s->in)
-			evbuffer_free(s->in);
-		if (s->out)
-			evbuffer_free(s->out);
-		if (s->later)
-			event_free(s->later);
-		if (s->rev)
-			event_free(s->rev);
-		if (s->wev)
-			event_free(s->wev);
-		if (fd >= 0)
-			close(fd);
-		free(s);
+		destroy(s);
 		return NULL;
 	}
 	return s;

@@ -1,7 +1,7 @@
 /* TLS for the bundle: the agent-facing side (leaf certificates minted by
  * the bottle's CA, cached per host) and the upstream side (verifying the
- * real servers).  Built for libevent's bufferevent_openssl: the caller
- * SSL_new()s from the contexts returned here. */
+ * real servers).  tls_io.c makes the SSL objects of the proxy's streams
+ * from the contexts returned here. */
 #ifndef BOTTLE_BUNDLE_TLS_H
 #define BOTTLE_BUNDLE_TLS_H
 
