@@ -250,8 +250,9 @@ static void linger_or_close(struct conn *c)
 	/* NEEDSWORK: a TLS server end closes without lingering, so unread
 	 * input (a body after a 403 block) may reset the connection before
 	 * the agent has read the answer. */
-	if (c->cli_tls || c->lingering) {
-		conn_close(c);
+	if (c->cli_tls || c->lingering || c->cli_eof) {
+		conn_close(
+		    c); /* (the agent closed already: nothing to wait for) */
 		return;
 	}
 	c->lingering = true;
@@ -1360,8 +1361,7 @@ static void start_connect(struct conn *c)
 	stream_set_timeouts(c->up, &tv, &tv);
 	stream_enable(c->up, EV_READ | EV_WRITE);
 	if (stream_connect(c->up, sa, len) < 0)
-		respond_error(c, 502, "error", "%s:%u: %s", c->host, c->port,
-			      strerror(errno));
+		respond_error(c, 502, "error", "out of memory");
 }
 
 /* ---- accepting --------------------------------------------------------- */

@@ -190,7 +190,12 @@ static enum read_end read_plain(struct stream *s, size_t max)
 		errno = ENOMEM;
 		return READ_ERROR;
 	}
+	/* The extents may be larger than asked for: no more than max. */
+	left = max;
 	for (int i = 0; i < nv; i++) {
+		if (v[i].iov_len > left)
+			v[i].iov_len = left;
+		left -= v[i].iov_len;
 		iov[i].iov_base = v[i].iov_base;
 		iov[i].iov_len = v[i].iov_len;
 	}
@@ -319,8 +324,8 @@ static void do_write(struct stream *s)
 				s->write_blocked = true;
 			else if (r == TLS_IO_WANT_READ)
 				s->write_wants_read = true;
-			else
-				err = errno ? errno : EPIPE;
+			else if (r == TLS_IO_EOF || !(err = errno))
+				err = EPIPE;
 			break;
 		} else {
 			int n = evbuffer_write(s->out, s->fd);
@@ -671,14 +676,20 @@ int stream_connect(struct stream *s, const struct sockaddr *sa, socklen_t len)
 	    socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
 		   IPPROTO_TCP);
 
-	if (fd < 0)
-		return -1;
+	if (fd < 0) {
+		/* As a failed connect: the owner may try another address
+		 * (EAFNOSUPPORT for IPv6 on a host without it). */
+		s->later_errno = errno;
+		later(s, LATER_ERROR);
+		return 0;
+	}
 	s->fd = fd;
 	if (make_events(s) < 0) {
 		errno = ENOMEM;
 		return -1;
 	}
-	if (connect(fd, sa, len) < 0 && errno != EINPROGRESS) {
+	if (connect(fd, sa, len) < 0 && errno != EINPROGRESS &&
+	    errno != EINTR) {
 		s->later_errno = errno;
 		later(s, LATER_ERROR);
 		return 0;

@@ -80,8 +80,9 @@ int stream_tls_server(struct stream *s, SSL_CTX *ctx);
  * -1 when out of memory or for an unusable host. */
 int stream_tls_client(struct stream *s, SSL_CTX *ctx, const char *host);
 
-/* Connect to sa; STREAM_CONNECTED or STREAM_ERROR follow, never from
- * inside this call.  -1 with errno when no socket could be made. */
+/* Connect to sa; STREAM_CONNECTED or STREAM_ERROR (with errno, also
+ * for a socket that could not be made) follow, never from inside this
+ * call.  -1 when out of memory. */
 int stream_connect(struct stream *s, const struct sockaddr *sa, socklen_t len);
 
 /* After STREAM_ERROR on a TLS stream: see tls_io_failure().  false with

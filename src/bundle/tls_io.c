@@ -162,8 +162,9 @@ void tls_io_free(struct tls_io *t)
 	free(t);
 }
 
-/* What an SSL call that returned r <= 0 means.  The error queue is left
- * empty, as the next call needs it; errno is kept for a socket error. */
+/* What an SSL call that returned r <= 0 means; errno is kept for a socket
+ * error.  Each call starts with an empty error queue (SSL_get_error()
+ * would take an error left by anything else for its own). */
 static enum tls_io_result result(struct tls_io *t, int r)
 {
 	int saved = errno, e = SSL_get_error(t->ssl, r);
@@ -185,8 +186,10 @@ static enum tls_io_result result(struct tls_io *t, int r)
 
 enum tls_io_result tls_io_handshake(struct tls_io *t)
 {
-	int r = SSL_do_handshake(t->ssl);
+	int r;
 
+	ERR_clear_error();
+	r = SSL_do_handshake(t->ssl);
 	return r == 1 ? TLS_IO_OK : result(t, r);
 }
 
@@ -194,6 +197,7 @@ enum tls_io_result tls_io_read(struct tls_io *t, void *buf, size_t len,
 			       size_t *got)
 {
 	*got = 0;
+	ERR_clear_error();
 	if (SSL_read_ex(t->ssl, buf, len, got))
 		return TLS_IO_OK;
 	return result(t, 0);
@@ -208,6 +212,7 @@ enum tls_io_result tls_io_write(struct tls_io *t, const void *buf, size_t len)
 {
 	size_t put;
 
+	ERR_clear_error();
 	if (SSL_write_ex(t->ssl, buf, len, &put))
 		return TLS_IO_OK;
 	return result(t, 0);
