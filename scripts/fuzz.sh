@@ -6,8 +6,12 @@ set -eu
 cd "$(dirname "$0")/.."
 secs=${1:-60}
 out=build-fuzz
-[ -f "$out/build.ninja" ] ||
-	CC=clang meson setup "$out" -Dfuzz=true -Dtests=false >/dev/null
+if [ ! -f "$out/build.ninja" ]; then
+	log=$(CC=clang meson setup "$out" -Dfuzz=true -Dtests=false 2>&1) || {
+		printf '%s\n' "$log" | tail -5 >&2
+		exit 1
+	}
+fi
 ninja -C "$out" $(cd fuzz && ls fuzz_*.c | sed "s,^,fuzz/,; s/\.c$//")
 for h in "$out"/fuzz/fuzz_*; do
 	[ -f "$h" ] && [ -x "$h" ] || continue
