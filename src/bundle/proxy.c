@@ -247,12 +247,12 @@ static void linger_or_close(struct conn *c)
 {
 	struct timeval tv = {LINGER_MS / 1000, (LINGER_MS % 1000) * 1000};
 
-	/* NEEDSWORK: a TLS server end closes without lingering, so unread
+	/* An agent that closed its side already leaves nothing to wait for.
+	 * NEEDSWORK: a TLS server end closes without lingering, so unread
 	 * input (a body after a 403 block) may reset the connection before
 	 * the agent has read the answer. */
 	if (c->cli_tls || c->lingering || c->cli_eof) {
-		conn_close(
-		    c); /* (the agent closed already: nothing to wait for) */
+		conn_close(c);
 		return;
 	}
 	c->lingering = true;
