@@ -48,7 +48,6 @@
 
 #define MAX_ADDRS      8
 #define AUDIT_PATH_MAX 512
-#define TLS_RECORD_MAX 16384 /* plaintext bytes in one TLS record */
 
 enum conn_state {
 	CS_HEAD,

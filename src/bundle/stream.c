@@ -9,6 +9,7 @@
  * exactly when the stream must wait that way. */
 #include "bundle/stream.h"
 
+#include "bundle/tls.h"
 #include "bundle/tls_io.h"
 
 #include "lib/util.h"
@@ -21,8 +22,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#define READ_MAX   (64 * 1024) /* per read(2) when no high mark is lower */
-#define RECORD_MAX 16384       /* plaintext bytes in one TLS record */
+#define READ_MAX (64 * 1024) /* per read(2) when no high mark is lower */
 
 enum { LATER_READ = 1, LATER_WRITE = 2, LATER_ERROR = 4 };
 
@@ -225,8 +225,8 @@ static enum read_end read_tls(struct stream *s)
 		size_t got;
 		enum tls_io_result r;
 
-		if (max > RECORD_MAX)
-			max = RECORD_MAX;
+		if (max > TLS_RECORD_MAX)
+			max = TLS_RECORD_MAX;
 		if (evbuffer_reserve_space(s->in, (ssize_t)max, &v, 1) < 1) {
 			errno = ENOMEM;
 			return READ_ERROR;
@@ -304,8 +304,8 @@ static void do_write(struct stream *s)
 			 * one wake-up of the reader. */
 			if (!n) {
 				n = evbuffer_get_length(s->out);
-				if (n > RECORD_MAX)
-					n = RECORD_MAX;
+				if (n > TLS_RECORD_MAX)
+					n = TLS_RECORD_MAX;
 			}
 			p = evbuffer_pullup(s->out, (ssize_t)n);
 			if (!p) {

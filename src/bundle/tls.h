@@ -10,6 +10,9 @@
 #include <openssl/ssl.h>
 #include <stddef.h>
 
+/* Plaintext bytes in one TLS record (RFC 8446 5.1). */
+#define TLS_RECORD_MAX 16384
+
 /* Most leaf contexts a tls_ca keeps; the least recently used goes first. */
 #define TLS_CA_CACHE_MAX 1024
 
